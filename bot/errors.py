@@ -1,0 +1,127 @@
+"""Typed errors of the core.
+
+Adapters turn any of these into one translated sentence (see ``bot.texts``);
+none of them carries a key, a token or raw text from the host.
+
+```text
+BotError
+├── NotLinked            no key for this user, and no default key
+├── MediaRejected
+│   ├── UnsupportedMedia     not an image or a video
+│   └── MediaTooLarge        over the platform's or MAX_UPLOAD_MB's limit
+├── BadOption
+│   ├── InvalidExpiration    not an ISO-8601 duration nor a short form
+│   ├── InvalidAlbum         not an encoded album id
+│   └── InvalidArgument      a command argument that does not parse
+├── NotAllowed           the user may not do this (not an admin, not the uploader)
+├── RateLimited          too many uploads from one user at once
+└── HostError
+    ├── KeyRejected          code 100: the host refused the key
+    ├── UploadsDisabled      code 401: the site refuses API uploads
+    ├── Duplicate            codes 101-103: already on the host
+    ├── FileTooLargeForHost  "File too big - max N MB"
+    ├── FileRefused          bad image, format disabled, FFprobe, width
+    ├── HostFull             codes 104, 900
+    ├── HostRejected         any other JSON error from the host (raw text kept for logs only)
+    └── HostUnavailable      network error, timeout, 5xx, HTML instead of JSON, a 3xx
+```
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class NotLinked(BotError):
+    """The user linked no key and no default key applies."""
+
+
+class MediaRejected(BotError):
+    """The media is refused before anything is downloaded."""
+
+
+class UnsupportedMedia(MediaRejected):
+    """The file is neither an image nor a video."""
+
+
+class MediaTooLarge(MediaRejected):
+    """The file is larger than the limit; ``limit_mb`` is that limit."""
+
+    def __init__(self, limit_mb: int) -> None:
+        super().__init__(f"file larger than {limit_mb} MB")
+        self.limit_mb = limit_mb
+
+
+class BadOption(BotError):
+    """A command argument or upload option is not valid."""
+
+
+class InvalidExpiration(BadOption):
+    """Not an ISO-8601 duration (PT5M, P3D) nor a short form (5m, 1h, 3d, 2w)."""
+
+
+class InvalidAlbum(BadOption):
+    """Not an encoded Chevereto album id."""
+
+
+class InvalidArgument(BadOption):
+    """A command argument that does not parse; ``usage`` names the command."""
+
+    def __init__(self, usage: str) -> None:
+        super().__init__(usage)
+        self.usage = usage
+
+
+class NotAllowed(BotError):
+    """The user may not do this here."""
+
+
+class RateLimited(BotError):
+    """The user sent more uploads than the bot accepts at once."""
+
+
+class HostError(BotError):
+    """The Chevereto host answered with a failure, or could not be reached."""
+
+
+class KeyRejected(HostError):
+    """The host refused the API key (code 100)."""
+
+
+class UploadsDisabled(HostError):
+    """The site refuses uploads through its API (code 401, "Request denied")."""
+
+
+class Duplicate(HostError):
+    """The file is already on the host (codes 101-103)."""
+
+
+class FileTooLargeForHost(HostError):
+    """The host's own size limit; ``limit_mb`` is None when it did not say."""
+
+    def __init__(self, limit_mb: int | None) -> None:
+        super().__init__(f"host limit {limit_mb} MB")
+        self.limit_mb = limit_mb
+
+
+class FileRefused(HostError):
+    """The host refused the file itself: invalid image, format or width."""
+
+
+class HostFull(HostError):
+    """The host has no storage left (codes 104, 900)."""
+
+
+class HostRejected(HostError):
+    """Any other error the host answered; ``code`` and ``detail`` are for logs only."""
+
+    def __init__(self, code: int | str, detail: str) -> None:
+        super().__init__(f"host error {code}")
+        self.code = code
+        self.detail = detail
+
+
+class HostUnavailable(HostError):
+    """Network error, timeout, 5xx, an HTML page or a redirect instead of an answer."""
