@@ -9,7 +9,6 @@ import logging
 import os
 import struct
 import tracemalloc
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,10 +29,9 @@ from bot.errors import (
     KeyRejected,
     UploadsDisabled,
 )
+from tests.conftest import ADMIN_KEY, KEY
 from tests.fakes.chevereto import PHP_WARNING, FakeChevereto
 
-KEY = "chv_11_" + "u" * 128
-ADMIN_KEY = "chv_12_" + "a" * 128
 UNKNOWN_KEY = "chv_13_" + "x" * 128
 MIB = 1024 * 1024
 SQL_ERROR = "SQLSTATE[22007]: Invalid datetime format: 1366 Incorrect integer value: 'x'"
@@ -53,20 +51,6 @@ def file_source(tmp_path: Path, data: bytes, name: str = "photo.png") -> FileSou
     path = tmp_path / name
     path.write_bytes(data)
     return FileSource(path, name)
-
-
-@pytest.fixture
-async def chevereto() -> AsyncIterator[FakeChevereto]:
-    async with FakeChevereto() as fake:
-        fake.add_key(KEY, user="alice")
-        fake.add_key(ADMIN_KEY, admin=True, user="admin")
-        yield fake
-
-
-@pytest.fixture
-async def client(chevereto: FakeChevereto) -> AsyncIterator[CheveretoClient]:
-    async with CheveretoClient(chevereto.url, timeout=5.0, tries=3, backoff=0.01) as client:
-        yield client
 
 
 @pytest.fixture

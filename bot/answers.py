@@ -1,0 +1,84 @@
+"""What the bot answers for a finished job: a public summary, and delete links for the uploader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain import Button, ChatRef, Outcome, Reply, Text, Visibility
+from bot.store import UploadRecord
+from bot.texts import t
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """One file's final state, as kept in a job: its upload record, or the reason it failed."""
+
+    filename: str
+    outcome: Outcome
+    upload: UploadRecord | None = None
+    reason: Text | None = None
+
+
+def _expiry(when: datetime | None) -> list[Text]:
+    return [] if when is None else [t("upload.expires", when=when.strftime("%Y-%m-%d %H:%M"))]
+
+
+def _uploaded(record: UploadRecord) -> list[Text]:
+    done = t(
+        "upload.done", filename=record.filename, viewer=record.url_viewer, short=record.url_short
+    )
+    return [done, *_expiry(record.expires_at)]
+
+
+def _item_lines(item: Done) -> list[Text]:
+    if item.outcome is Outcome.UPLOADED and item.upload is not None:
+        return _uploaded(item.upload)
+    if item.outcome is Outcome.DUPLICATE:
+        return [t("upload.duplicate", filename=item.filename)]
+    return []
+
+
+def public_reply(items: Sequence[Done]) -> Reply:
+    """One answer for the chat: links as text (and buttons for a single file), failures' reasons."""
+    if len(items) == 1:
+        item = items[0]
+        if item.outcome is Outcome.FAILED:
+            return Reply(item.reason or t("error.host_rejected"))
+        buttons: tuple[Button, ...] = ()
+        if item.upload is not None:
+            buttons = (
+                Button(t("button.viewer"), url=item.upload.url_viewer),
+                Button(t("button.short"), url=item.upload.url_short),
+            )
+        return Reply(t("lines", lines=_item_lines(item)), buttons)
+    uploaded = sum(item.outcome is not Outcome.FAILED for item in items)
+    lines: list[Text] = [t("batch.summary", uploaded=uploaded, total=len(items))]
+    for item in items:
+        lines += _item_lines(item)
+    failed = [item for item in items if item.outcome is Outcome.FAILED]
+    if failed:
+        lines.append(t("batch.failures"))
+        lines += [
+            t("batch.failure", filename=i.filename, reason=i.reason or t("error.host_rejected"))
+            for i in failed
+        ]
+    return Reply(t("lines", lines=lines))
+
+
+def secret_reply(items: Sequence[Done], chat: ChatRef, ephemeral: bool) -> Reply | None:
+    """Delete links and Delete buttons, seen by the uploader alone; None when nothing uploaded."""
+    records = [item.upload for item in items if item.upload is not None]
+    if not records:
+        return None
+    lines = [t("upload.secret", filename=r.filename, delete=r.delete_url) for r in records]
+    buttons = tuple(
+        Button(t("button.delete", filename=r.filename), action=f"del:{r.id}") for r in records
+    )
+    where = Visibility.USER_ONLY if chat.is_private or ephemeral else Visibility.PRIVATE_TO_USER
+    return Reply(t("lines", lines=lines), buttons, where, secret=True)
+
+
+def dm_closed() -> Reply:
+    return Reply(t("upload.dm_closed"))

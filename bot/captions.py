@@ -1,0 +1,36 @@
+"""A caption becomes the upload's title; its #hashtags become tags."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.domain import UploadOptions
+
+TITLE_MAX = 100
+"""Chevereto cuts titles to 100 characters; cutting here keeps huge captions off the wire."""
+TAG_MAX = 50
+HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+
+
+def _clean(text: str) -> str:
+    """Control characters become spaces and runs of white space one space; RTL marks stay."""
+    visible = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return " ".join(visible.split())
+
+
+def tags_of(caption: str) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for match in HASHTAG.finditer(caption):
+        tag = match.group(1)
+        if len(tag) <= TAG_MAX:
+            seen.setdefault(tag, None)
+    return tuple(seen)
+
+
+def options_from_caption(caption: str | None) -> UploadOptions:
+    """Title (hashtags taken out, cut to 100 characters) and tags from a caption."""
+    if not caption:
+        return UploadOptions()
+    title = _clean(HASHTAG.sub(" ", caption))[:TITLE_MAX].strip()
+    return UploadOptions(title=title or None, tags=tags_of(caption))

@@ -1,0 +1,236 @@
+"""Every command of SPEC's table, platform-neutral: parse, validate, update the store, reply.
+
+Adapters call these with a Context and send the replies they return; they add
+only what is their platform's own (deleting a message, checking who is admin).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from bot.answers import dm_closed
+from bot.chevereto import Base64Source, CheveretoClient
+from bot.domain import Button, ChatRef, Reply, Text, UploadOptions, UserRef, Visibility
+from bot.durations import SHORTEST_EXPIRATION, parse_expiration
+from bot.errors import BotError, Duplicate, HostError, InvalidAlbum
+from bot.probe import probe_base64
+from bot.store import Store, UploadRecord
+from bot.texts import Language, error_text, t
+
+log = logging.getLogger(__name__)
+
+HISTORY_SIZE = 10
+ALBUM_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+ON = frozenset({"on", "yes", "true", "1", "开", "开启", "是"})
+OFF = frozenset({"off", "no", "false", "0", "关", "关闭", "否", "none"})
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who sent a command, where, and whether replies can be seen by that user alone."""
+
+    user: UserRef
+    chat: ChatRef
+    language: Language
+    ephemeral: bool = False
+    """A Discord interaction: USER_ONLY replies are ephemeral even in a guild."""
+    user_name: str = ""
+
+    @property
+    def alone(self) -> bool:
+        """Only this user will see a USER_ONLY reply."""
+        return self.chat.is_private or self.ephemeral
+
+
+def mask_key(key: str) -> str:
+    """``chv_…9f2c``: enough to recognise a key, never enough to use it."""
+    prefix = "chv_" if key.startswith("chv_") else ""
+    return f"{prefix}…{key[-4:]}" if len(key) >= 12 else "…"
+
+
+def parse_switch(argument: str) -> bool | None:
+    word = argument.strip().lower()
+    return True if word in ON else False if word in OFF else None
+
+
+def parse_album(argument: str) -> str | None:
+    """An encoded album id, also taken from a pasted album URL (``…/album/name.4c``)."""
+    text = argument.strip().rstrip("/")
+    if text.lower() in OFF:
+        return None
+    candidate = re.split(r"[/.]", text)[-1]
+    if not ALBUM_ID.fullmatch(candidate):
+        raise InvalidAlbum(argument)
+    return candidate
+
+
+def _only_user(ctx: Context, text: Text, buttons: tuple[Button, ...] = ()) -> Reply:
+    return Reply(text, buttons, Visibility.USER_ONLY)
+
+
+class Commands:
+    """The commands, on one store and one host."""
+
+    def __init__(
+        self, store: Store, client: CheveretoClient, *, site: str, default_key: str | None
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._site = site
+        self._default_key = default_key
+
+    async def help(self, ctx: Context) -> Reply:
+        return Reply(t("help", site=self._site))
+
+    async def link(self, ctx: Context, argument: str) -> Reply:
+        """Checks the key with a tiny upload deleted at once; stores it only if the host took it."""
+        if not ctx.alone:
+            return Reply(t("link.in_group"))
+        key = argument.strip()
+        if not key or any(c.isspace() for c in key):
+            return _only_user(ctx, t("link.usage", site=self._site))
+        try:
+            await self._prove(key)
+        except HostError as error:
+            return _only_user(ctx, t("link.not_linked", reason=error_text(error)))
+        await self._store.link_key(ctx.user, key)
+        return _only_user(ctx, t("link.done", masked=mask_key(key)))
+
+    async def _prove(self, key: str) -> None:
+        options = UploadOptions(expiration=SHORTEST_EXPIRATION, title="chevereto-bot key check")
+        try:
+            image = await self._client.upload(key, Base64Source(probe_base64()), options)
+        except Duplicate:
+            return
+        try:
+            if not await self._client.delete(image.delete_url):
+                log.warning("the key check image %s was not deleted", image.id_encoded)
+        except HostError:
+            log.warning("the key check image %s could not be deleted", image.id_encoded)
+
+    async def unlink(self, ctx: Context) -> Reply:
+        if not await self._store.unlink_key(ctx.user):
+            return _only_user(ctx, t("unlink.none"))
+        fallback = "unlink.fallback_default" if self._default_key else "unlink.fallback_none"
+        return _only_user(ctx, t("unlink.done", fallback=t(fallback)))
+
+    async def settings(self, ctx: Context) -> Reply:
+        key = await self._store.key_of(ctx.user)
+        prefs = await self._store.prefs(ctx.user)
+        shown_key: object = (
+            mask_key(key)
+            if key
+            else t("settings.key_default" if self._default_key else "settings.key_none")
+        )
+        return _only_user(
+            ctx,
+            t(
+                "settings",
+                key=shown_key,
+                expiration=prefs.expiration or t("settings.never"),
+                nsfw=bool(prefs.nsfw),
+                album=prefs.album_id or t("settings.none"),
+            ),
+        )
+
+    async def expire(self, ctx: Context, argument: str) -> Reply:
+        if not argument.strip():
+            return _only_user(ctx, t("expire.usage"))
+        iso = parse_expiration(argument)
+        await self._store.set_expiration(ctx.user, iso)
+        return _only_user(ctx, t("expire.set", duration=iso) if iso else t("expire.off"))
+
+    async def nsfw(self, ctx: Context, argument: str) -> Reply:
+        on = parse_switch(argument)
+        if on is None:
+            return _only_user(ctx, t("nsfw.usage"))
+        await self._store.set_nsfw(ctx.user, on)
+        return _only_user(ctx, t("nsfw.on" if on else "nsfw.off"))
+
+    async def album(self, ctx: Context, argument: str) -> Reply:
+        if not argument.strip():
+            return _only_user(ctx, t("album.usage"))
+        album = parse_album(argument)
+        await self._store.set_album(ctx.user, album)
+        return _only_user(ctx, t("album.set", album=album) if album else t("album.off"))
+
+    async def mirror(self, ctx: Context, argument: str, *, is_admin: bool) -> Reply:
+        """Only a chat's admins switch mirroring; turning it on says whose key will be used."""
+        if ctx.chat.is_private:
+            return Reply(t("mirror.groups_only"))
+        on = parse_switch(argument)
+        if on is None:
+            return Reply(t("mirror.usage"))
+        if not is_admin:
+            return Reply(t("mirror.admins_only"))
+        if not on:
+            await self._store.set_mirror(ctx.chat, False, ctx.user)
+            return Reply(t("mirror.off"))
+        has_key = await self._store.key_of(ctx.user) is not None
+        if not has_key and not self._default_key:
+            return Reply(t("mirror.needs_key"))
+        await self._store.set_mirror(ctx.chat, True, ctx.user)
+        whose = t("mirror.on", admin=ctx.user_name) if has_key else t("mirror.on_default")
+        return Reply(t("lines", lines=[whose, t(f"mirror.needs_messages.{ctx.user.platform}")]))
+
+    async def history(self, ctx: Context) -> list[Reply]:
+        """The last uploads with their delete links, for the user's eyes only."""
+        records = await self._store.history(ctx.user, HISTORY_SIZE)
+        where = Visibility.USER_ONLY if ctx.alone else Visibility.PRIVATE_TO_USER
+        if not records:
+            return [_only_user(ctx, t("history.empty"))]
+        lines: list[Text] = [t("history.header")]
+        lines += [
+            t("history.item", n=n, filename=r.filename, viewer=r.url_viewer, delete=r.delete_url)
+            for n, r in enumerate(records, 1)
+        ]
+        buttons = tuple(
+            Button(t("button.delete", filename=r.filename), action=f"del:{r.id}") for r in records
+        )
+        replies = [Reply(t("lines", lines=lines), buttons, where, secret=True)]
+        if not ctx.alone:
+            replies.append(Reply(t("history.sent_private")))
+        return replies
+
+    async def action(self, ctx: Context, data: str) -> Reply:
+        """A Delete button (``del:N``), its confirmation (``delok:N``) or cancel (``delno:N``)."""
+        verb, _, number = data.partition(":")
+        record = await self._store.upload(int(number)) if number.isdigit() else None
+        if record is None or verb not in ("del", "delok", "delno"):
+            return _only_user(ctx, t("delete.gone"))
+        if record.user != ctx.user:
+            return _only_user(ctx, t("delete.not_yours"))
+        if record.deleted:
+            return _only_user(ctx, t("delete.gone"))
+        if verb == "delno":
+            return _only_user(ctx, t("delete.cancelled"))
+        if verb == "del":
+            return _only_user(
+                ctx,
+                t("delete.confirm", filename=record.filename),
+                (
+                    Button(t("button.confirm"), action=f"delok:{record.id}"),
+                    Button(t("button.cancel"), action=f"delno:{record.id}"),
+                ),
+            )
+        return await self._delete(ctx, record)
+
+    async def _delete(self, ctx: Context, record: UploadRecord) -> Reply:
+        try:
+            gone = await self._client.delete(record.delete_url)
+        except BotError as error:
+            return _only_user(ctx, error_text(error))
+        if not gone:
+            return _only_user(ctx, t("delete.failed", filename=record.filename))
+        await self._store.mark_deleted(record.id)
+        return _only_user(ctx, t("delete.done", filename=record.filename))
+
+
+async def deliver(replies: Sequence[Reply], send: Callable[[Reply], Awaitable[bool]]) -> None:
+    """Sends replies in order; a private one that cannot reach the user says how to get it."""
+    for reply in replies:
+        if not await send(reply) and reply.visibility is Visibility.PRIVATE_TO_USER:
+            await send(dm_closed())

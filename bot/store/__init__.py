@@ -1,0 +1,5 @@
+"""The store: linked keys, preferences, chat settings, upload history and durable jobs."""
+
+from bot.store.store import ChatSettings, JobRecord, Prefs, Store, UploadRecord
+
+__all__ = ["ChatSettings", "JobRecord", "Prefs", "Store", "UploadRecord"]

@@ -1,0 +1,101 @@
+"""Tables. Secrets (API keys, delete links, job results) are stored sealed by ``bot.crypto``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Dialect, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps them naive, so we add UTC back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime}  # noqa: RUF012  # SQLAlchemy reads it as a class attribute
+
+
+class LinkedKey(Base):
+    __tablename__ = "linked_keys"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed_key: Mapped[str] = mapped_column(Text)
+    linked_at: Mapped[datetime] = mapped_column()
+
+
+class Preference(Base):
+    __tablename__ = "preferences"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expiration: Mapped[str | None] = mapped_column(String(32))
+    nsfw: Mapped[bool | None] = mapped_column(Boolean)
+    album_id: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+
+
+class ChatSetting(Base):
+    __tablename__ = "chat_settings"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mirror: Mapped[bool] = mapped_column(Boolean, default=False)
+    mirror_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16), index=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    chat_id: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    id_encoded: Mapped[str] = mapped_column(String(64))
+    url_viewer: Mapped[str] = mapped_column(Text)
+    url_short: Mapped[str] = mapped_column(Text)
+    sealed_delete_url: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Job(Base):
+    """One answer's worth of uploads (a photo, an album, a message's attachments).
+
+    ``sealed_payload`` is adapter data to fetch the media again (file ids, message
+    ids — never a URL holding a token) and to answer; ``sealed_results`` holds the
+    items already done, so a resumed job does not upload them twice.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sealed_payload: Mapped[str] = mapped_column(Text)
+    sealed_results: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    not_before: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()

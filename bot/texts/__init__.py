@@ -1,0 +1,97 @@
+"""Every user-facing sentence, in English and Simplified Chinese.
+
+A :class:`Text` is a key with parameters; a parameter may itself be a Text or a
+list of Texts (rendered one per line), so a reply can be built by the core and
+rendered in the reader's language by the adapter, even after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from bot import errors
+from bot.domain import Text
+from bot.texts import en, zh_hans
+
+Language = Literal["en", "zh"]
+CATALOGS: Mapping[Language, Mapping[str, str]] = {"en": en.MESSAGES, "zh": zh_hans.MESSAGES}
+
+log = logging.getLogger(__name__)
+
+
+def language_of(code: str | None) -> Language:
+    """zh, zh-hans, zh-cn, zh-sg (any case, - or _) are Chinese; everything else is English."""
+    parts = (code or "").replace("_", "-").lower().split("-")
+    if parts[0] != "zh":
+        return "en"
+    return "en" if len(parts) > 1 and parts[1] in ("hant", "tw", "hk", "mo") else "zh"
+
+
+def t(key: str, /, **params: object) -> Text:
+    return Text(key, params)
+
+
+def render(text: Text, language: Language) -> str:
+    """The text in that language; nested Texts are rendered too, lists one per line."""
+    template = CATALOGS[language].get(text.key) or CATALOGS["en"][text.key]
+    values = {name: _render_param(value, language) for name, value in text.params.items()}
+    return template.format(**values)
+
+
+def _render_param(value: object, language: Language) -> str:
+    if isinstance(value, Text):
+        return render(value, language)
+    if isinstance(value, bool):
+        return render(Text("on" if value else "off"), language)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return "\n".join(_render_param(item, language) for item in value)
+    return str(value)
+
+
+_PLAIN: tuple[tuple[type[BaseException], str], ...] = (
+    (errors.NotLinked, "error.not_linked"),
+    (errors.UnsupportedMedia, "error.unsupported"),
+    (errors.InvalidExpiration, "error.invalid_expiration"),
+    (errors.InvalidAlbum, "error.invalid_album"),
+    (errors.NotAllowed, "error.not_allowed"),
+    (errors.RateLimited, "error.rate_limited"),
+    (errors.KeyRejected, "error.key_rejected"),
+    (errors.UploadsDisabled, "error.uploads_disabled"),
+    (errors.Duplicate, "error.duplicate"),
+    (errors.FileRefused, "error.file_refused"),
+    (errors.HostFull, "error.host_full"),
+    (errors.HostRejected, "error.host_rejected"),
+    (errors.HostUnavailable, "error.host_unavailable"),
+)
+
+
+def _with_params(error: BaseException) -> Text | None:
+    if isinstance(error, errors.MediaTooLarge):
+        return t("error.too_large", limit=error.limit_mb)
+    if isinstance(error, errors.FileTooLargeForHost):
+        if error.limit_mb is None:
+            return t("error.host_too_large_unknown")
+        return t("error.host_too_large", limit=error.limit_mb)
+    if isinstance(error, errors.InvalidArgument):
+        return t("error.invalid_argument", usage=error.usage)
+    return None
+
+
+def error_text(error: BaseException) -> Text:
+    """One sentence for any error; an unexpected one is logged with a reference the user sees."""
+    text = _with_params(error)
+    if text is not None:
+        return text
+    for kind, key in _PLAIN:
+        if isinstance(error, kind):
+            return t(key)
+    return unexpected(error)
+
+
+def unexpected(error: BaseException) -> Text:
+    ref = secrets.token_hex(4)
+    log.error("unexpected error, reference %s", ref, exc_info=error)
+    return t("error.unexpected", ref=ref)
