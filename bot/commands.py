@@ -83,7 +83,14 @@ class Commands:
         self._default_key = default_key
 
     async def help(self, ctx: Context) -> Reply:
-        return Reply(t("help", site=self._site))
+        upload = t(f"help.upload.{ctx.user.platform}")
+        return Reply(t("help", site=self._site, upload=upload))
+
+    async def upload_usage(self, ctx: Context) -> Reply:
+        return Reply(t("upload.usage"))
+
+    async def not_media(self, ctx: Context) -> Reply:
+        return Reply(t("upload.not_media"))
 
     async def link(self, ctx: Context, argument: str) -> Reply:
         """Checks the key with a tiny upload deleted at once; stores it only if the host took it."""
@@ -160,18 +167,18 @@ class Commands:
     async def mirror(self, ctx: Context, argument: str, *, is_admin: bool) -> Reply:
         """Only a chat's admins switch mirroring; turning it on says whose key will be used."""
         if ctx.chat.is_private:
-            return Reply(t("mirror.groups_only"))
+            return _only_user(ctx, t("mirror.groups_only"))
         on = parse_switch(argument)
         if on is None:
-            return Reply(t("mirror.usage"))
+            return _only_user(ctx, t("mirror.usage"))
         if not is_admin:
-            return Reply(t("mirror.admins_only"))
+            return _only_user(ctx, t("mirror.admins_only"))
         if not on:
             await self._store.set_mirror(ctx.chat, False, ctx.user)
             return Reply(t("mirror.off"))
         has_key = await self._store.key_of(ctx.user) is not None
         if not has_key and not self._default_key:
-            return Reply(t("mirror.needs_key"))
+            return _only_user(ctx, t("mirror.needs_key"))
         await self._store.set_mirror(ctx.chat, True, ctx.user)
         whose = t("mirror.on", admin=ctx.user_name) if has_key else t("mirror.on_default")
         return Reply(t("lines", lines=[whose, t(f"mirror.needs_messages.{ctx.user.platform}")]))

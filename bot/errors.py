@@ -8,11 +8,14 @@ BotError
 ├── NotLinked            no key for this user, and no default key
 ├── MediaRejected
 │   ├── UnsupportedMedia     not an image or a video
-│   └── MediaTooLarge        over the platform's or MAX_UPLOAD_MB's limit
+│   ├── MediaTooLarge        over the platform's or MAX_UPLOAD_MB's limit
+│   └── MediaUnavailable     the platform no longer serves it (deleted, link expired)
 ├── BadOption
 │   ├── InvalidExpiration    not an ISO-8601 duration nor a short form
 │   ├── InvalidAlbum         not an encoded album id
 │   └── InvalidArgument      a command argument that does not parse
+├── SourceUnavailable    the chat platform could not hand over the file (retried)
+├── StartupFailed        a platform or the database refuses us at start (a bad token)
 ├── NotAllowed           the user may not do this (not an admin, not the uploader)
 ├── RateLimited          too many uploads from one user at once
 └── HostError
@@ -54,6 +57,10 @@ class MediaTooLarge(MediaRejected):
         self.limit_mb = limit_mb
 
 
+class MediaUnavailable(MediaRejected):
+    """The platform no longer serves the file (a deleted message, an expired link)."""
+
+
 class BadOption(BotError):
     """A command argument or upload option is not valid."""
 
@@ -72,6 +79,14 @@ class InvalidArgument(BadOption):
     def __init__(self, usage: str) -> None:
         super().__init__(usage)
         self.usage = usage
+
+
+class SourceUnavailable(BotError):
+    """The chat platform could not hand over the file just now; the job tries again later."""
+
+
+class StartupFailed(BotError):
+    """Something the bot cannot run without refused it at start; the message says what to fix."""
 
 
 class NotAllowed(BotError):

@@ -32,7 +32,7 @@ from bot.domain import (
     UserRef,
     Visibility,
 )
-from bot.errors import HostUnavailable
+from bot.errors import HostUnavailable, SourceUnavailable
 from bot.store import JobRecord, Store
 from bot.texts import Language, error_text, t, unexpected
 from bot.upload import Progress, UploadService
@@ -117,7 +117,7 @@ class JobHandler(Protocol):
 
 
 def _result_json(index: int, item: ItemResult) -> dict[str, Any]:
-    transient = isinstance(item.error, HostUnavailable)
+    transient = isinstance(item.error, HostUnavailable | SourceUnavailable)
     reason = None if item.error is None else error_text(item.error).to_json()
     return {
         "index": index,
@@ -165,6 +165,12 @@ class JobRunner:
         self._wake.set()
         return job_id
 
+    async def collect(self, spec: JobSpec, group_key: str) -> int:
+        """Stores one item of an album; the album runs as one job once its items stop coming."""
+        return await self._store.collect_item(
+            spec.user.platform, spec.user.id, group_key, spec.to_json()
+        )
+
     async def run(self) -> None:
         """Runs jobs until cancelled; jobs cut off by a crash are picked up again."""
         platforms = frozenset(self._handlers)
@@ -189,7 +195,13 @@ class JobRunner:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._answering:
-                await asyncio.wait(self._answering, timeout=ANSWER_GRACE_S)
+                done, _ = await asyncio.wait(self._answering, timeout=ANSWER_GRACE_S)
+                for answer in done:
+                    if not answer.cancelled() and answer.exception() is not None:
+                        log.warning(
+                            "an answer was cut off by the stop; it is sent again after the restart",
+                            exc_info=answer.exception(),
+                        )
 
     async def _claim(self, platforms: frozenset[Platform]) -> JobRecord | None:
         try:

@@ -64,6 +64,8 @@ ALL_ERRORS = [
     errors.HostFull(),
     errors.HostRejected(0, "Warning: PDO raw"),
     errors.HostUnavailable(),
+    errors.SourceUnavailable(),
+    errors.MediaUnavailable(),
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, delete, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.crypto import Vault
@@ -22,7 +23,7 @@ from bot.domain import ChatRef, HostImage, Platform, UserRef
 from bot.store.tables import ChatSetting, Job, LinkedKey, Preference, Upload
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-PENDING, RUNNING, DONE = "pending", "running", "done"
+PENDING, RUNNING, DONE, COLLECTING = "pending", "running", "done", "collecting"
 
 
 def now() -> datetime:
@@ -260,8 +261,53 @@ class Store:
             await s.flush()
             return job.id
 
+    async def collect_item(
+        self, platform: Platform, user_id: str, group_key: str, payload: dict[str, Any]
+    ) -> int:
+        """Adds the payload's items to the job collecting ``group_key``, or starts that job.
+
+        The job runs once no item has come for the album window (see ``claim_job``); a
+        caption from any item becomes the job's caption.
+        """
+        for _ in range(3):
+            try:
+                return await self._collect_once(platform, user_id, group_key, payload)
+            except IntegrityError:  # another process started this album's job just now
+                continue
+        return await self._collect_once(platform, user_id, group_key, payload)
+
+    async def _collect_once(
+        self, platform: Platform, user_id: str, group_key: str, payload: dict[str, Any]
+    ) -> int:
+        async with self._session.begin() as s:
+            query = select(Job).where(Job.group_key == group_key).with_for_update()
+            job = (await s.scalars(query)).first()
+            if job is None:
+                job = Job(
+                    platform=platform.value,
+                    user_id=user_id,
+                    state=COLLECTING,
+                    attempts=0,
+                    group_key=group_key,
+                    created_at=now(),
+                    sealed_payload=self._vault.seal(json.dumps(payload)),
+                )
+                s.add(job)
+            else:
+                merged = json.loads(self._vault.open(job.sealed_payload))
+                merged["items"] += payload["items"]
+                merged["caption"] = merged.get("caption") or payload.get("caption")
+                job.sealed_payload = self._vault.seal(json.dumps(merged))
+            job.updated_at = now()
+            await s.flush()
+            return job.id
+
     async def claim_job(
-        self, worker: str, lease: timedelta, platforms: frozenset[Platform]
+        self,
+        worker: str,
+        lease: timedelta,
+        platforms: frozenset[Platform],
+        album_window: timedelta = timedelta(seconds=1.5),
     ) -> JobRecord | None:
         """Takes the oldest job that is pending, or whose worker's lease ran out.
 
@@ -272,6 +318,7 @@ class Store:
         claimable = or_(
             (Job.state == PENDING) & (or_(Job.not_before.is_(None), Job.not_before <= moment)),
             (Job.state == RUNNING) & (Job.lease_until < moment),
+            (Job.state == COLLECTING) & (Job.updated_at < moment - album_window),
         )
         async with self._session.begin() as s:
             query = (
@@ -290,6 +337,7 @@ class Store:
                 .where(Job.id == job.id, Job.state == job.state, Job.updated_at == job.updated_at)
                 .values(
                     state=RUNNING,
+                    group_key=None,
                     worker=worker,
                     lease_until=moment + lease,
                     attempts=attempts,

@@ -94,6 +94,8 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sealed_payload: Mapped[str] = mapped_column(Text)
     sealed_results: Mapped[str | None] = mapped_column(Text)
+    group_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    """Set while the job collects an album's items; cleared when it is claimed."""
     worker: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column()
     not_before: Mapped[datetime | None] = mapped_column()

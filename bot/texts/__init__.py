@@ -54,6 +54,7 @@ def _render_param(value: object, language: Language) -> str:
 _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.NotLinked, "error.not_linked"),
     (errors.UnsupportedMedia, "error.unsupported"),
+    (errors.MediaUnavailable, "error.media_unavailable"),
     (errors.InvalidExpiration, "error.invalid_expiration"),
     (errors.InvalidAlbum, "error.invalid_album"),
     (errors.NotAllowed, "error.not_allowed"),
@@ -65,6 +66,7 @@ _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.HostFull, "error.host_full"),
     (errors.HostRejected, "error.host_rejected"),
     (errors.HostUnavailable, "error.host_unavailable"),
+    (errors.SourceUnavailable, "error.source_unavailable"),
 )
 
 

@@ -2,6 +2,41 @@
 
 MESSAGES: dict[str, str] = {
     "lines": "{lines}",
+    "help.upload.telegram": "/upload — upload the media of the message you reply to",
+    "help.upload.discord": "/upload — upload an attached image or video; or, on any message, Apps → Upload to Chevereto",
+    "command.start": "What this bot does",
+    "command.help": "What this bot does, and its commands",
+    "command.link": "Link your Chevereto API key",
+    "command.unlink": "Forget your API key",
+    "command.settings": "Your key and default options",
+    "command.expire": "Default expiration (5m, 1h, 3d, 2w, P1D or off)",
+    "command.nsfw": "Default NSFW flag (on or off)",
+    "command.album": "Default album (its id, or off)",
+    "command.upload": "Upload media once",
+    "command.mirror": "Upload every image and video posted here (admins)",
+    "command.history": "Your last uploads and their delete links",
+    "option.api_key": "Your API key, from your account settings on the site, under API",
+    "option.duration": "5m, 1h, 3d, 2w, an ISO-8601 duration like P1D, or off",
+    "option.switch": "on or off",
+    "option.album": "The album id from its URL (like 4c), or off",
+    "option.file": "The image or video to upload",
+    "option.expiration": "When this upload expires (default: your /expire)",
+    "option.nsfw": "Mark this upload NSFW (default: your /nsfw)",
+    "option.title": "Title (default: the file name)",
+    "option.tags": "Tags, separated by commas or spaces",
+    "option.upload_album": "Album id from its URL, like 4c (default: your /album)",
+    "duration.minute": "{n} minutes",
+    "duration.hour": "{n} hours",
+    "duration.hour.one": "{n} hour",
+    "duration.day": "{n} days",
+    "duration.day.one": "{n} day",
+    "duration.week": "{n} weeks",
+    "duration.week.one": "{n} week",
+    "duration.month": "{n} months",
+    "duration.month.one": "{n} month",
+    "duration.year": "{n} years",
+    "duration.year.one": "{n} year",
+    "menu.upload": "Upload to Chevereto",
     "help": (
         "I upload the images and videos you send me to {site} and answer with their links.\n"
         "\n"
@@ -11,7 +46,7 @@ MESSAGES: dict[str, str] = {
         "/expire <5m|1h|3d|2w|P1D|off> — default expiration\n"
         "/nsfw <on|off> — default NSFW flag\n"
         "/album <id|off> — default album\n"
-        "/upload — upload the media of the message you reply to\n"
+        "{upload}\n"
         "/mirror <on|off> — upload every image and video posted in this group (admins)\n"
         "/history — your last uploads and their delete links\n"
         "\n"
@@ -78,8 +113,9 @@ MESSAGES: dict[str, str] = {
     "delete.cancelled": "Nothing was deleted.",
     "delete.not_yours": "Only the person who uploaded this file can delete it.",
     "delete.gone": "That upload is already deleted.",
-    "error.not_linked": "You have not linked an API key: send /link <api_key> to me in a private chat.",
+    "error.not_linked": "You have not linked an API key yet: link yours with /link <api_key>, privately.",
     "error.unsupported": "That is not an image or a video.",
+    "error.media_unavailable": "That file is no longer available to download. Send it again.",
     "error.too_large": "That file is larger than {limit} MB, the most I accept.",
     "error.invalid_expiration": "That is not a valid expiration: use 5m, 1h, 3d, 2w, an ISO-8601 duration like P1D, or off.",
     "error.invalid_album": "That is not a valid album id: use the id from the album's URL, like 4c.",
@@ -95,5 +131,6 @@ MESSAGES: dict[str, str] = {
     "error.host_full": "The host has no storage left. Tell its admin.",
     "error.host_rejected": "The host could not store that file. Try again later.",
     "error.host_unavailable": "The host cannot be reached right now. Try again later.",
+    "error.source_unavailable": "I could not download that file from the chat. Try sending it again later.",
     "error.unexpected": "Something went wrong on my side (reference {ref}). Try again later.",
 }

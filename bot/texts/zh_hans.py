@@ -2,6 +2,41 @@
 
 MESSAGES: dict[str, str] = {
     "lines": "{lines}",
+    "help.upload.telegram": "/upload — 回复一条带媒体的消息来上传它",
+    "help.upload.discord": "/upload — 上传附带的图片或视频；或在任意消息上选择 应用 → 上传到 Chevereto",
+    "command.start": "机器人的功能",
+    "command.help": "机器人的功能和命令",
+    "command.link": "绑定你的 Chevereto API 密钥",
+    "command.unlink": "删除你的 API 密钥",
+    "command.settings": "你的密钥和默认选项",
+    "command.expire": "默认过期时间（5m、1h、3d、2w、P1D 或 off）",
+    "command.nsfw": "默认 NSFW 标记（on 或 off）",
+    "command.album": "默认相册（相册 ID 或 off）",
+    "command.upload": "上传一次媒体",
+    "command.mirror": "自动上传此处发布的所有图片和视频（管理员）",
+    "command.history": "最近的上传及其删除链接",
+    "option.api_key": "你的 API 密钥，在网站账户设置的 API 页面",
+    "option.duration": "5m、1h、3d、2w、ISO-8601 时长（如 P1D）或 off",
+    "option.switch": "开或关",
+    "option.album": "相册网址中的 ID（如 4c），或 off",
+    "option.file": "要上传的图片或视频",
+    "option.expiration": "此次上传的过期时间（默认使用 /expire 的设置）",
+    "option.nsfw": "将此次上传标记为 NSFW（默认使用 /nsfw 的设置）",
+    "option.title": "标题（默认为文件名）",
+    "option.tags": "标签，用逗号或空格分隔",
+    "option.upload_album": "相册网址中的 ID，如 4c（默认使用 /album 的设置）",
+    "duration.minute": "{n} 分钟",
+    "duration.hour": "{n} 小时",
+    "duration.day": "{n} 天",
+    "duration.week": "{n} 周",
+    "duration.month": "{n} 个月",
+    "duration.year": "{n} 年",
+    "duration.hour.one": "{n} 小时",
+    "duration.day.one": "{n} 天",
+    "duration.week.one": "{n} 周",
+    "duration.month.one": "{n} 个月",
+    "duration.year.one": "{n} 年",
+    "menu.upload": "上传到 Chevereto",
     "help": (
         "把图片或视频发给我，我会上传到 {site} 并回复链接。\n"
         "\n"
@@ -11,7 +46,7 @@ MESSAGES: dict[str, str] = {
         "/expire <5m|1h|3d|2w|P1D|off> — 默认过期时间\n"
         "/nsfw <on|off> — 默认 NSFW 标记\n"
         "/album <id|off> — 默认相册\n"
-        "/upload — 回复一条带媒体的消息来上传它\n"
+        "{upload}\n"
         "/mirror <on|off> — 自动上传本群的所有图片和视频（仅管理员）\n"
         "/history — 最近的上传及其删除链接\n"
         "\n"
@@ -78,8 +113,9 @@ MESSAGES: dict[str, str] = {
     "delete.cancelled": "未删除任何内容。",
     "delete.not_yours": "只有上传者本人可以删除此文件。",
     "delete.gone": "该上传已被删除。",
-    "error.not_linked": "你还没有绑定 API 密钥：请在私聊中发送 /link <api_key>。",
+    "error.not_linked": "你还没有绑定 API 密钥：请私下使用 /link <api_key> 绑定。",
     "error.unsupported": "这不是图片或视频。",
+    "error.media_unavailable": "该文件已无法下载。请重新发送。",
     "error.too_large": "文件超过 {limit} MB，超出了我能接收的上限。",
     "error.invalid_expiration": "过期时间无效：请使用 5m、1h、3d、2w、ISO-8601 时长（如 P1D）或 off。",
     "error.invalid_album": "相册 ID 无效：请使用相册网址中的 ID，如 4c。",
@@ -95,5 +131,6 @@ MESSAGES: dict[str, str] = {
     "error.host_full": "图床存储空间已满。请告知管理员。",
     "error.host_rejected": "图床无法保存该文件。请稍后再试。",
     "error.host_unavailable": "暂时无法连接图床。请稍后再试。",
+    "error.source_unavailable": "我无法从聊天中下载该文件。请稍后重新发送。",
     "error.unexpected": "我这边出了点问题（编号 {ref}）。请稍后再试。",
 }

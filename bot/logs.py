@@ -1,0 +1,73 @@
+"""Logging set-up: text or JSON lines, and a filter that masks anything shaped like a secret.
+
+Secrets should never reach a log call in the first place; the filter is the
+second line of defence (a library logging a request URL with the bot token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+
+SECRET_SHAPES = (
+    re.compile(r"chv_[A-Za-z0-9_]{8,}"),  # Chevereto API keys
+    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),  # Telegram bot tokens
+    re.compile(r"/image/[A-Za-z0-9]+/delete/[A-Za-z0-9]+"),  # Chevereto delete links
+)
+MASK = "***"
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces known secrets and secret-shaped strings in every record's final message."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        for shape in SECRET_SHAPES:
+            text = shape.sub(MASK, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = self.redact(record.getMessage())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        record.msg, record.args = message, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
+    """Logs to stderr; HTTP client libraries stay at WARNING since request URLs hold the token."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactSecrets(secrets))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # At DEBUG discord.py logs gateway payloads (a /link key) and request bodies (delete links).
+    logging.getLogger("discord").setLevel(max(logging.INFO, root.level))

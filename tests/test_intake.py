@@ -1,0 +1,72 @@
+"""Intake: explicit requests are always answered, mirrored chats upload media only, albums
+are collected durably into one job."""
+
+from bot.domain import MediaKind, Platform
+from bot.intake import Intake
+from bot.jobs import JobSpec
+from bot.probe import probe_png
+from bot.texts import render
+from tests.conftest import ALICE, BOB, GROUP, KEY, PRIVATE, media
+from tests.job_handler import RecordingHandler
+from tests.test_jobs import running
+
+MB = 1024 * 1024
+
+
+def spec(*names: str, chat=PRIVATE, caption=None) -> JobSpec:
+    return JobSpec(ALICE, chat, "en", [{"name": n} for n in names], caption=caption)
+
+
+async def test_private_non_media_is_answered_without_a_job(store, service, runner):
+    """A lone file that is no image or video, in private, gets one sentence and no job."""
+    reply = await Intake(store, service, runner).posted(
+        spec("doc.pdf"), [media(kind=None, content_type="application/pdf")]
+    )
+    assert reply is not None
+    assert "not an image or a video" in render(reply.text, "en")
+    assert await store.unfinished_jobs() == 0
+
+
+async def test_private_too_large_names_the_limit(store, service, runner):
+    """A lone file over the limit is refused at once, naming the limit."""
+    reply = await Intake(store, service, runner).requested(
+        spec("big.mp4"), [media(kind=MediaKind.VIDEO, size=30 * MB)]
+    )
+    assert reply is not None
+    assert "20 MB" in render(reply.text, "en")
+    assert await store.unfinished_jobs() == 0
+
+
+async def test_unmirrored_group_is_left_alone(store, service, runner):
+    """Media posted in a group without mirroring makes no job and no answer."""
+    assert await Intake(store, service, runner).posted(spec("a.png", chat=GROUP), [media()]) is None
+    assert await store.unfinished_jobs() == 0
+
+
+async def test_mirrored_group_uploads_media_and_ignores_the_rest(store, service, runner):
+    """In a mirrored group, images become a job and other files are silently left out."""
+    await store.link_key(BOB, KEY)
+    await store.set_mirror(GROUP, True, BOB)
+    intake = Intake(store, service, runner)
+    assert await intake.posted(spec("doc.pdf", chat=GROUP), [media(kind=None)]) is None
+    assert await store.unfinished_jobs() == 0
+    await intake.posted(spec("a.png", "doc.pdf", chat=GROUP), [media(), media(kind=None)])
+    assert await store.unfinished_jobs() == 1
+
+
+async def test_album_items_become_one_job_with_any_items_caption(store, service, runner, chevereto):
+    """Three items of one album, the caption on the second: one job, one summary, one title."""
+    await store.link_key(ALICE, KEY)
+    files = {name: probe_png() for name in ("1.png", "2.png", "3.png")}
+    handler = RecordingHandler(files)
+    runner.register(Platform.TELEGRAM, handler)
+    intake = Intake(store, service, runner)
+    for name in files:
+        caption = "Trip #holiday" if name == "2.png" else None
+        await intake.posted(spec(name, caption=caption), [media()], group_key="tg:1:album9")
+    assert await store.unfinished_jobs() == 1
+    async with running(runner):
+        summary, secret = await handler.wait_for_replies(2)
+    assert "3 of 3 files uploaded" in render(summary.text, "en")
+    assert len(secret.buttons) == 3
+    assert {r.form.get("title") for r in chevereto.upload_requests} == {"Trip"}
