@@ -1,0 +1,202 @@
+"""Telegram updates to core calls: commands, posted media, and button presses."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from telegram import Chat, Message, Update, User
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from adapters.telegram.handler import TelegramJobs
+from adapters.telegram.media import file_of
+from adapters.telegram.replies import Where, send_reply
+from bot.app import Core
+from bot.commands import Context, deliver
+from bot.domain import ChatKind, ChatRef, Platform, Reply, UserRef
+from bot.errors import BotError
+from bot.jobs import JobSpec
+from bot.texts import error_text, language_of
+
+log = logging.getLogger(__name__)
+ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def _chat_kind(chat: Chat) -> ChatKind:
+    if chat.type == ChatType.PRIVATE:
+        return ChatKind.PRIVATE
+    return ChatKind.CHANNEL if chat.type == ChatType.CHANNEL else ChatKind.GROUP
+
+
+def _sender(update: Update) -> tuple[int, str, str | None]:
+    """Who sent it: a user, or for an unsigned channel post the channel itself."""
+    user: User | None = update.effective_user
+    if user is not None:
+        return user.id, user.full_name, user.language_code
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id, chat.title or str(chat.id), None
+
+
+def context_of(update: Update) -> Context:
+    chat = update.effective_chat
+    assert chat is not None
+    user_id, name, language = _sender(update)
+    return Context(
+        UserRef(Platform.TELEGRAM, str(user_id)),
+        ChatRef(Platform.TELEGRAM, str(chat.id), _chat_kind(chat)),
+        language_of(language),
+        user_name=name,
+    )
+
+
+def where_of(update: Update, ctx: Context) -> Where:
+    message = update.effective_message
+    return Where(
+        int(ctx.chat.id),
+        int(ctx.user.id),
+        message.message_id if message is not None else None,
+        ctx.chat.is_private,
+    )
+
+
+class Updates:
+    """The callbacks registered on the PTB Application."""
+
+    def __init__(self, core: Core, jobs: TelegramJobs) -> None:
+        self._core = core
+        self._jobs = jobs
+
+    async def _answer(self, update: Update, ctx: Context, replies: Sequence[Reply]) -> None:
+        bot = update.get_bot()
+        where = where_of(update, ctx)
+
+        async def send(reply: Reply) -> bool:
+            return await send_reply(bot, reply, where, ctx.language)
+
+        await deliver(replies, send)
+
+    def command(
+        self, run: Callable[[Context, str, Update], Awaitable[Sequence[Reply]]]
+    ) -> Callback:
+        """Wraps a command: its context, its argument, and one sentence for any error."""
+
+        async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            ctx = context_of(update)
+            argument = " ".join(context.args or [])
+            try:
+                await self._core.store.remember_language(ctx.user, ctx.language)
+                replies = await run(ctx, argument, update)
+            except Exception as error:  # every failure becomes one sentence, never a traceback
+                replies = [Reply(error_text(error))]
+            await self._answer(update, ctx, replies)
+
+        return callback
+
+    # commands
+
+    async def help(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.help(ctx)]
+
+    async def link(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        """A key posted in a group is never stored; the message holding it is deleted if we can."""
+        if not ctx.chat.is_private and update.effective_message is not None:
+            with contextlib.suppress(TelegramError):
+                await update.effective_message.delete()
+        return [await self._core.commands.link(ctx, argument)]
+
+    async def unlink(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.unlink(ctx)]
+
+    async def settings(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.settings(ctx)]
+
+    async def expire(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.expire(ctx, argument)]
+
+    async def nsfw(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.nsfw(ctx, argument)]
+
+    async def album(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.album(ctx, argument)]
+
+    async def history(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return await self._core.commands.history(ctx)
+
+    async def mirror(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        is_admin = await self._is_admin(update, ctx)
+        return [await self._core.commands.mirror(ctx, argument, is_admin=is_admin)]
+
+    async def _is_admin(self, update: Update, ctx: Context) -> bool:
+        """Channel posts come from admins only; in groups Telegram says who is an admin."""
+        if ctx.chat.kind is ChatKind.CHANNEL:
+            return True
+        member = await update.get_bot().get_chat_member(int(ctx.chat.id), int(ctx.user.id))
+        return member.status in ADMINS
+
+    async def upload(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        """/upload as a reply to a message with media uploads that media, with the sender's key."""
+        message = update.effective_message
+        target = message.reply_to_message if message is not None else None
+        if target is None or file_of(target) is None:
+            return [await self._core.commands.upload_usage(ctx)]
+        spec = self._spec(ctx, target, answer_to=message)
+        reply = await self._core.intake.requested(spec, self._jobs.media(spec))
+        return [] if reply is None else [reply]
+
+    # media
+
+    async def media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A posted photo, video or file: stored as a job before this update is acknowledged."""
+        message = update.effective_message
+        if message is None or file_of(message) is None:
+            return
+        ctx = context_of(update)
+        spec = self._spec(ctx, message, answer_to=message)
+        group = f"tg:{ctx.chat.id}:{message.media_group_id}" if message.media_group_id else None
+        try:
+            reply = await self._core.intake.posted(spec, self._jobs.media(spec), group_key=group)
+        except BotError as error:
+            reply = Reply(error_text(error))
+        if reply is not None:
+            await self._answer(update, ctx, [reply])
+
+    async def not_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ctx = context_of(update)
+        await self._answer(update, ctx, [await self._core.commands.not_media(ctx)])
+
+    def _spec(self, ctx: Context, source: Message, *, answer_to: Message | None) -> JobSpec:
+        item = file_of(source)
+        assert item is not None
+        return JobSpec(
+            ctx.user,
+            ctx.chat,
+            ctx.language,
+            [item.to_json()],
+            caption=source.caption,
+            answer={
+                "chat_id": int(ctx.chat.id),
+                "reply_to": answer_to.message_id if answer_to is not None else None,
+            },
+        )
+
+    # buttons
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A Delete button or its confirmation; the core checks that the presser is the uploader."""
+        query = update.callback_query
+        if query is None:
+            return
+        ctx = context_of(update)
+        try:
+            reply = await self._core.commands.action(ctx, query.data or "")
+        except Exception as error:  # one sentence, never a traceback
+            reply = Reply(error_text(error))
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+        await self._answer(update, ctx, [reply])
