@@ -1,0 +1,69 @@
+"""The core's buttons as Discord components, and the persistent handler of action buttons.
+
+An action button (``del:12``) is sent as a plain button that discord.py does
+not keep in its view store; clicks on it, in any message and after any restart,
+reach :class:`ActionButton`, registered once on the client. Keeping a view per
+message would grow memory with every upload, and discord.py forgets a
+``DynamicItem``'s registration when a view holding one times out (ephemeral
+views do after 15 minutes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol, Self, runtime_checkable
+
+import discord
+
+from bot.domain import Button
+from bot.texts import Language, render
+
+ACTION = re.compile(r"[a-z]+:[0-9]+")
+"""Every action the core puts on a button: a verb and an upload id."""
+MAX_BUTTONS = 25
+LABEL_MAX = 80
+
+
+@runtime_checkable
+class ActionHandler(Protocol):
+    """The client, as the action button sees it."""
+
+    async def on_action(self, interaction: discord.Interaction, action: str) -> None: ...
+
+
+class SentAction(discord.ui.Button[discord.ui.View]):
+    """An action button as sent: not dispatchable, so no view store keeps it."""
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=ACTION.pattern
+):
+    """Receives the clicks on every action button and hands them to the client."""
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(discord.ui.Button(custom_id=match.group(0)))
+
+    async def callback(self, interaction: discord.Interaction) -> Any:
+        client = interaction.client
+        if isinstance(client, ActionHandler) and self.custom_id is not None:
+            await client.on_action(interaction, self.custom_id)
+
+
+def build_view(buttons: tuple[Button, ...], language: Language) -> discord.ui.View:
+    """URL buttons become link buttons, action buttons :class:`SentAction` ones."""
+    view = discord.ui.View(timeout=None)
+    for button in buttons[:MAX_BUTTONS]:
+        label = render(button.label, language)[:LABEL_MAX]
+        if button.url is not None:
+            view.add_item(
+                discord.ui.Button(style=discord.ButtonStyle.link, label=label, url=button.url)
+            )
+        elif button.action is not None:
+            view.add_item(SentAction(label=label, custom_id=button.action))
+    return view
