@@ -7,22 +7,44 @@ image and video and ignore everything else; other groups are left alone.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from bot.domain import IncomingMedia, Reply
-from bot.errors import BotError
+from bot.domain import IncomingMedia, Reply, UserRef
+from bot.errors import BotError, RateLimited
 from bot.jobs import JobRunner, JobSpec
 from bot.store import Store
 from bot.texts import error_text, t
 from bot.upload import UploadService
 
+log = logging.getLogger(__name__)
+
+
+MAX_WAITING_JOBS = 20
+"""Uploads one user may have waiting at once; past that, new ones are refused."""
+MAX_ALBUM_ITEMS = 50
+NOTICE_EVERY_S = 60.0
+"""A flooding user is told once a minute, not once per refused file."""
+
 
 class Intake:
-    def __init__(self, store: Store, service: UploadService, runner: JobRunner) -> None:
+    def __init__(
+        self,
+        store: Store,
+        service: UploadService,
+        runner: JobRunner,
+        *,
+        max_waiting_jobs: int = MAX_WAITING_JOBS,
+        max_album_items: int = MAX_ALBUM_ITEMS,
+    ) -> None:
         self._store = store
         self._service = service
         self._runner = runner
+        self._max_waiting_jobs = max_waiting_jobs
+        self._max_album_items = max_album_items
+        self._noticed: dict[UserRef, float] = {}
 
     async def posted(
         self, spec: JobSpec, medias: list[IncomingMedia], *, group_key: str | None = None
@@ -33,9 +55,9 @@ class Intake:
         if not (await self._store.chat(spec.chat)).mirror:
             return None
         keep = [i for i, media in enumerate(medias) if media.kind is not None]
-        if keep:
-            await self._submit(replace(spec, items=[spec.items[i] for i in keep]), group_key)
-        return None
+        if not keep:
+            return None
+        return await self._admit(replace(spec, items=[spec.items[i] for i in keep]), group_key)
 
     async def requested(
         self,
@@ -65,13 +87,37 @@ class Intake:
                 self._service.check(medias[0])
             except BotError as error:
                 return Reply(error_text(error))
+        return await self._admit(spec, group_key, accept)
+
+    async def _admit(
+        self,
+        spec: JobSpec,
+        group_key: str | None,
+        accept: Callable[[JobSpec], Awaitable[JobSpec]] | None = None,
+    ) -> Reply | None:
+        """Stores the job (or the album item), unless the user has too many waiting."""
+        if group_key is None and await self._flooding(spec):
+            return self._notice(spec.user)
         if accept is not None:
             spec = await accept(spec)
-        await self._submit(spec, group_key)
-        return None
-
-    async def _submit(self, spec: JobSpec, group_key: str | None) -> None:
         if group_key is None:
             await self._runner.submit(spec)
-        else:
-            await self._runner.collect(spec, group_key)
+            return None
+        try:
+            await self._runner.collect(spec, group_key, self._max_album_items)
+        except RateLimited:
+            return self._notice(spec.user)
+        return None
+
+    async def _flooding(self, spec: JobSpec) -> bool:
+        waiting = await self._store.waiting_jobs_of(spec.user.platform, spec.user.id)
+        return waiting >= self._max_waiting_jobs
+
+    def _notice(self, user: UserRef) -> Reply | None:
+        """The "too many files" sentence, at most once a minute per user."""
+        moment = time.monotonic()
+        if moment - self._noticed.get(user, -NOTICE_EVERY_S) < NOTICE_EVERY_S:
+            return None
+        self._noticed[user] = moment
+        log.info("refused uploads from a user with too many waiting")
+        return Reply(error_text(RateLimited()))

@@ -165,10 +165,10 @@ class JobRunner:
         self._wake.set()
         return job_id
 
-    async def collect(self, spec: JobSpec, group_key: str) -> int:
+    async def collect(self, spec: JobSpec, group_key: str, max_items: int) -> int:
         """Stores one item of an album; the album runs as one job once its items stop coming."""
         return await self._store.collect_item(
-            spec.user.platform, spec.user.id, group_key, spec.to_json()
+            spec.user.platform, spec.user.id, group_key, spec.to_json(), max_items
         )
 
     async def run(self) -> None:

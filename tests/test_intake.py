@@ -70,3 +70,35 @@ async def test_album_items_become_one_job_with_any_items_caption(store, service,
     assert "3 of 3 files uploaded" in render(summary.text, "en")
     assert len(secret.buttons) == 3
     assert {r.form.get("title") for r in chevereto.upload_requests} == {"Trip"}
+
+
+async def test_a_flooding_user_is_told_once_and_nothing_more_is_queued(store, service, runner):
+    """Past the waiting-uploads limit new files are refused, with one notice per minute."""
+    await store.link_key(ALICE, KEY)
+    intake = Intake(store, service, runner, max_waiting_jobs=3)
+    replies = [await intake.posted(spec(f"{n}.png"), [media()]) for n in range(10)]
+    assert replies[:3] == [None, None, None]
+    notices = [r for r in replies if r is not None]
+    assert len(notices) == 1
+    assert "too many files" in render(notices[0].text, "en")
+    assert await store.unfinished_jobs() == 3
+
+
+async def test_an_oversized_album_is_capped(store, service, runner):
+    """An album past the item limit keeps the first items and refuses the rest, once."""
+    await store.link_key(ALICE, KEY)
+    intake = Intake(store, service, runner, max_album_items=5)
+    replies = [
+        await intake.posted(spec(f"{n}.png"), [media()], group_key="tg:1:flood") for n in range(40)
+    ]
+    assert sum(r is not None for r in replies) == 1
+    assert await store.unfinished_jobs() == 1
+
+
+async def test_the_limit_is_per_user(store, service, runner):
+    """One user's flood does not refuse another user's upload."""
+    intake = Intake(store, service, runner, max_waiting_jobs=1)
+    await intake.posted(spec("a.png"), [media()])
+    assert await intake.posted(spec("b.png"), [media()]) is not None
+    bob_spec = JobSpec(BOB, PRIVATE, "en", [{"name": "c.png"}])
+    assert await intake.posted(bob_spec, [media(user=BOB)]) is None

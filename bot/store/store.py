@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from bot.crypto import Vault
 from bot.domain import ChatRef, HostImage, Platform, UserRef
+from bot.errors import RateLimited
 from bot.store.tables import ChatSetting, Job, LinkedKey, Preference, Upload
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -262,22 +263,33 @@ class Store:
             return job.id
 
     async def collect_item(
-        self, platform: Platform, user_id: str, group_key: str, payload: dict[str, Any]
+        self,
+        platform: Platform,
+        user_id: str,
+        group_key: str,
+        payload: dict[str, Any],
+        max_items: int = 50,
     ) -> int:
         """Adds the payload's items to the job collecting ``group_key``, or starts that job.
 
         The job runs once no item has come for the album window (see ``claim_job``); a
-        caption from any item becomes the job's caption.
+        caption from any item becomes the job's caption. Past ``max_items`` an item is
+        refused with RateLimited.
         """
         for _ in range(3):
             try:
-                return await self._collect_once(platform, user_id, group_key, payload)
+                return await self._collect_once(platform, user_id, group_key, payload, max_items)
             except IntegrityError:  # another process started this album's job just now
                 continue
-        return await self._collect_once(platform, user_id, group_key, payload)
+        return await self._collect_once(platform, user_id, group_key, payload, max_items)
 
     async def _collect_once(
-        self, platform: Platform, user_id: str, group_key: str, payload: dict[str, Any]
+        self,
+        platform: Platform,
+        user_id: str,
+        group_key: str,
+        payload: dict[str, Any],
+        max_items: int,
     ) -> int:
         async with self._session.begin() as s:
             query = select(Job).where(Job.group_key == group_key).with_for_update()
@@ -295,6 +307,8 @@ class Store:
                 s.add(job)
             else:
                 merged = json.loads(self._vault.open(job.sealed_payload))
+                if len(merged["items"]) + len(payload["items"]) > max_items:
+                    raise RateLimited("album too large")
                 merged["items"] += payload["items"]
                 merged["caption"] = merged.get("caption") or payload.get("caption")
                 job.sealed_payload = self._vault.seal(json.dumps(merged))
@@ -417,6 +431,16 @@ class Store:
                 .values(state=PENDING, worker=None, lease_until=None)
             )
             return int(getattr(result, "rowcount", 0))
+
+    async def waiting_jobs_of(self, platform: Platform, user_id: str) -> int:
+        """Jobs of one user not finished yet: what a per-user limit counts."""
+        async with self._session() as s:
+            query = (
+                select(func.count())
+                .select_from(Job)
+                .where(Job.platform == platform.value, Job.user_id == user_id, Job.state != DONE)
+            )
+            return int((await s.execute(query)).scalar_one())
 
     async def unfinished_jobs(self) -> int:
         async with self._session() as s:
