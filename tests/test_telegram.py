@@ -19,8 +19,17 @@ ALICE_ID, BOB_ID, GROUP_ID = 1001, 1002, -100500
 
 @pytest.fixture
 async def telegram():
+    """The fake Bot API; afterwards, no delete link may have gone to a group or with a preview."""
     async with FakeTelegram() as fake:
         yield fake
+        assert_delete_links_private(fake)
+
+
+def assert_delete_links_private(fake: FakeTelegram) -> None:
+    for message in fake.sent:
+        if "/delete/" in (message.get("text") or ""):
+            assert int(message["chat_id"]) > 0, "a delete link was sent to a group"
+            assert message["preview_disabled"], "a delete link was sent with a link preview"
 
 
 @pytest.fixture
