@@ -202,6 +202,8 @@ class JobRunner:
                             "an answer was cut off by the stop; it is sent again after the restart",
                             exc_info=answer.exception(),
                         )
+            with contextlib.suppress(Exception):  # the database may be what is going away
+                await self._store.release_jobs_of(self.worker)
 
     async def _claim(self, platforms: frozenset[Platform]) -> JobRecord | None:
         try:

@@ -420,6 +420,16 @@ class Store:
                 )
             )
 
+    async def release_jobs_of(self, worker: str) -> int:
+        """A stopping worker hands its running jobs back, so a restart need not wait for leases."""
+        async with self._session.begin() as s:
+            result = await s.execute(
+                update(Job)
+                .where(Job.worker == worker, Job.state == RUNNING)
+                .values(state=PENDING, worker=None, lease_until=None)
+            )
+            return int(getattr(result, "rowcount", 0))
+
     async def release_jobs_of_dead_workers(self, platforms: frozenset[Platform]) -> int:
         """On SQLite only this process runs jobs, so whatever was running at start was cut off."""
         if self.dialect != "sqlite":
