@@ -94,3 +94,20 @@ async def test_serves_telegram_and_stops_cleanly(tmp_path, chevereto):
     assert KEY not in bot.stderr
     assert "/delete/" not in bot.stderr
     assert "stopped" in bot.stderr
+
+
+async def test_unreachable_database_is_one_line(tmp_path, chevereto):
+    """A DATABASE_URL nobody answers stops the bot with one line, never showing the password."""
+    async with FakeTelegram() as telegram:
+        env = {
+            "CHEVERETO_URL": chevereto.url,
+            "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
+            "TELEGRAM_API_URL": telegram.api_url,
+            "TELEGRAM_FILE_URL": telegram.file_url,
+            "DATABASE_URL": "postgresql+asyncpg://bot:hunter22@127.0.0.1:1/bot",
+        }
+        code, err = await run_bot(env, tmp_path)
+    assert code == 1
+    assert "cannot open the database" in err
+    assert "hunter22" not in err
+    assert "Traceback" not in err
