@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -408,3 +409,30 @@ async def test_webhook_secret_is_generated_once(
     stored = (tmp_path / "data" / "telegram-webhook.secret").read_text()
     assert first == stored
     assert (tmp_path / "data" / "telegram-webhook.secret").stat().st_mode & 0o777 == 0o600
+
+
+async def test_an_update_whose_upload_cannot_be_stored_is_not_acknowledged(
+    telegram, chevereto, tmp_path
+):
+    """With the jobs table gone, a photo stays unacknowledged; once it is back, it is answered."""
+    path = tmp_path / "bot.sqlite3"
+    settings = settings_for(telegram, chevereto, tmp_path / "data", f"sqlite+aiosqlite:///{path}")
+    async with running_bot(settings) as core:
+        await core.store.link_key(_user(ALICE_ID), KEY)
+        await telegram.wait_for_call("getUpdates")
+        with sqlite3.connect(path) as db:
+            db.execute("ALTER TABLE jobs RENAME TO jobs_away")
+        alice = telegram.user(ALICE_ID)
+        polls = len(telegram.calls_to("getUpdates"))
+        update_id = telegram.push_update(
+            photo_update(telegram, telegram.private_chat(alice), alice)
+        )
+        await eventually(lambda: len(telegram.calls_to("getUpdates")) >= polls + 2, within=15)
+        assert update_id in [u["update_id"] for u in telegram.pending_updates]
+        with sqlite3.connect(path) as db:
+            db.execute("ALTER TABLE jobs_away RENAME TO jobs")
+        await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=20)
+        await asyncio.sleep(0.5)
+    public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
+    assert len(public) == 1
+    assert len(chevereto.images) == 1

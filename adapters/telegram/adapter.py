@@ -40,6 +40,8 @@ from bot.texts import CATALOGS, Language
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 POLL_TIMEOUT_S = 30
+UNSTORED_PAUSE_S = 2.0
+"""How long polling waits before fetching again an update whose upload could not be stored."""
 COMMANDS = (
     "start",
     "help",
@@ -79,7 +81,8 @@ class TelegramAdapter:
         self._downloader = Downloader(self._app.bot, settings.telegram_max_upload_mb)
         jobs = TelegramJobs(self._app.bot, self._downloader)
         core.runner.register(Platform.TELEGRAM, jobs)
-        self._register(Updates(core, jobs))
+        self._updates = Updates(core, jobs)
+        self._register(self._updates)
 
     def _register(self, updates: Updates) -> None:
         app = self._app
@@ -155,6 +158,9 @@ class TelegramAdapter:
             pause = 1.0
             for update in updates:
                 await self._app.process_update(update)
+                if not self._updates.stored(update):
+                    await asyncio.sleep(UNSTORED_PAUSE_S)
+                    break
                 offset = update.update_id + 1
 
     def _webhook_secret(self) -> str:
@@ -196,7 +202,8 @@ class TelegramAdapter:
             except ValueError:
                 return web.Response(status=400)
             await self._app.process_update(update)
-            return web.Response(status=200)
+            # 500 makes Telegram send the update again; 200 only once its upload is stored.
+            return web.Response(status=200 if self._updates.stored(update) else 500)
 
         return handle
 

@@ -71,6 +71,18 @@ class Updates:
     def __init__(self, core: Core, jobs: TelegramJobs) -> None:
         self._core = core
         self._jobs = jobs
+        self._unstored: set[int] = set()
+
+    def stored(self, update: Update) -> bool:
+        """False when this update's upload could not be stored: it must not be acknowledged.
+
+        PTB swallows a handler's exception, so the media handler notes the failure here and
+        the poll loop or the webhook asks before acknowledging; Telegram then sends it again.
+        """
+        if update.update_id in self._unstored:
+            self._unstored.discard(update.update_id)
+            return False
+        return True
 
     async def _answer(self, update: Update, ctx: Context, replies: Sequence[Reply]) -> None:
         bot = update.get_bot()
@@ -163,6 +175,10 @@ class Updates:
             reply = await self._core.intake.posted(spec, self._jobs.media(spec), group_key=group)
         except BotError as error:
             reply = Reply(error_text(error))
+        except Exception:  # the database is away: leave the update unacknowledged
+            log.warning("could not store an upload; Telegram will send it again", exc_info=True)
+            self._unstored.add(update.update_id)
+            return
         if reply is not None:
             await self._answer(update, ctx, [reply])
 
