@@ -7,8 +7,9 @@ from typing import Protocol, Self
 
 from bot.chevereto import CheveretoClient
 from bot.commands import Commands
-from bot.crypto import Vault, read_or_create_secret
+from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.domain import Platform
+from bot.errors import StartupFailed
 from bot.intake import Intake
 from bot.jobs import JobRunner
 from bot.settings import Settings
@@ -45,6 +46,14 @@ class Core:
         )
         store = Store(settings.sqlalchemy_url, Vault(secret))
         await store.migrate()
+        try:
+            await store.check_secret()
+        except DecryptionFailed:
+            await store.close()
+            raise StartupFailed(
+                "SECRET_KEY is not the key this database was encrypted with: set the one used "
+                "before (every replica needs the same)"
+            ) from None
         client = CheveretoClient(settings.chevereto_url)
         default_key = (
             settings.default_api_key.get_secret_value() if settings.default_api_key else None

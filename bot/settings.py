@@ -6,6 +6,7 @@ settings are built, so a bad one fails at start and names its variable.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -85,6 +86,15 @@ class Settings(BaseSettings):
     @classmethod
     def _listen(cls, value: str) -> str:
         return _host_port(value)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{0,256}", value.get_secret_value()
+        ):
+            raise ValueError("may hold only A-Z, a-z, 0-9, _ and -, at most 256 characters")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

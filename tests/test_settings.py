@@ -82,3 +82,9 @@ def test_tokens_are_secret():
     s = settings(telegram_bot_token="123:secret-token", default_api_key="chv_secret")
     assert "secret-token" not in repr(s)
     assert "chv_secret" not in repr(s)
+
+
+def test_webhook_secret_uses_only_the_characters_telegram_accepts():
+    """TELEGRAM_WEBHOOK_SECRET with a space is refused at start, naming the variable."""
+    assert "TELEGRAM_WEBHOOK_SECRET" in bad(telegram_webhook_secret="not allowed!")
+    assert settings(telegram_webhook_secret="Ok_secret-1").telegram_webhook_secret is not None

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from bot.crypto import Vault
 from bot.domain import ChatRef, HostImage, Platform, UserRef
 from bot.errors import RateLimited
-from bot.store.tables import ChatSetting, Job, LinkedKey, Preference, Upload
+from bot.store.tables import ChatSetting, Job, LinkedKey, Preference, SecretCheck, Upload
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+CHECK_VALUE = "chevereto-bot"  # any value works: only whether it opens matters
 PENDING, RUNNING, DONE, COLLECTING = "pending", "running", "done", "collecting"
 
 
@@ -93,6 +94,19 @@ class Store:
             if self.dialect == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
             await conn.run_sync(_upgrade)
+
+    async def check_secret(self) -> None:
+        """Raises DecryptionFailed when SECRET_KEY is not the key this database was sealed with.
+
+        Better at start than later: a wrong key would make every linked key unreadable
+        and, on a shared PostgreSQL, every job another replica stored.
+        """
+        async with self._session.begin() as s:
+            row = await s.get(SecretCheck, 1)
+            if row is None:
+                s.add(SecretCheck(id=1, sealed=self._vault.seal(CHECK_VALUE)))
+                return
+        self._vault.open(row.sealed)
 
     async def close(self) -> None:
         await self._engine.dispose()

@@ -40,6 +40,15 @@ class LinkedKey(Base):
     linked_at: Mapped[datetime] = mapped_column()
 
 
+class SecretCheck(Base):
+    """One value sealed with SECRET_KEY: if it does not open, the key has changed."""
+
+    __tablename__ = "secret_check"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+
+
 class Preference(Base):
     __tablename__ = "preferences"
 
