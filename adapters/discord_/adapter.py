@@ -30,6 +30,7 @@ from adapters.discord_.uploads import Uploads
 from adapters.discord_.views import ActionButton
 from bot.app import Core
 from bot.domain import Platform
+from bot.errors import StartupFailed
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class DiscordAdapter:
         client.shard_count = count = settings.discord_shard_count or recommended
         ids = list(settings.discord_shard_ids or range(count))
         if max(ids) >= count:
-            raise ValueError(f"DISCORD_SHARD_IDS must be below the shard count, {count}")
+            raise StartupFailed(f"DISCORD_SHARD_IDS must be below the shard count, {count}")
         client.shard_ids = ids
         log.info("Discord: shards %s of %d", ",".join(map(str, ids)), count)
 
