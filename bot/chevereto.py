@@ -49,6 +49,7 @@ from bot.errors import (
     KeyRejected,
     UploadsDisabled,
 )
+from bot.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ class CheveretoClient:
         self._upload_url = root + UPLOAD_PATH
         self._tries = tries
         self._backoff = backoff
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, transport=transport, verify=tls_context()
+        )
 
     async def __aenter__(self) -> Self:
         return self

@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from collections.abc import Callable, Coroutine
-from typing import Any
-from urllib.parse import urlsplit
 
-from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import BotCommand
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     AIORateLimiter,
@@ -27,6 +22,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from adapters.telegram.handler import TelegramJobs
 from adapters.telegram.media import Downloader
@@ -36,10 +32,12 @@ from bot.crypto import read_or_create_secret
 from bot.domain import Platform
 from bot.errors import StartupFailed
 from bot.texts import CATALOGS, Language
+from bot.tls import tls_context
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 POLL_TIMEOUT_S = 30
+TLS = {"verify": tls_context()}
 UNSTORED_PAUSE_S = 2.0
 """How long polling waits before fetching again an update whose upload could not be stored."""
 COMMANDS = (
@@ -74,6 +72,8 @@ class TelegramAdapter:
             .base_url(settings.telegram_api_url)
             .base_file_url(settings.telegram_file_url)
             .local_mode(settings.telegram_local_mode)
+            .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=TLS))
+            .get_updates_request(HTTPXRequest(httpx_kwargs=TLS))
             .rate_limiter(AIORateLimiter(max_retries=3))
             .updater(None)
             .build()
@@ -170,42 +170,19 @@ class TelegramAdapter:
         return read_or_create_secret(settings.data_dir / "telegram-webhook.secret")
 
     async def _serve_webhook(self) -> None:
-        """An HTTP server for Telegram's POSTs; 200 only once the update's jobs are stored."""
+        """Imported here: long polling, the common case, never loads the HTTP server."""
+        from adapters.telegram.webhook import serve_webhook  # noqa: PLC0415
+
         settings = self._core.settings
-        url = settings.telegram_webhook_url
-        assert url is not None
-        secret = self._webhook_secret()
-        host, _, port = settings.telegram_webhook_listen.rpartition(":")
-        server = web.Application()
-        server.router.add_post(urlsplit(url).path or "/", self._webhook_handler(secret))
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, int(port)).start()
-        try:
-            await self._app.bot.set_webhook(
-                url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
-            )
-            log.info("webhook server listening on %s", settings.telegram_webhook_listen)
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-
-    def _webhook_handler(
-        self, secret: str
-    ) -> Callable[[web.Request], Coroutine[Any, Any, web.Response]]:
-        async def handle(request: web.Request) -> web.Response:
-            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-            if not secrets.compare_digest(given, secret):
-                return web.Response(status=403)
-            try:
-                update = Update.de_json(await request.json(), self._app.bot)
-            except ValueError:
-                return web.Response(status=400)
-            await self._app.process_update(update)
-            # 500 makes Telegram send the update again; 200 only once its upload is stored.
-            return web.Response(status=200 if self._updates.stored(update) else 500)
-
-        return handle
+        assert settings.telegram_webhook_url is not None
+        await serve_webhook(
+            self._app,
+            self._updates,
+            url=settings.telegram_webhook_url,
+            listen=settings.telegram_webhook_listen,
+            secret=self._webhook_secret(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
 
 
 def _seconds(value: object) -> float:

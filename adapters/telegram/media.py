@@ -21,6 +21,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from bot.domain import IncomingMedia, media_kind
 from bot.errors import MediaTooLarge, SourceUnavailable
 from bot.jobs import JobSpec
+from bot.tls import tls_context
 
 CHUNK = 256 * 1024
 
@@ -80,7 +81,9 @@ class Downloader:
     def __init__(self, bot: Bot, limit_mb: int) -> None:
         self._bot = bot
         self._limit_mb = limit_mb
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=10.0), verify=tls_context()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

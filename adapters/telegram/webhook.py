@@ -1,0 +1,62 @@
+"""Webhook mode: an HTTP server for Telegram's POSTs, answering 200 only once stored.
+
+A POST without the secret token gets 403; an update whose upload could not be
+stored gets 500, so Telegram sends it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from adapters.telegram.updates import Updates
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name, not a secret
+Handler = Callable[[web.Request], Coroutine[Any, Any, web.Response]]
+
+
+async def serve_webhook(
+    app: Application,  # type: ignore[type-arg]
+    updates: Updates,
+    *,
+    url: str,
+    listen: str,
+    secret: str,
+    allowed_updates: list[str],
+) -> None:
+    """Serves until cancelled; the webhook is registered once the server listens."""
+    host, _, port = listen.rpartition(":")
+    server = web.Application()
+    server.router.add_post(urlsplit(url).path or "/", _handler(app, updates, secret))
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, int(port)).start()
+    try:
+        await app.bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates)
+        log.info("webhook server listening on %s", listen)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _handler(app: Application, updates: Updates, secret: str) -> Handler:  # type: ignore[type-arg]
+    async def handle(request: web.Request) -> web.Response:
+        if not secrets.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), app.bot)
+        except ValueError:
+            return web.Response(status=400)
+        await app.process_update(update)
+        return web.Response(status=200 if updates.stored(update) else 500)
+
+    return handle
