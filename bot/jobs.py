@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.answers import Done, dm_closed, public_reply, secret_reply
@@ -33,7 +33,7 @@ from bot.domain import (
     Visibility,
 )
 from bot.errors import HostUnavailable, SourceUnavailable
-from bot.store import JobRecord, Store
+from bot.store import JobRecord, Store, database_unavailable
 from bot.texts import Language, error_text, t, unexpected
 from bot.upload import Progress, UploadService
 
@@ -117,7 +117,10 @@ class JobHandler(Protocol):
 
 
 def _result_json(index: int, item: ItemResult) -> dict[str, Any]:
-    transient = isinstance(item.error, HostUnavailable | SourceUnavailable)
+    error = item.error
+    transient = isinstance(error, HostUnavailable | SourceUnavailable) or (
+        error is not None and database_unavailable(error)
+    )
     reason = None if item.error is None else error_text(item.error).to_json()
     return {
         "index": index,
@@ -155,6 +158,7 @@ class JobRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._answering: set[asyncio.Future[None]] = set()
         self.worker = f"worker-{uuid.uuid4().hex[:12]}"
+        self._born = datetime.now(UTC)
 
     def register(self, platform: Platform, handler: JobHandler) -> None:
         self._handlers[platform] = handler
@@ -174,7 +178,7 @@ class JobRunner:
     async def run(self) -> None:
         """Runs jobs until cancelled; jobs cut off by a crash are picked up again."""
         platforms = frozenset(self._handlers)
-        released = await self._store.release_jobs_of_dead_workers(platforms)
+        released = await self._store.release_jobs_of_dead_workers(platforms, self._born)
         if released:
             log.info("resuming %d job(s) cut off by the last stop", released)
         try:
@@ -184,8 +188,10 @@ class JobRunner:
                 if job is None:
                     self._slots.release()
                     self._wake.clear()
+                    # Not wait_for: on Python 3.11 it swallows a stop that comes as the wake does.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                        async with asyncio.timeout(self._poll_s):
+                            await self._wake.wait()
                     continue
                 task = asyncio.create_task(self._run_job(job))
                 self._tasks.add(task)
@@ -263,7 +269,7 @@ class JobRunner:
         self, job: JobRecord, spec: JobSpec, handler: JobHandler, results: list[dict[str, Any]]
     ) -> None:
         """Shielded from a stop: an answer half sent would be sent again after a restart."""
-        await self._answer(spec, handler, results)
+        await self._answer(job.id, spec, handler, results)
         await self._store.finish_job(job.id)
 
     async def _upload_missing(
@@ -285,10 +291,14 @@ class JobRunner:
         return [done[i] for i in sorted(done)]
 
     async def _answer(
-        self, spec: JobSpec, handler: JobHandler, results: list[dict[str, Any]]
+        self, job_id: int, spec: JobSpec, handler: JobHandler, results: list[dict[str, Any]]
     ) -> None:
+        """The public reply, noted in the job once sent (a retry after a failed delete-link
+        message must not repeat it), then the delete links."""
         items = [await self._done(r) for r in results]
-        await handler.send(spec, public_reply(items))
+        if not any(r.get("public_sent") for r in results):
+            await handler.send(spec, public_reply(items))
+            await self._store.save_results(job_id, [{**r, "public_sent": True} for r in results])
         secret = secret_reply(items, spec.chat, spec.ephemeral)
         if secret is not None and not await handler.send(spec, secret):
             await handler.send(spec, dm_closed())

@@ -7,9 +7,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
-from bot.captions import options_from_caption
+from bot.captions import clean_tags, clean_title, options_from_caption
 from bot.chevereto import CheveretoClient, FileSource
 from bot.domain import IncomingMedia, ItemResult, Outcome, Platform, UploadOptions, UserRef
 from bot.errors import BotError, Duplicate, MediaTooLarge, NotLinked, UnsupportedMedia
@@ -39,6 +40,7 @@ class UploadService:
         self._limits_mb = limits_mb
         self._temp_dir = temp_dir
         self._slots = asyncio.Semaphore(concurrency)
+        self._downloads = asyncio.Semaphore(concurrency)
         self._default_key = default_key
 
     def limit_mb(self, platform: Platform) -> int:
@@ -68,29 +70,32 @@ class UploadService:
         raise NotLinked
 
     async def options_for(self, media: IncomingMedia) -> UploadOptions:
-        """User defaults < caption < per-upload options."""
+        """User defaults < caption < per-upload options; the title and tags made clean."""
         prefs = await self._store.prefs(media.user)
         defaults = UploadOptions(
             expiration=prefs.expiration, nsfw=prefs.nsfw, album_id=prefs.album_id
         )
-        return media.options.over(options_from_caption(media.caption).over(defaults))
+        options = media.options.over(options_from_caption(media.caption).over(defaults))
+        return replace(options, title=clean_title(options.title), tags=clean_tags(options.tags))
 
     async def upload(self, media: IncomingMedia, progress: Progress | None = None) -> ItemResult:
         """Uploads one file; a file already on the host is a result, other failures raise."""
         self.check(media)
-        key = await self.key_for(media)
-        options = await self.options_for(media)
-        async with self._slots:
-            path = self._temp_dir / f"{uuid.uuid4().hex}.part"
-            try:
+        key, options = await asyncio.gather(self.key_for(media), self.options_for(media))
+        path = self._temp_dir / f"{uuid.uuid4().hex}.part"
+        try:
+            # A slot is held for the upload alone: the next file downloads meanwhile, so the
+            # host's pace, not the platform's, sets the throughput.
+            async with self._downloads:
                 await self._fetch(media, path)
+            async with self._slots:
                 source = FileSource(path, media.filename, media.content_type)
                 image = await self._client.upload(key, source, options, progress=progress)
-            except Duplicate:
-                return ItemResult(media.filename, Outcome.DUPLICATE)
-            finally:
-                with suppress(FileNotFoundError):
-                    path.unlink()
+        except Duplicate:
+            return ItemResult(media.filename, Outcome.DUPLICATE)
+        finally:
+            with suppress(FileNotFoundError):
+                path.unlink()
         upload_id = await self._store.record_upload(media.user, media.chat, media.filename, image)
         return ItemResult(media.filename, Outcome.UPLOADED, image=image, upload_id=upload_id)
 

@@ -6,16 +6,20 @@ row, so neither the database file nor a dump holds them in clear.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, delete, func, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, event, func, or_, select, text, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.crypto import Vault
@@ -26,10 +30,47 @@ from bot.store.tables import ChatSetting, Job, LinkedKey, Preference, SecretChec
 MIGRATIONS = Path(__file__).with_name("migrations")
 CHECK_VALUE = "chevereto-bot"  # any value works: only whether it opens matters
 PENDING, RUNNING, DONE, COLLECTING = "pending", "running", "done", "collecting"
+PATIENCE_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+"""Pauses between tries of a write a job cannot lose, while the database is unavailable."""
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """A connection refused, reset or not yet accepted (a restart): not the statement's fault."""
+    if isinstance(error, IntegrityError | DataError | ProgrammingError):
+        return False
+    return isinstance(error, DBAPIError | OSError)
+
+
+def _patient(write: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """For a write a job cannot lose (an upload's record, its state): a database that is
+    restarting is waited for, about 30 s, rather than failing the job or answering twice."""
+
+    @functools.wraps(write)
+    async def patiently(*args: P.args, **kwargs: P.kwargs) -> T:
+        for pause in PATIENCE_S:
+            try:
+                return await write(*args, **kwargs)
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                log.warning(
+                    "the database is unavailable (%s); %s again in %.1f s",
+                    type(error).__name__,
+                    write.__name__,
+                    pause,
+                )
+            await asyncio.sleep(pause)
+        return await write(*args, **kwargs)
+
+    return patiently
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +117,23 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _write_ahead_log(dbapi_connection: Any, _: object) -> None:
+    """WAL: a commit appends to the log and syncs once, where the rollback journal syncs
+    three times; ``synchronous`` stays FULL, so a committed job survives a power cut."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
 class Store:
     """One database, opened from a SQLAlchemy URL, with migrations applied by ``migrate``."""
 
     def __init__(self, url: str, vault: Vault) -> None:
-        self._engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        sqlite = url.startswith("sqlite")
+        # A SQLite file cannot drop a connection: a ping would only add a round trip.
+        self._engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not sqlite)
+        if sqlite:
+            event.listen(self._engine.sync_engine, "connect", _write_ahead_log)
         self._session = async_sessionmaker(self._engine, expire_on_commit=False)
         self._vault = vault
 
@@ -201,6 +254,7 @@ class Store:
 
     # uploads
 
+    @_patient
     async def record_upload(
         self, user: UserRef, chat: ChatRef, filename: str, image: HostImage
     ) -> int:
@@ -330,6 +384,12 @@ class Store:
             await s.flush()
             return job.id
 
+    async def collecting(self, group_key: str) -> bool:
+        """Whether an album's job is still collecting items (it has not started to run)."""
+        async with self._session() as s:
+            query = select(Job.id).where(Job.group_key == group_key)
+            return (await s.scalars(query)).first() is not None
+
     async def claim_job(
         self,
         worker: str,
@@ -396,6 +456,7 @@ class Store:
                 .values(lease_until=now() + lease)
             )
 
+    @_patient
     async def save_results(self, job_id: int, results: list[dict[str, Any]]) -> None:
         async with self._session.begin() as s:
             await s.execute(
@@ -404,6 +465,7 @@ class Store:
                 .values(sealed_results=self._vault.seal(json.dumps(results)), updated_at=now())
             )
 
+    @_patient
     async def finish_job(self, job_id: int) -> None:
         """A finished job keeps no payload or results: they held what it needed, no more."""
         async with self._session.begin() as s:
@@ -420,6 +482,7 @@ class Store:
                 )
             )
 
+    @_patient
     async def retry_job_later(self, job_id: int, delay: timedelta) -> None:
         async with self._session.begin() as s:
             await s.execute(
@@ -444,14 +507,21 @@ class Store:
             )
             return int(getattr(result, "rowcount", 0))
 
-    async def release_jobs_of_dead_workers(self, platforms: frozenset[Platform]) -> int:
-        """On SQLite only this process runs jobs, so whatever was running at start was cut off."""
+    async def release_jobs_of_dead_workers(
+        self, platforms: frozenset[Platform], since: datetime
+    ) -> int:
+        """On SQLite only this process runs jobs, so what was running before ``since`` (when
+        this process's runner was made) was cut off by the last stop."""
         if self.dialect != "sqlite":
             return 0
         async with self._session.begin() as s:
             result = await s.execute(
                 update(Job)
-                .where(Job.state == RUNNING, Job.platform.in_([p.value for p in platforms]))
+                .where(
+                    Job.state == RUNNING,
+                    Job.updated_at < since,
+                    Job.platform.in_([p.value for p in platforms]),
+                )
                 .values(state=PENDING, worker=None, lease_until=None)
             )
             return int(getattr(result, "rowcount", 0))
