@@ -28,6 +28,18 @@ def tags_of(caption: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def clean_title(title: str | None) -> str | None:
+    """A title as the host may receive it, from wherever it came: no control characters, at
+    most 100 characters (a Discord /upload title is typed freely)."""
+    return (_clean(title)[:TITLE_MAX].strip() or None) if title else None
+
+
+def clean_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """Tags without control characters; empty and overlong ones left out, each once."""
+    cleaned = (_clean(tag) for tag in tags)
+    return tuple(dict.fromkeys(tag for tag in cleaned if 0 < len(tag) <= TAG_MAX))
+
+
 def options_from_caption(caption: str | None) -> UploadOptions:
     """Title (hashtags taken out, cut to 100 characters) and tags from a caption."""
     if not caption:

@@ -7,8 +7,10 @@ image and video and ignore everything else; other groups are left alone.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -45,6 +47,7 @@ class Intake:
         self._max_waiting_jobs = max_waiting_jobs
         self._max_album_items = max_album_items
         self._noticed: dict[UserRef, float] = {}
+        self._admitting: defaultdict[UserRef, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def posted(
         self, spec: JobSpec, medias: list[IncomingMedia], *, group_key: str | None = None
@@ -95,23 +98,31 @@ class Intake:
         group_key: str | None,
         accept: Callable[[JobSpec], Awaitable[JobSpec]] | None = None,
     ) -> Reply | None:
-        """Stores the job (or the album item), unless the user has too many waiting."""
-        if group_key is None and await self._flooding(spec):
-            return self._notice(spec.user)
-        if accept is not None:
-            spec = await accept(spec)
-        if group_key is None:
-            await self._runner.submit(spec)
-            return None
-        try:
-            await self._runner.collect(spec, group_key, self._max_album_items)
-        except RateLimited:
-            return self._notice(spec.user)
-        return None
+        """Stores the job (or the album item), unless the user has too many waiting.
 
-    async def _flooding(self, spec: JobSpec) -> bool:
+        One user's files are admitted one at a time, so that a burst of them (Discord events
+        and webhook updates come concurrently) cannot pass the count together.
+        """
+        async with self._admitting[spec.user]:
+            if await self._flooding(spec, group_key):
+                return self._notice(spec.user)
+            if accept is not None:
+                spec = await accept(spec)
+            if group_key is None:
+                await self._runner.submit(spec)
+                return None
+            try:
+                await self._runner.collect(spec, group_key, self._max_album_items)
+            except RateLimited:
+                return self._notice(spec.user)
+            return None
+
+    async def _flooding(self, spec: JobSpec, group_key: str | None) -> bool:
+        """Too many waiting; an album counts as one upload, so its later items still join it."""
         waiting = await self._store.waiting_jobs_of(spec.user.platform, spec.user.id)
-        return waiting >= self._max_waiting_jobs
+        if waiting < self._max_waiting_jobs:
+            return False
+        return group_key is None or not await self._store.collecting(group_key)
 
     def _notice(self, user: UserRef) -> Reply | None:
         """The "too many files" sentence, at most once a minute per user."""

@@ -69,5 +69,7 @@ def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    # At DEBUG discord.py logs gateway payloads (a /link key) and request bodies (delete links).
-    logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
+    # At DEBUG discord.py logs gateway payloads (a /link key) and request bodies (delete links);
+    # python-telegram-bot logs every update and every call's parameters and result likewise.
+    for sdk in ("discord", "telegram"):
+        logging.getLogger(sdk).setLevel(max(logging.INFO, root.level))
