@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 
 import pytest
@@ -411,6 +412,25 @@ async def test_webhook_secret_is_generated_once(
     assert (tmp_path / "data" / "telegram-webhook.secret").stat().st_mode & 0o777 == 0o600
 
 
+async def rename_table(path, old: str, new: str) -> None:
+    """A real fault from outside the bot; a busy database is waited for, within a minute."""
+
+    def rename() -> None:
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+            db.execute(f"ALTER TABLE {old} RENAME TO {new}")
+            db.commit()
+
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                await asyncio.to_thread(rename)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error):
+                    raise
+            await asyncio.sleep(0.2)
+
+
 async def test_an_update_whose_upload_cannot_be_stored_is_not_acknowledged(
     telegram, chevereto, tmp_path
 ):
@@ -420,8 +440,7 @@ async def test_an_update_whose_upload_cannot_be_stored_is_not_acknowledged(
     async with running_bot(settings) as core:
         await core.store.link_key(_user(ALICE_ID), KEY)
         await telegram.wait_for_call("getUpdates")
-        with sqlite3.connect(path) as db:
-            db.execute("ALTER TABLE jobs RENAME TO jobs_away")
+        await rename_table(path, "jobs", "jobs_away")
         alice = telegram.user(ALICE_ID)
         polls = len(telegram.calls_to("getUpdates"))
         update_id = telegram.push_update(
@@ -429,8 +448,7 @@ async def test_an_update_whose_upload_cannot_be_stored_is_not_acknowledged(
         )
         await eventually(lambda: len(telegram.calls_to("getUpdates")) >= polls + 2, within=15)
         assert update_id in [u["update_id"] for u in telegram.pending_updates]
-        with sqlite3.connect(path) as db:
-            db.execute("ALTER TABLE jobs_away RENAME TO jobs")
+        await rename_table(path, "jobs_away", "jobs")
         await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=20)
         await asyncio.sleep(0.5)
     public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
