@@ -30,7 +30,6 @@ from bot.domain import (
     Text,
     UploadOptions,
     UserRef,
-    Visibility,
 )
 from bot.errors import HostUnavailable, SourceUnavailable
 from bot.store import JobRecord, Store, database_unavailable
@@ -337,8 +336,3 @@ class _Meter:
                 await self._handler.progress(self._spec, t("upload.progress", percent=percent))
 
         return report
-
-
-def failure_reply(error: BaseException) -> Reply:
-    """An answer for a request that failed before any job was made."""
-    return Reply(error_text(error), visibility=Visibility.PUBLIC)

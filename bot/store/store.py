@@ -243,15 +243,6 @@ class Store:
                 s.add(row)
             row.mirror, row.mirror_by = on, by.id if on else None
 
-    async def mirrored_chats(self, platform: Platform) -> int:
-        async with self._session() as s:
-            query = (
-                select(func.count())
-                .select_from(ChatSetting)
-                .where(ChatSetting.platform == platform.value, ChatSetting.mirror.is_(True))
-            )
-            return int((await s.execute(query)).scalar_one())
-
     # uploads
 
     @_patient
