@@ -28,7 +28,7 @@ from bot.jobs import JobRunner
 from bot.probe import probe_png
 from bot.store import Store
 from bot.upload import UploadService
-from tests.fakes.chevereto import FakeChevereto
+from tests.support.fakes.chevereto import FakeChevereto
 
 KEY = "chv_1_" + "k" * 128
 ADMIN_KEY = "chv_2_" + "a" * 128

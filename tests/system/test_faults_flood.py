@@ -1,0 +1,155 @@
+"""Fault campaign, a flood: thousands of files from one user get one clear notice and a
+bounded queue.
+
+The core-level tests drive Intake with the production limits (20 waiting uploads per user,
+50 items per album) as an adapter would; the end-to-end test floods the real Telegram
+adapter. Each ends with every accepted upload answered and no job left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.domain import Platform, UserRef
+from bot.intake import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS, Intake
+from bot.jobs import JobSpec
+from bot.probe import probe_png
+from bot.texts import render
+from tests.conftest import ALICE, BOB, KEY, PRIVATE, media
+from tests.support.fakes.telegram_api import FakeTelegram
+from tests.support.fault_harness import (
+    RATE_LIMITED,
+    final_texts,
+    running_telegram,
+    telegram_settings,
+)
+from tests.support.job_handler import RecordingHandler
+from tests.support.jobs import running
+from tests.support.waiting import eventually
+
+BURST = 500
+"""Files of a burst; the campaign's 10,000 would cost ~17 s per database (a query each)."""
+ALBUMS = 10
+ALBUM_SIZE = 10  # the most a Telegram album or a Discord message carries
+SMALL_LIMIT = 3
+HUGE_ALBUM = 120
+
+
+def spec(name: str, user: UserRef = ALICE) -> JobSpec:
+    return JobSpec(user, PRIVATE, "en", [{"name": name}])
+
+
+def notices(replies: list) -> list[str]:
+    return [render(reply.text, "en") for reply in replies if reply is not None]
+
+
+async def test_a_burst_of_files_keeps_20_waiting_and_gives_one_notice(store, service, runner):
+    """500 files at once (Discord delivers events concurrently): 20 wait, one notice."""
+    await store.link_key(ALICE, KEY)
+    intake = Intake(store, service, runner)
+    one = media()
+    replies = await asyncio.gather(*(intake.posted(spec(f"{n}.png"), [one]) for n in range(BURST)))
+    assert notices(replies) == [RATE_LIMITED]
+    assert await store.waiting_jobs_of(Platform.TELEGRAM, ALICE.id) == MAX_WAITING_JOBS
+    accepted = [f"{n}.png" for n, reply in enumerate(replies) if reply is None][:MAX_WAITING_JOBS]
+    handler = RecordingHandler({name: probe_png() for name in accepted})
+    runner.register(Platform.TELEGRAM, handler)
+    async with running(runner):
+        await handler.wait_for_replies(2 * MAX_WAITING_JOBS, timeout=30)
+    assert await store.unfinished_jobs() == 0
+    assert sorted(s.items[0]["name"] for s, _ in handler.sent) == sorted(2 * accepted)
+
+
+async def test_albums_count_toward_the_limit(store, service, runner):
+    """With a limit of 3, ten albums of 10: three albums wait, whole; the rest get one notice."""
+    await store.link_key(ALICE, KEY)
+    intake = Intake(store, service, runner, max_waiting_jobs=SMALL_LIMIT)
+    one = media()
+    replies = [
+        await intake.posted(spec(f"{n}.png"), [one], group_key=f"tg:1:{n // ALBUM_SIZE}")
+        for n in range(ALBUMS * ALBUM_SIZE)
+    ]
+    assert notices(replies) == [RATE_LIMITED]
+    accepted = SMALL_LIMIT * ALBUM_SIZE
+    assert replies[:accepted] == [None] * accepted
+    assert await store.waiting_jobs_of(Platform.TELEGRAM, ALICE.id) == SMALL_LIMIT
+    handler = RecordingHandler({f"{n}.png": probe_png() for n in range(accepted)})
+    runner.register(Platform.TELEGRAM, handler)
+    async with running(runner):
+        await handler.wait_for_replies(2 * SMALL_LIMIT, timeout=30)
+    assert await store.unfinished_jobs() == 0
+    summaries = [render(reply.text, "en") for _, reply in handler.sent if not reply.secret]
+    assert [s.splitlines()[0] for s in summaries] == ["10 of 10 files uploaded."] * SMALL_LIMIT
+
+
+async def test_one_huge_album_keeps_50(store, service, runner):
+    """One album of 120 items keeps the first 50 and refuses the rest with one notice."""
+    await store.link_key(ALICE, KEY)
+    intake = Intake(store, service, runner)
+    one = media()
+    replies = [
+        await intake.posted(spec(f"{n}.png"), [one], group_key="tg:1:huge")
+        for n in range(HUGE_ALBUM)
+    ]
+    assert notices(replies) == [RATE_LIMITED]
+    assert await store.unfinished_jobs() == 1
+    handler = RecordingHandler({f"{n}.png": probe_png() for n in range(MAX_ALBUM_ITEMS)})
+    runner.register(Platform.TELEGRAM, handler)
+    async with running(runner):
+        summary, _ = await handler.wait_for_replies(2, timeout=30)
+    assert render(summary.text, "en").startswith(f"{MAX_ALBUM_ITEMS} of {MAX_ALBUM_ITEMS} files")
+    assert await store.unfinished_jobs() == 0
+
+
+async def test_a_flood_leaves_other_users_alone(store, service, runner):
+    """While one user's flood is refused, another user's file is accepted at once."""
+    intake = Intake(store, service, runner)
+    one = media()
+    for n in range(MAX_WAITING_JOBS + 5):
+        await intake.posted(spec(f"{n}.png"), [one])
+    assert await intake.posted(spec("bob.png", BOB), [media(user=BOB)]) is None
+    assert await store.waiting_jobs_of(Platform.TELEGRAM, BOB.id) == 1
+
+
+ALICE_ID = 1001
+
+
+@pytest.fixture
+async def telegram():
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+async def test_a_telegram_flood_is_told_once_and_every_accepted_photo_answered(
+    telegram, chevereto, tmp_path, database
+):
+    """60 photos then 10 albums of 3 at once: 20 uploads wait, one notice, 20 answers, no job."""
+    settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
+    alice = telegram.user(ALICE_ID)
+    chat = telegram.private_chat(alice)
+    for n in range(60):
+        ref = telegram.add_file(probe_png(), mime_type="image/png")
+        album = {"media_group_id": f"flood-{n // 3}"} if n >= 30 else {}
+        telegram.push_update(telegram.message_update(chat, alice, photo=ref, **album))
+    async with running_telegram(settings, jobs=False) as core:
+        await core.store.link_key(UserRef(Platform.TELEGRAM, str(ALICE_ID)), KEY)
+        await telegram.wait_for(lambda m: m["text"] == RATE_LIMITED, timeout=20)
+        await eventually(lambda: not telegram.pending_updates, within=20)
+        assert await core.store.waiting_jobs_of(Platform.TELEGRAM, str(ALICE_ID)) == 20
+        runner = asyncio.create_task(core.runner.run())
+        try:
+            await eventually(lambda: _no_unfinished_jobs(core), within=30)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    texts = final_texts(telegram, ALICE_ID)
+    assert texts.count(RATE_LIMITED) == 1
+    assert sum("/delete/" in t for t in texts) == 20
+    assert len(texts) == 1 + 2 * 20
+    assert len(chevereto.images) == 20
+
+
+async def _no_unfinished_jobs(core) -> bool:
+    return await core.store.unfinished_jobs() == 0
