@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
 
-from tests.fakes.chevereto import FakeChevereto
-from tests.fakes.telegram_api import TEST_TOKEN, FakeTelegram
-from tests.process import CLEAN_ENV
+from tests.support.fakes.chevereto import FakeChevereto
+from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram
+from tests.support.process import CLEAN_ENV
 
 JSON = dict[str, Any]
 TOKEN = TEST_TOKEN

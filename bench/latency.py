@@ -49,7 +49,7 @@ from bench.common import (
     table,
     wait_ready,
 )
-from tests.fakes.telegram_api import FileRef
+from tests.support.fakes.telegram_api import FileRef
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = 20
