@@ -1,4 +1,4 @@
-"""``python -m bot`` / ``chevereto-bot``: starts every adapter whose token is set, in one loop."""
+"""``python -m bot`` / ``chevereto-bot``: starts every platform that is set up, in one loop."""
 
 from __future__ import annotations
 
@@ -6,42 +6,18 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import Adapter, Core
+from bot.app import Core
 from bot.errors import StartupFailed
+from bot.platform import PlatformSettings
+from bot.registry import installed
 from bot.settings import Settings, describe_error
 
 log = logging.getLogger("bot")
-NO_TOKEN = "no platform token set: set TELEGRAM_BOT_TOKEN and/or DISCORD_BOT_TOKEN"  # noqa: S105  # names the variables, holds no secret
-
-
-def _secrets(settings: Settings) -> list[str]:
-    values = (
-        settings.telegram_bot_token,
-        settings.discord_bot_token,
-        settings.default_api_key,
-        settings.secret_key,
-        settings.telegram_webhook_secret,
-        settings.database_url,
-    )
-    return [v.get_secret_value() for v in values if v is not None]
-
-
-def _adapters(core: Core) -> list[Adapter]:
-    """Imported only when configured, so one platform's SDK never slows the other's start."""
-    adapters: list[Adapter] = []
-    if core.settings.telegram_bot_token is not None:
-        from adapters.telegram import TelegramAdapter  # noqa: PLC0415
-
-        adapters.append(TelegramAdapter(core))
-    if core.settings.discord_bot_token is not None:
-        from adapters.discord_ import DiscordAdapter  # noqa: PLC0415
-
-        adapters.append(DiscordAdapter(core))
-    return adapters
 
 
 async def _open_core(settings: Settings) -> Core:
@@ -53,45 +29,67 @@ async def _open_core(settings: Settings) -> Core:
         ) from None
 
 
-async def serve(settings: Settings) -> None:
-    """Runs the job runner and the adapters until SIGINT or SIGTERM, then stops them all."""
+async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> None:
+    """Runs the job runner and the platforms until SIGINT or SIGTERM, then stops them all."""
     core = await _open_core(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        adapters = _adapters(core)
+        adapters = [core.connect(platform) for platform in platforms]
         async with asyncio.TaskGroup() as group:
-            platforms = [group.create_task(a.run(), name=a.platform.value) for a in adapters]
+            running = [group.create_task(a.run(), name=a.name) for a in adapters]
             jobs = group.create_task(core.runner.run(), name="jobs")
-            log.info("started: %s", ", ".join(a.platform.value for a in adapters))
+            log.info("started: %s", ", ".join(a.name for a in adapters))
             await stop.wait()
             log.info("stopping")
             # Jobs first, so answers being sent finish while the platforms are still connected.
             jobs.cancel()
             await asyncio.wait({jobs})
-            for task in platforms:
+            for task in running:
                 task.cancel()
     finally:
         await core.close()
     log.info("stopped")
 
 
-def main() -> None:
+def _fail(line: str) -> None:
+    print(line, file=sys.stderr)
+    sys.exit(2)
+
+
+def _platform_settings(known: Sequence[type[PlatformSettings]]) -> list[PlatformSettings]:
+    """The settings of every platform whose variables enable it; a bad value stops the start."""
+    enabled = []
+    for kind in known:
+        try:
+            settings = kind()
+        except ValidationError as error:
+            _fail(describe_error(error, kind.model_config.get("env_prefix", "")))
+        if settings.enabled():
+            enabled.append(settings)
+    return enabled
+
+
+def main(known: Sequence[type[PlatformSettings]] | None = None) -> None:
+    """Reads the settings, starts every enabled platform; ``known`` defaults to the installed."""
+    known = installed() if known is None else known
     try:
         settings = Settings()
     except ValidationError as error:
-        print(describe_error(error), file=sys.stderr)
-        sys.exit(2)
-    if settings.telegram_bot_token is None and settings.discord_bot_token is None:
-        print(NO_TOKEN, file=sys.stderr)
-        sys.exit(2)
+        _fail(describe_error(error))
+    platforms = _platform_settings(known)
+    if not platforms:
+        variables = " and/or ".join(kind.enabling_variable for kind in known)
+        _fail(f"no platform token set: set {variables}")
     from bot.logs import setup_logging  # noqa: PLC0415
 
-    setup_logging(settings.log_level, settings.log_format, _secrets(settings))
+    secrets = settings.secrets() + [s for p in platforms for s in p.secrets()]
+    quiet = [logger for p in platforms for logger in p.sdk_loggers]
+    setup_logging(settings.log_level, settings.log_format, secrets, quiet)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, platforms))
     except* StartupFailed as group:
         for failure in group.exceptions:
             log.critical("cannot start: %s", failure)

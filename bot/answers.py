@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import Button, ChatRef, Outcome, Reply, Text, Visibility
-from bot.store import UploadRecord
+from bot.domain import Button, ChatRef, Outcome, Reply, Text, UploadRecord, Visibility
+from bot.payloads import FileResult
 from bot.texts import t
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """One file's final state, as kept in a job: its upload record, or the reason it failed."""
-
-    filename: str
-    outcome: Outcome
-    upload: UploadRecord | None = None
-    reason: Text | None = None
 
 
 def _expiry(when: datetime | None) -> list[Text]:
@@ -32,7 +21,7 @@ def _uploaded(record: UploadRecord) -> list[Text]:
     return [done, *_expiry(record.expires_at)]
 
 
-def _item_lines(item: Done) -> list[Text]:
+def _item_lines(item: FileResult) -> list[Text]:
     if item.outcome is Outcome.UPLOADED and item.upload is not None:
         return _uploaded(item.upload)
     if item.outcome is Outcome.DUPLICATE:
@@ -40,7 +29,7 @@ def _item_lines(item: Done) -> list[Text]:
     return []
 
 
-def public_reply(items: Sequence[Done]) -> Reply:
+def public_reply(items: Sequence[FileResult]) -> Reply:
     """One answer for the chat: links as text (and buttons for a single file), failures' reasons."""
     if len(items) == 1:
         item = items[0]
@@ -67,7 +56,7 @@ def public_reply(items: Sequence[Done]) -> Reply:
     return Reply(t("lines", lines=lines))
 
 
-def secret_reply(items: Sequence[Done], chat: ChatRef, ephemeral: bool) -> Reply | None:
+def secret_reply(items: Sequence[FileResult], chat: ChatRef, ephemeral: bool) -> Reply | None:
     """Delete links and Delete buttons, seen by the uploader alone; None when nothing uploaded."""
     records = [item.upload for item in items if item.upload is not None]
     if not records:

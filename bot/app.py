@@ -1,28 +1,25 @@
-"""The core, wired from settings: one store, one host client, the service, the runner, commands."""
+"""The core, wired from settings: one store, one host client, the service, the runner, commands.
+
+Platforms plug in with ``connect``: the core learns their size limit, their own
+sentences and how to run their jobs, and names none of them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, Self
+from dataclasses import dataclass, field
+from typing import Self
 
 from bot.chevereto import CheveretoClient
 from bot.commands import Commands
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
-from bot.domain import Platform
 from bot.errors import StartupFailed
 from bot.intake import Intake
 from bot.jobs import JobRunner
+from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.settings import Settings
 from bot.store import Store
+from bot.tuning import Tuning
 from bot.upload import UploadService
-
-
-class Adapter(Protocol):
-    """A platform adapter: registers its job handler on the runner, then runs until cancelled."""
-
-    platform: Platform
-
-    async def run(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -34,10 +31,12 @@ class Core:
     runner: JobRunner
     commands: Commands
     intake: Intake
+    platforms: dict[str, Platform] = field(default_factory=dict)
 
     @classmethod
-    async def start(cls, settings: Settings) -> Self:
+    async def start(cls, settings: Settings, tuning: Tuning | None = None) -> Self:
         """Opens the store (migrating it) and builds every piece on it."""
+        tuning = tuning or Tuning()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         secret = (
             settings.secret_key.get_secret_value()
@@ -54,25 +53,50 @@ class Core:
                 "SECRET_KEY is not the key this database was encrypted with: set the one used "
                 "before (every replica needs the same)"
             ) from None
-        client = CheveretoClient(settings.chevereto_url)
+        client = CheveretoClient(
+            settings.chevereto_url,
+            timeout=tuning.host_timeout,
+            tries=tuning.host_tries,
+            backoff=tuning.host_backoff,
+        )
         default_key = (
             settings.default_api_key.get_secret_value() if settings.default_api_key else None
         )
+        platforms: dict[str, Platform] = {}
+
+        def limit_mb(name: str) -> int:
+            return platforms[name].size_limit_mb()
+
+        def texts(name: str) -> PlatformTexts:
+            return platforms[name].texts
+
         service = UploadService(
             client,
             store,
-            limits_mb={
-                Platform.TELEGRAM: settings.telegram_max_upload_mb,
-                Platform.DISCORD: settings.max_upload_mb,
-            },
+            limit_mb=limit_mb,
             temp_dir=settings.data_dir / "tmp",
             concurrency=settings.upload_concurrency,
             default_key=default_key,
         )
-        runner = JobRunner(store, service, jobs_in_flight=2 * settings.upload_concurrency)
-        commands = Commands(store, client, site=settings.chevereto_url, default_key=default_key)
-        intake = Intake(store, service, runner)
-        return cls(settings, store, client, service, runner, commands, intake)
+        runner = JobRunner(store, service, tuning, jobs_in_flight=2 * settings.upload_concurrency)
+        commands = Commands(
+            store, client, site=settings.chevereto_url, default_key=default_key, texts=texts
+        )
+        intake = Intake(
+            store,
+            service,
+            runner,
+            max_waiting_jobs=tuning.max_waiting_jobs,
+            max_album_items=tuning.max_album_items,
+        )
+        return cls(settings, store, client, service, runner, commands, intake, platforms)
+
+    def connect(self, settings: PlatformSettings) -> Platform:
+        """Builds a platform's adapter on this core and runs its jobs; start it with ``run``."""
+        platform = settings.connect(self)
+        self.platforms[platform.name] = platform
+        self.runner.register(platform.name, platform)
+        return platform
 
     async def close(self) -> None:
         await self.client.aclose()

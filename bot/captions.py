@@ -30,7 +30,7 @@ def tags_of(caption: str) -> tuple[str, ...]:
 
 def clean_title(title: str | None) -> str | None:
     """A title as the host may receive it, from wherever it came: no control characters, at
-    most 100 characters (a Discord /upload title is typed freely)."""
+    most 100 characters (an /upload option is typed freely)."""
     return (_clean(title)[:TITLE_MAX].strip() or None) if title else None
 
 

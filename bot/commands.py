@@ -13,11 +13,21 @@ from dataclasses import dataclass
 
 from bot.answers import dm_closed
 from bot.chevereto import Base64Source, CheveretoClient
-from bot.domain import Button, ChatRef, Reply, Text, UploadOptions, UserRef, Visibility
+from bot.domain import (
+    Button,
+    ChatRef,
+    Reply,
+    Text,
+    UploadOptions,
+    UploadRecord,
+    UserRef,
+    Visibility,
+)
 from bot.durations import SHORTEST_EXPIRATION, parse_expiration
 from bot.errors import BotError, Duplicate, HostError, InvalidAlbum
+from bot.platform import PlatformTexts
 from bot.probe import probe_base64
-from bot.store import Store, UploadRecord
+from bot.store import Store
 from bot.texts import Language, error_text, t
 
 log = logging.getLogger(__name__)
@@ -36,7 +46,8 @@ class Context:
     chat: ChatRef
     language: Language
     ephemeral: bool = False
-    """A Discord interaction: USER_ONLY replies are ephemeral even in a guild."""
+    """Asked in a way that can be answered privately in place (an interaction whose replies
+    can be ephemeral): USER_ONLY replies stay private even in a shared chat."""
     user_name: str = ""
 
     @property
@@ -75,15 +86,23 @@ class Commands:
     """The commands, on one store and one host."""
 
     def __init__(
-        self, store: Store, client: CheveretoClient, *, site: str, default_key: str | None
+        self,
+        store: Store,
+        client: CheveretoClient,
+        *,
+        site: str,
+        default_key: str | None,
+        texts: Callable[[str], PlatformTexts],
     ) -> None:
         self._store = store
         self._client = client
         self._site = site
         self._default_key = default_key
+        self._texts = texts
+        """A platform's own sentences, by its name."""
 
     async def help(self, ctx: Context) -> Reply:
-        upload = t(f"help.upload.{ctx.user.platform}")
+        upload = t(self._texts(ctx.user.platform).upload_help)
         return Reply(t("help", site=self._site, upload=upload))
 
     async def upload_usage(self, ctx: Context) -> Reply:
@@ -103,7 +122,7 @@ class Commands:
             await self._prove(key)
         except HostError as error:
             return _only_user(ctx, t("link.not_linked", reason=error_text(error)))
-        await self._store.link_key(ctx.user, key)
+        await self._store.keys.link(ctx.user, key)
         return _only_user(ctx, t("link.done", masked=mask_key(key)))
 
     async def _prove(self, key: str) -> None:
@@ -119,14 +138,14 @@ class Commands:
             log.warning("the key check image %s could not be deleted", image.id_encoded)
 
     async def unlink(self, ctx: Context) -> Reply:
-        if not await self._store.unlink_key(ctx.user):
+        if not await self._store.keys.unlink(ctx.user):
             return _only_user(ctx, t("unlink.none"))
         fallback = "unlink.fallback_default" if self._default_key else "unlink.fallback_none"
         return _only_user(ctx, t("unlink.done", fallback=t(fallback)))
 
     async def settings(self, ctx: Context) -> Reply:
-        key = await self._store.key_of(ctx.user)
-        prefs = await self._store.prefs(ctx.user)
+        key = await self._store.keys.of(ctx.user)
+        prefs = await self._store.prefs.of(ctx.user)
         shown_key: object = (
             mask_key(key)
             if key
@@ -147,21 +166,21 @@ class Commands:
         if not argument.strip():
             return _only_user(ctx, t("expire.usage"))
         iso = parse_expiration(argument)
-        await self._store.set_expiration(ctx.user, iso)
+        await self._store.prefs.set_expiration(ctx.user, iso)
         return _only_user(ctx, t("expire.set", duration=iso) if iso else t("expire.off"))
 
     async def nsfw(self, ctx: Context, argument: str) -> Reply:
         on = parse_switch(argument)
         if on is None:
             return _only_user(ctx, t("nsfw.usage"))
-        await self._store.set_nsfw(ctx.user, on)
+        await self._store.prefs.set_nsfw(ctx.user, on)
         return _only_user(ctx, t("nsfw.on" if on else "nsfw.off"))
 
     async def album(self, ctx: Context, argument: str) -> Reply:
         if not argument.strip():
             return _only_user(ctx, t("album.usage"))
         album = parse_album(argument)
-        await self._store.set_album(ctx.user, album)
+        await self._store.prefs.set_album(ctx.user, album)
         return _only_user(ctx, t("album.set", album=album) if album else t("album.off"))
 
     async def mirror(self, ctx: Context, argument: str, *, is_admin: bool) -> Reply:
@@ -174,18 +193,19 @@ class Commands:
         if not is_admin:
             return _only_user(ctx, t("mirror.admins_only"))
         if not on:
-            await self._store.set_mirror(ctx.chat, False, ctx.user)
+            await self._store.chats.set_mirror(ctx.chat, False, ctx.user)
             return Reply(t("mirror.off"))
-        has_key = await self._store.key_of(ctx.user) is not None
+        has_key = await self._store.keys.of(ctx.user) is not None
         if not has_key and not self._default_key:
             return _only_user(ctx, t("mirror.needs_key"))
-        await self._store.set_mirror(ctx.chat, True, ctx.user)
+        await self._store.chats.set_mirror(ctx.chat, True, ctx.user)
         whose = t("mirror.on", admin=ctx.user_name) if has_key else t("mirror.on_default")
-        return Reply(t("lines", lines=[whose, t(f"mirror.needs_messages.{ctx.user.platform}")]))
+        needs = t(self._texts(ctx.user.platform).mirror_needs)
+        return Reply(t("lines", lines=[whose, needs]))
 
     async def history(self, ctx: Context) -> list[Reply]:
         """The last uploads with their delete links, for the user's eyes only."""
-        records = await self._store.history(ctx.user, HISTORY_SIZE)
+        records = await self._store.uploads.history(ctx.user, HISTORY_SIZE)
         where = Visibility.USER_ONLY if ctx.alone else Visibility.PRIVATE_TO_USER
         if not records:
             return [_only_user(ctx, t("history.empty"))]
@@ -205,7 +225,7 @@ class Commands:
     async def action(self, ctx: Context, data: str) -> Reply:
         """A Delete button (``del:N``), its confirmation (``delok:N``) or cancel (``delno:N``)."""
         verb, _, number = data.partition(":")
-        record = await self._store.upload(int(number)) if number.isdigit() else None
+        record = await self._store.uploads.get(int(number)) if number.isdigit() else None
         if record is None or verb not in ("del", "delok", "delno"):
             return _only_user(ctx, t("delete.gone"))
         if record.user != ctx.user:
@@ -232,8 +252,20 @@ class Commands:
             return _only_user(ctx, error_text(error))
         if not gone:
             return _only_user(ctx, t("delete.failed", filename=record.filename))
-        await self._store.mark_deleted(record.id)
+        await self._store.uploads.mark_deleted(record.id)
         return _only_user(ctx, t("delete.done", filename=record.filename))
+
+
+async def answered(
+    store: Store, ctx: Context, run: Callable[[], Awaitable[Sequence[Reply]]]
+) -> Sequence[Reply]:
+    """Runs one command for ``ctx``: the user's language is remembered for later answers, and
+    any failure becomes one sentence, never a traceback."""
+    try:
+        await store.prefs.remember_language(ctx.user, ctx.language)
+        return await run()
+    except Exception as error:
+        return [Reply(error_text(error))]
 
 
 async def deliver(replies: Sequence[Reply], send: Callable[[Reply], Awaitable[bool]]) -> None:

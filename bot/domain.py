@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from types import MappingProxyType
-
-
-class Platform(StrEnum):
-    TELEGRAM = "telegram"
-    DISCORD = "discord"
+from typing import Any, Self
 
 
 class ChatKind(StrEnum):
@@ -38,27 +33,23 @@ def media_kind(content_type: str | None) -> MediaKind | None:
 
 @dataclass(frozen=True, slots=True)
 class UserRef:
-    """A user on one platform; preferences and keys are kept per user and platform."""
+    """A user on one platform (by the platform's name); keys and preferences are kept per both."""
 
-    platform: Platform
+    platform: str
     id: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChatRef:
-    """A chat (Telegram) or channel (Discord) on one platform."""
+    """A chat, group or channel on one platform: where something was posted or asked."""
 
-    platform: Platform
+    platform: str
     id: str
     kind: ChatKind
 
     @property
     def is_private(self) -> bool:
         return self.kind is ChatKind.PRIVATE
-
-
-Fetch = Callable[[Path], Awaitable[None]]
-"""Writes the media's bytes to the given path: the adapter knows how, the core decides when."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,32 +66,26 @@ class UploadOptions:
     nsfw: bool | None = None
 
     def over(self, base: UploadOptions) -> UploadOptions:
-        """These options, with every unset field taken from ``base``."""
-        return UploadOptions(
-            title=self.title if self.title is not None else base.title,
-            description=self.description if self.description is not None else base.description,
-            tags=self.tags or base.tags,
-            album_id=self.album_id if self.album_id is not None else base.album_id,
-            category_id=self.category_id if self.category_id is not None else base.category_id,
-            width=self.width if self.width is not None else base.width,
-            expiration=self.expiration if self.expiration is not None else base.expiration,
-            nsfw=self.nsfw if self.nsfw is not None else base.nsfw,
+        """These options, with every unset field (None, or no tags) taken from ``base``."""
+        mine, theirs = self.to_json(), base.to_json()
+        return UploadOptions.from_json(
+            {name: mine[name] if mine[name] not in (None, []) else theirs[name] for name in mine}
         )
 
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
 
-@dataclass(frozen=True, slots=True)
-class IncomingMedia:
-    """A file a user sent, described before it is downloaded."""
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}
+        values = {name: value for name, value in data.items() if name in known}
+        if "tags" in values:
+            values["tags"] = tuple(values["tags"] or ())
+        return cls(**values)
 
-    user: UserRef
-    chat: ChatRef
-    kind: MediaKind | None
-    filename: str
-    content_type: str | None
-    size: int | None
-    fetch: Fetch
-    caption: str | None = None
-    options: UploadOptions = field(default_factory=UploadOptions)
+
+def _json_value(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,21 +113,58 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ItemResult:
-    """What became of one file: uploaded (with its image), already on the host, or failed."""
+class UploadRecord:
+    """One upload as the bot keeps it. ``delete_url`` is a secret: it deletes on a plain GET."""
 
+    id: int
+    user: UserRef
     filename: str
-    outcome: Outcome
-    image: HostImage | None = None
-    error: Exception | None = None
-    upload_id: int | None = None
+    url_viewer: str
+    url_short: str
+    delete_url: str = field(repr=False)
+    expires_at: datetime | None
+    created_at: datetime
+    deleted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "platform": self.user.platform,
+            "user": self.user.id,
+            "filename": self.filename,
+            "url_viewer": self.url_viewer,
+            "url_short": self.url_short,
+            "delete_url": self.delete_url,
+            "expires_at": _iso(self.expires_at),
+            "created_at": _iso(self.created_at),
+            "deleted": self.deleted,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        expires, created = data["expires_at"], data["created_at"]
+        return cls(
+            id=data["id"],
+            user=UserRef(data["platform"], data["user"]),
+            filename=data["filename"],
+            url_viewer=data["url_viewer"],
+            url_short=data["url_short"],
+            delete_url=data["delete_url"],
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+            created_at=datetime.fromisoformat(created),
+            deleted=data["deleted"],
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 class Visibility(StrEnum):
     PUBLIC = "public"
     """Everyone in the chat sees it."""
     USER_ONLY = "user_only"
-    """Only the user: the private chat it came from, or an ephemeral Discord reply."""
+    """Only the user: the private chat it came from, or a reply only they see (ephemeral)."""
     PRIVATE_TO_USER = "private_to_user"
     """Sent to the user's private chat (DM), whatever chat the request came from."""
 

@@ -36,9 +36,6 @@ _SHORT = re.compile(rf"{_N}\s*(m|min|h|hr|d|w|mo|y)")
 _SHORT_FIELDS = {"m": "MI", "min": "MI", "h": "H", "hr": "H", "d": "D", "w": "W"}
 _SHORT_FIELDS |= {"mo": "MO", "y": "Y"}
 
-_SECONDS = {"Y": 365 * 86400, "MO": 30 * 86400, "W": 7 * 86400, "D": 86400}
-_SECONDS |= {"H": 3600, "MI": 60, "S": 1}
-
 
 def parse_expiration(text: str) -> str | None:
     """The normalised ISO-8601 duration ``text`` names, or None for "no expiration".
@@ -55,15 +52,6 @@ def parse_expiration(text: str) -> str | None:
     if not parts:
         raise InvalidExpiration(text)
     return _to_iso(parts)
-
-
-def expiration_seconds(iso: str) -> float:
-    """The approximate length of an ISO duration in seconds (a month is 30 days, a year 365).
-
-    Raises InvalidExpiration when ``iso`` is not an ISO-8601 duration.
-    """
-    parts = _iso_parts(iso.strip())
-    return float(sum(_SECONDS[name] * value for name, value in parts.items()))
 
 
 def _parts(text: str) -> dict[str, int]:

@@ -12,21 +12,19 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
-from bot.domain import IncomingMedia, Reply, UserRef
+from bot.domain import Reply, UserRef
 from bot.errors import BotError, RateLimited
-from bot.jobs import JobRunner, JobSpec
+from bot.jobs import JobRunner
+from bot.payloads import JobSpec
 from bot.store import Store
 from bot.texts import error_text, t
+from bot.tuning import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS
 from bot.upload import UploadService
 
 log = logging.getLogger(__name__)
 
 
-MAX_WAITING_JOBS = 20
-"""Uploads one user may have waiting at once; past that, new ones are refused."""
-MAX_ALBUM_ITEMS = 50
 NOTICE_EVERY_S = 60.0
 """A flooding user is told once a minute, not once per refused file."""
 
@@ -49,23 +47,20 @@ class Intake:
         self._noticed: dict[UserRef, float] = {}
         self._admitting: defaultdict[UserRef, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def posted(
-        self, spec: JobSpec, medias: list[IncomingMedia], *, group_key: str | None = None
-    ) -> Reply | None:
+    async def posted(self, spec: JobSpec, *, group_key: str | None = None) -> Reply | None:
         """Media posted in a chat, not asked for by a command."""
         if spec.chat.is_private:
-            return await self.requested(spec, medias, group_key=group_key)
-        if not (await self._store.chat(spec.chat)).mirror:
+            return await self.requested(spec, group_key=group_key)
+        if not (await self._store.chats.of(spec.chat)).mirror:
             return None
-        keep = [i for i, media in enumerate(medias) if media.kind is not None]
+        keep = [i for i, item in enumerate(spec.items) if item.kind is not None]
         if not keep:
             return None
-        return await self._admit(replace(spec, items=[spec.items[i] for i in keep]), group_key)
+        return await self._admit(spec.keeping(keep), group_key)
 
     async def requested(
         self,
         spec: JobSpec,
-        medias: list[IncomingMedia],
         *,
         group_key: str | None = None,
         accept: Callable[[JobSpec], Awaitable[JobSpec]] | None = None,
@@ -74,20 +69,16 @@ class Intake:
 
         A lone file that cannot be uploaded is refused at once, before any download;
         among several, files that are no image or video are left out. ``accept`` runs
-        only for a request that becomes a job: the platform acknowledges it there (a
-        Discord interaction is deferred) and may say where the answer goes.
+        only for a request that becomes a job: the platform acknowledges it there (an
+        interaction is deferred, say) and may say where the answer goes.
         """
-        if len(medias) > 1:
-            keep = [i for i, media in enumerate(medias) if media.kind is not None]
-            spec, medias = (
-                replace(spec, items=[spec.items[i] for i in keep]),
-                [medias[i] for i in keep],
-            )
-        if not medias:
+        if len(spec.items) > 1:
+            spec = spec.keeping([i for i, item in enumerate(spec.items) if item.kind is not None])
+        if not spec.items:
             return Reply(t("upload.not_media"))
-        if len(medias) == 1 and group_key is None:
+        if len(spec.items) == 1 and group_key is None:
             try:
-                self._service.check(medias[0])
+                self._service.check(spec.user.platform, spec.items[0])
             except BotError as error:
                 return Reply(error_text(error))
         return await self._admit(spec, group_key, accept)
@@ -100,8 +91,8 @@ class Intake:
     ) -> Reply | None:
         """Stores the job (or the album item), unless the user has too many waiting.
 
-        One user's files are admitted one at a time, so that a burst of them (Discord events
-        and webhook updates come concurrently) cannot pass the count together.
+        One user's files are admitted one at a time, so that a burst of them (events and
+        webhook updates may come concurrently) cannot pass the count together.
         """
         async with self._admitting[spec.user]:
             if await self._flooding(spec, group_key):
@@ -119,10 +110,10 @@ class Intake:
 
     async def _flooding(self, spec: JobSpec, group_key: str | None) -> bool:
         """Too many waiting; an album counts as one upload, so its later items still join it."""
-        waiting = await self._store.waiting_jobs_of(spec.user.platform, spec.user.id)
+        waiting = await self._store.jobs.waiting_of(spec.user.platform, spec.user.id)
         if waiting < self._max_waiting_jobs:
             return False
-        return group_key is None or not await self._store.collecting(group_key)
+        return group_key is None or not await self._store.jobs.collecting(group_key)
 
     def _notice(self, user: UserRef) -> Reply | None:
         """The "too many files" sentence, at most once a minute per user."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 SECRET_SHAPES = (
     re.compile(r"chv_[A-Za-z0-9_]{8,}"),  # Chevereto API keys
-    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),  # Telegram bot tokens
+    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),  # bot tokens shaped like 123456:ABC-def…
     re.compile(r"/image/[A-Za-z0-9]+/delete/[A-Za-z0-9]+"),  # Chevereto delete links
 )
 MASK = "***"
@@ -56,8 +56,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
-    """Logs to stderr; HTTP client libraries stay at WARNING since request URLs hold the token."""
+def setup_logging(
+    level: str, fmt: str, secrets: Iterable[str], sdk_loggers: Iterable[str] = ()
+) -> None:
+    """Logs to stderr; HTTP client libraries stay at WARNING since request URLs hold tokens, and
+    the platforms' SDKs (``sdk_loggers``) at INFO, since at DEBUG they log keys and links."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactSecrets(secrets))
     if fmt == "json":
@@ -69,7 +72,5 @@ def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    # At DEBUG discord.py logs gateway payloads (a /link key) and request bodies (delete links);
-    # python-telegram-bot logs every update and every call's parameters and result likewise.
-    for sdk in ("discord", "telegram"):
+    for sdk in sdk_loggers:
         logging.getLogger(sdk).setLevel(max(logging.INFO, root.level))

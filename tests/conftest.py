@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -15,18 +18,14 @@ import pytest
 from bot.chevereto import CheveretoClient
 from bot.commands import Commands, Context
 from bot.crypto import Vault
-from bot.domain import (
-    ChatKind,
-    ChatRef,
-    IncomingMedia,
-    MediaKind,
-    Platform,
-    UploadOptions,
-    UserRef,
-)
+from bot.domain import ChatKind, ChatRef, MediaKind, UploadOptions, UserRef
 from bot.jobs import JobRunner
+from bot.payloads import FileRef, IncomingMedia
+from bot.platform import PlatformTexts
 from bot.probe import probe_png
 from bot.store import Store
+from bot.texts import register
+from bot.tuning import Tuning
 from bot.upload import UploadService
 from tests.support.fakes.chevereto import FakeChevereto
 
@@ -35,10 +34,26 @@ ADMIN_KEY = "chv_2_" + "a" * 128
 OTHER_KEY = "chv_3_" + "o" * 128
 SECRET = "test-secret-key"
 
-ALICE = UserRef(Platform.TELEGRAM, "1001")
-BOB = UserRef(Platform.TELEGRAM, "1002")
-PRIVATE = ChatRef(Platform.TELEGRAM, "1001", ChatKind.PRIVATE)
-GROUP = ChatRef(Platform.TELEGRAM, "-100500", ChatKind.GROUP)
+ALICE = UserRef("telegram", "1001")
+BOB = UserRef("telegram", "1002")
+PRIVATE = ChatRef("telegram", "1001", ChatKind.PRIVATE)
+GROUP = ChatRef("telegram", "-100500", ChatKind.GROUP)
+
+LIMITS_MB = {"telegram": 20, "discord": 50}
+"""The core's unit tests stand in for two platforms with their real size limits."""
+TEXTS = PlatformTexts(upload_help="tests.help.upload", mirror_needs="tests.mirror.needs")
+register(
+    {
+        "en": {
+            TEXTS.upload_help: "/upload — upload the media you reply to",
+            TEXTS.mirror_needs: "I must see every message here.",
+        },
+        "zh": {
+            TEXTS.upload_help: "/upload — 上传你回复的媒体",
+            TEXTS.mirror_needs: "我需要能看到这里的所有消息。",
+        },
+    }
+)
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
@@ -48,6 +63,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
         kinds = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
         metafunc.parametrize("database", kinds, indirect=True)
+
+
+_PROCESSES = {"allowed": True}
+_START_PROCESS = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+
+def _start_process_when_slow(self: subprocess.Popen[bytes], *args: object) -> object:
+    if not _PROCESSES["allowed"]:
+        raise AssertionError("this test starts a process: mark it @pytest.mark.slow")
+    return _START_PROCESS(self, *args)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast loop (``-m "not slow"``) starts no process: a test that does must say ``slow``
+    (its fixtures included, whatever their scope)."""
+    subprocess.Popen._execute_child = _start_process_when_slow  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    _PROCESSES["allowed"] = item.get_closest_marker("slow") is not None
+    yield
+    _PROCESSES["allowed"] = True
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -62,16 +100,60 @@ async def _admin_connection() -> asyncpg.Connection:
     return await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
 
 
+async def _migrate(url: str) -> None:
+    store = Store(url, Vault(SECRET))
+    await store.migrate()
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Databases at the newest schema, made once: each test's database is a copy (migrating
+    a new database for every test would cost the fast loop about ten seconds)."""
+    sqlite = tmp_path_factory.mktemp("template") / "bot.sqlite3"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{sqlite}"))
+    templates = {"sqlite": str(sqlite)}
+    if POSTGRES_URL is not None:
+        templates["postgres"] = f"template_{uuid.uuid4().hex[:16]}"
+        asyncio.run(_create_database(templates["postgres"]))
+        asyncio.run(_migrate(POSTGRES_URL.rsplit("/", 1)[0] + f"/{templates['postgres']}"))
+    yield templates
+    if "postgres" in templates:
+        asyncio.run(_drop_database(templates["postgres"]))
+
+
+async def _create_database(name: str, template: str | None = None) -> None:
+    admin = await _admin_connection()
+    try:
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
+    finally:
+        await admin.close()
+
+
+async def _drop_database(name: str) -> None:
+    admin = await _admin_connection()
+    try:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A SQLAlchemy URL of an empty database of the requested kind, dropped afterwards."""
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated: dict[str, str]
+) -> AsyncIterator[str]:
+    """A SQLAlchemy URL of a database of the requested kind at the newest schema, holding no
+    rows; dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+        path = tmp_path / "bot.sqlite3"
+        shutil.copyfile(migrated["sqlite"], path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     assert POSTGRES_URL is not None
     name = f"test_{uuid.uuid4().hex[:16]}"
     admin = await _admin_connection()
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated["postgres"]}"')
     try:
         yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -109,18 +191,25 @@ def temp_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def service(client: CheveretoClient, store: Store, temp_dir: Path) -> UploadService:
-    limits = {Platform.TELEGRAM: 20, Platform.DISCORD: 50}
-    return UploadService(client, store, limits_mb=limits, temp_dir=temp_dir, concurrency=4)
+    return UploadService(
+        client, store, limit_mb=LIMITS_MB.__getitem__, temp_dir=temp_dir, concurrency=4
+    )
+
+
+def texts(platform: str) -> PlatformTexts:
+    del platform
+    return TEXTS
 
 
 @pytest.fixture
 def commands(store: Store, client: CheveretoClient, chevereto: FakeChevereto) -> Commands:
-    return Commands(store, client, site=chevereto.url, default_key=None)
+    return Commands(store, client, site=chevereto.url, default_key=None, texts=texts)
 
 
 @pytest.fixture
 def runner(store: Store, service: UploadService) -> JobRunner:
-    return JobRunner(store, service, retry_delays=(0.05, 0.05), poll_s=0.05)
+    tuning = Tuning(retry_delays=(0.05, 0.05), poll_s=0.05, album_window=timedelta(seconds=0.5))
+    return JobRunner(store, service, tuning)
 
 
 def ctx(user: UserRef = ALICE, chat: ChatRef = PRIVATE, **kwargs: object) -> Context:
@@ -142,23 +231,19 @@ def media(
     kind: MediaKind | None = MediaKind.IMAGE,
     size: int | None = None,
     filename: str = "photo.png",
-    content_type: str | None = "image/png",
+    content_type: str | None = None,
     caption: str | None = None,
     options: UploadOptions | None = None,
     fetch: Callable[[Path], Awaitable[None]] | None = None,
 ) -> IncomingMedia:
-    """An IncomingMedia whose fetch writes ``data`` (a unique PNG by default)."""
+    """An IncomingMedia whose fetch writes ``data`` (a unique PNG by default); its type is
+    ``content_type``, else one of ``kind``."""
     body = probe_png() if data is None else data
+    if content_type is None and kind is not None:
+        content_type = "image/png" if kind is MediaKind.IMAGE else "video/mp4"
+    file = FileRef(filename, content_type, len(body) if size is None else size, filename)
     return IncomingMedia(
-        user,
-        chat,
-        kind,
-        filename,
-        content_type,
-        len(body) if size is None else size,
-        fetch or writer(body),
-        caption,
-        options or UploadOptions(),
+        user, chat, file, fetch or writer(body), caption, options or UploadOptions()
     )
 
 

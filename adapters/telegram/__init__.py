@@ -1,5 +1,5 @@
-"""Telegram adapter: python-telegram-bot in, core calls, Telegram messages out."""
+"""Telegram adapter: python-telegram-bot in, core calls, Telegram messages out.
 
-from adapters.telegram.adapter import TelegramAdapter
-
-__all__ = ["TelegramAdapter"]
+Importing this package imports no SDK: ``python -m bot`` loads ``settings.py``
+through its entry point, and only a configured Telegram builds ``adapter.py``.
+"""

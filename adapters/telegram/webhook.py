@@ -17,7 +17,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from adapters.telegram.updates import Updates
+from adapters.telegram.inbound import Inbound
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name, not a secret
@@ -26,7 +26,7 @@ Handler = Callable[[web.Request], Coroutine[Any, Any, web.Response]]
 
 async def serve_webhook(
     app: Application,  # type: ignore[type-arg]
-    updates: Updates,
+    inbound: Inbound,
     *,
     url: str,
     listen: str,
@@ -36,7 +36,7 @@ async def serve_webhook(
     """Serves until cancelled; the webhook is registered once the server listens."""
     host, _, port = listen.rpartition(":")
     server = web.Application()
-    server.router.add_post(urlsplit(url).path or "/", _handler(app, updates, secret))
+    server.router.add_post(urlsplit(url).path or "/", _handler(app, inbound, secret))
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, int(port)).start()
@@ -48,7 +48,7 @@ async def serve_webhook(
         await runner.cleanup()
 
 
-def _handler(app: Application, updates: Updates, secret: str) -> Handler:  # type: ignore[type-arg]
+def _handler(app: Application, inbound: Inbound, secret: str) -> Handler:  # type: ignore[type-arg]
     async def handle(request: web.Request) -> web.Response:
         if not secrets.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
             return web.Response(status=403)
@@ -57,6 +57,6 @@ def _handler(app: Application, updates: Updates, secret: str) -> Handler:  # typ
         except ValueError:
             return web.Response(status=400)
         await app.process_update(update)
-        return web.Response(status=200 if updates.stored(update) else 500)
+        return web.Response(status=200 if inbound.stored(update) else 500)
 
     return handle

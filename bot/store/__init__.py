@@ -1,12 +1,44 @@
-"""The store: linked keys, preferences, chat settings, upload history and durable jobs."""
+"""The store: linked keys, preferences, chat settings, upload history and durable jobs.
 
-from bot.store.store import (
-    ChatSettings,
-    JobRecord,
-    Prefs,
-    Store,
-    UploadRecord,
-    database_unavailable,
-)
+``Store`` opens one database and hands out one small part per kind of record:
+``store.keys``, ``store.prefs``, ``store.chats``, ``store.uploads``, ``store.jobs``.
+"""
 
-__all__ = ["ChatSettings", "JobRecord", "Prefs", "Store", "UploadRecord", "database_unavailable"]
+from __future__ import annotations
+
+from bot.crypto import Vault
+from bot.store.database import Database, database_unavailable
+from bot.store.jobs import JobQueue, JobRecord
+from bot.store.keys import Keys
+from bot.store.prefs import Chats, ChatSettings, Preferences, Prefs
+from bot.store.uploads import Uploads
+
+
+class Store:
+    """One database, opened from a SQLAlchemy URL; ``migrate`` brings its schema up to date."""
+
+    def __init__(self, url: str, vault: Vault) -> None:
+        self.db = Database(url, vault)
+        self.keys = Keys(self.db)
+        self.prefs = Preferences(self.db)
+        self.chats = Chats(self.db)
+        self.uploads = Uploads(self.db)
+        self.jobs = JobQueue(self.db)
+
+    async def migrate(self) -> None:
+        await self.db.migrate()
+
+    async def check_secret(self) -> None:
+        await self.db.check_secret()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+__all__ = [
+    "ChatSettings",
+    "JobRecord",
+    "Prefs",
+    "Store",
+    "database_unavailable",
+]

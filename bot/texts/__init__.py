@@ -17,7 +17,11 @@ from bot.domain import Text
 from bot.texts import en, zh_hans
 
 Language = Literal["en", "zh"]
-CATALOGS: Mapping[Language, Mapping[str, str]] = {"en": en.MESSAGES, "zh": zh_hans.MESSAGES}
+LANGUAGES: tuple[Language, ...] = ("en", "zh")
+CATALOGS: Mapping[Language, dict[str, str]] = {
+    "en": dict(en.MESSAGES),
+    "zh": dict(zh_hans.MESSAGES),
+}
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,17 @@ def language_of(code: str | None) -> Language:
     if parts[0] != "zh":
         return "en"
     return "en" if len(parts) > 1 and parts[1] in ("hant", "tw", "hk", "mo") else "zh"
+
+
+def register(catalogs: Mapping[Language, Mapping[str, str]]) -> None:
+    """Adds a platform's own sentences, in every language, under keys no one else uses."""
+    if set(catalogs) != set(LANGUAGES):
+        raise ValueError("a catalog must give every language")
+    for language, messages in catalogs.items():
+        taken = {key for key, text in messages.items() if CATALOGS[language].get(key, text) != text}
+        if taken:
+            raise ValueError(f"catalog keys already used: {', '.join(sorted(taken))}")
+        CATALOGS[language].update(messages)
 
 
 def t(key: str, /, **params: object) -> Text:

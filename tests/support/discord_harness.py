@@ -2,33 +2,39 @@
 
 Each test gets a fresh core on SQLite in its tmp_path, the adapter (connected
 to the fake gateway and ready), the job runner, and helpers that send the
-events a user would cause. The only difference from production is speed:
-no 5 s pause between shard IDENTIFYs and no 2 s wait for guilds to stream in.
+events a user would cause. The bot is wired as ``python -m bot`` wires it
+(``tests.support.running``), from the core's settings and DISCORD_* settings.
+The only difference from production is speed: no 5 s pause between shard
+IDENTIFYs and no 2 s wait for guilds to stream in (:class:`FastDiscordSettings`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import discord
 import pytest
 
-from adapters.discord_ import DiscordAdapter
-from adapters.discord_.client import BotClient
+from adapters.discord.adapter import BotClient, DiscordAdapter
+from adapters.discord.settings import DiscordSettings
 from bot.app import Core
-from bot.domain import ChatKind, ChatRef, Platform, UserRef
+from bot.domain import ChatKind, ChatRef, UserRef
+from bot.platform import Platform
 from bot.probe import probe_png
 from bot.settings import Settings
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.discord_api import FakeDiscord, RecordedRequest, ResolvedOption
+from tests.support.running import running as running_bot
+from tests.support.settings import core_settings
 
 JSON = dict[str, Any]
 TOKEN = "discord-test-token"
+SECRET = "discord-tests-secret"
 GUILD = 1000 << 22  # shard 0 of 2
 GUILD_B = 1001 << 22  # shard 1 of 2
 CHANNEL = 2000 << 22
@@ -41,11 +47,11 @@ SUPPRESS_EMBEDS = 1 << 2
 
 
 def discord_user(user_id: int) -> UserRef:
-    return UserRef(Platform.DISCORD, str(user_id))
+    return UserRef("discord", str(user_id))
 
 
 def guild_chat(channel_id: int = CHANNEL) -> ChatRef:
-    return ChatRef(Platform.DISCORD, str(channel_id), ChatKind.CHANNEL)
+    return ChatRef("discord", str(channel_id), ChatKind.CHANNEL)
 
 
 class FastClient(BotClient):
@@ -58,8 +64,11 @@ class FastClient(BotClient):
         """The fake has no IDENTIFY rate limit."""
 
 
-class FastAdapter(DiscordAdapter):
-    client_class = FastClient
+class FastDiscordSettings(DiscordSettings):
+    """DISCORD_* as production reads them; the adapter they build runs the fast client."""
+
+    def connect(self, core: Core) -> Platform:
+        return DiscordAdapter(core, self, client_class=FastClient)
 
 
 @dataclass
@@ -136,13 +145,6 @@ class Harness:
         ]
 
 
-async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 5) -> None:
-    """Waits until ``check()`` is true, for what leaves no request to wait for."""
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - a database, not an event, is polled
-            await asyncio.sleep(0.01)
-
-
 def contents(requests: Iterable[RecordedRequest]) -> str:
     return "\n".join(str(request.json) for request in requests)
 
@@ -151,57 +153,31 @@ def buttons(message: JSON) -> list[JSON]:
     return [c for row in message.get("components") or [] for c in row["components"]]
 
 
-def settings_for(
-    fake: FakeDiscord, chevereto: FakeChevereto, data_dir: Path, **extra: Any
-) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        chevereto_url=chevereto.url,
-        discord_bot_token=TOKEN,
-        discord_api_url=fake.api_url,
-        data_dir=data_dir,
-        secret_key="discord-tests-secret",
-        **extra,
-    )
+def settings_for(chevereto: FakeChevereto, data_dir: Path, **extra: Any) -> Settings:
+    """The core's settings on the fake host, with a fixed SECRET_KEY."""
+    return core_settings(chevereto, data_dir, secret_key=SECRET, **extra)
+
+
+def discord_for(fake: FakeDiscord, **extra: Any) -> DiscordSettings:
+    """DISCORD_* pointing at the fake; ``extra`` sets more (``shard_ids=(1,)``, ``bot_token``)."""
+    values = {"bot_token": TOKEN, "api_url": fake.api_url, **extra}
+    return FastDiscordSettings(_env_file=None, **values)
 
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: Settings, *, jobs: bool = True
+    settings: Settings, discord_settings: DiscordSettings, *, jobs: bool = True
 ) -> AsyncIterator[tuple[Core, DiscordAdapter]]:
-    """The core's runner (unless ``jobs`` is False) and the adapter as tasks; cancelled,
-    awaited and checked at the end."""
-    core = await Core.start(settings)
-    adapter = FastAdapter(core)
-    tasks = [asyncio.create_task(core.runner.run())] if jobs else []
-    tasks.append(asyncio.create_task(adapter.run()))
-    try:
-        await _ready(adapter, tasks)
-        yield core, adapter
-    finally:
-        results = [await _stop(task) for task in tasks]  # the runner first: it may be answering
-        await core.close()
-        failures = [r for r in results if not isinstance(r, asyncio.CancelledError)]
-        assert failures == [], f"a task ended with {failures}"
+    """The bot with Discord connected and ready, and the job runner unless ``jobs`` is False."""
+    async with running_bot(settings, discord_settings, jobs=jobs, ready=_ready) as core:
+        yield core, cast(DiscordAdapter, core.platforms["discord"])
 
 
-async def _stop(task: asyncio.Task[None]) -> BaseException | None:
-    task.cancel()
-    try:
-        await task
-    except BaseException as error:  # the caller checks that it is a cancellation
-        return error
-    return None
-
-
-async def _ready(adapter: DiscordAdapter, tasks: list[asyncio.Task[None]]) -> None:
-    async with asyncio.timeout(10):
-        while not adapter.client.is_ready():
-            for task in tasks:
-                if task.done():
-                    task.result()
-                    raise AssertionError("a task ended before the bot was ready")
-            await asyncio.sleep(0.01)
+async def _ready(platforms: list[Platform]) -> None:
+    """Every shard connected; polled, since a refused intent replaces the client meanwhile."""
+    (adapter,) = platforms
+    while not cast(DiscordAdapter, adapter).client.is_ready():  # noqa: ASYNC110 - no event spans both clients
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(name="fake")
@@ -225,7 +201,8 @@ async def fake_fixture(
 async def bot_fixture(
     request: pytest.FixtureRequest, fake: FakeDiscord, chevereto: FakeChevereto, tmp_path: Path
 ) -> AsyncIterator[Harness]:
-    """The bot, ready on the fake; ``param`` holds extra Settings fields."""
-    settings = settings_for(fake, chevereto, tmp_path / "data", **getattr(request, "param", {}))
-    async with running(settings) as (core, adapter):
+    """The bot, ready on the fake; ``param`` holds extra DiscordSettings fields."""
+    settings = settings_for(chevereto, tmp_path / "data")
+    discord_settings = discord_for(fake, **getattr(request, "param", {}))
+    async with running(settings, discord_settings) as (core, adapter):
         yield Harness(fake, chevereto, core, adapter)

@@ -1,9 +1,6 @@
-"""Pieces for the fault campaign: a core with test-sized timeouts, the real Telegram adapter on
-it, a host port that can be closed and opened again, and readers of what the user finally saw.
-
-``start_core`` is ``Core.start`` (which takes no tuning) with the host client, the runner and
-the intake rebuilt: the client's timeout and the runner's retry delays cut from 60 s and
-5 s/30 s to fractions of a second, so a fault test waits for the bot's retries, not minutes.
+"""Pieces for the fault campaign: the real Telegram adapter on a core with test-sized timeouts
+(``tests.support.running.FAST``), a host port that can be closed and opened again, and readers
+of what the user finally saw.
 """
 
 from __future__ import annotations
@@ -12,123 +9,35 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.telegram import TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from bot.app import Core
-from bot.chevereto import CheveretoClient
-from bot.commands import Commands
-from bot.domain import Platform
-from bot.intake import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS, Intake
-from bot.jobs import JobRunner
 from bot.settings import Settings
 from bot.store.tables import Job
-from bot.upload import UploadService
+from bot.tuning import Tuning
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram
+from tests.support.running import FAST, running
+from tests.support.settings import core_settings
+from tests.support.telegram_harness import telegram_for
 
 JSON = dict[str, Any]
 HOST_UNAVAILABLE = "The host cannot be reached right now. Try again later."
 FILE_REFUSED = "The host refused that file: its type or format is not accepted there."
-STOP_WITHIN_S = 30.0
 RATE_LIMITED = "You sent too many files at once. Wait until they are done, then send more."
 
 
 @dataclass(frozen=True, slots=True)
-class Tuning:
-    """What ``Core.start`` leaves at production values, sized for tests."""
+class TelegramBot:
+    """What a fault test starts: the core's settings, and Telegram's."""
 
-    timeout: float = 1.0
-    tries: int = 3
-    backoff: float = 0.01
-    max_attempts: int = 3
-    retry_delays: tuple[float, ...] = (0.2, 0.2)
-    lease: timedelta = timedelta(seconds=60)
-    poll_s: float = 0.05
-    max_waiting_jobs: int = MAX_WAITING_JOBS
-    max_album_items: int = MAX_ALBUM_ITEMS
-
-
-async def start_core(settings: Settings, tuning: Tuning | None = None) -> Core:
-    """``Core.start(settings)`` (store, migrations, secret check), then the host client, the
-    service, the runner and the intake built again on its store with ``tuning`` applied."""
-    tuning = tuning or Tuning()
-    core = await Core.start(settings)
-    await core.client.aclose()
-    client = CheveretoClient(
-        settings.chevereto_url, timeout=tuning.timeout, tries=tuning.tries, backoff=tuning.backoff
-    )
-    default_key = settings.default_api_key.get_secret_value() if settings.default_api_key else None
-    service = UploadService(
-        client,
-        core.store,
-        limits_mb={
-            Platform.TELEGRAM: settings.telegram_max_upload_mb,
-            Platform.DISCORD: settings.max_upload_mb,
-        },
-        temp_dir=settings.data_dir / "tmp",
-        concurrency=settings.upload_concurrency,
-        default_key=default_key,
-    )
-    runner = JobRunner(
-        core.store,
-        service,
-        max_attempts=tuning.max_attempts,
-        retry_delays=tuning.retry_delays,
-        lease=tuning.lease,
-        poll_s=tuning.poll_s,
-        jobs_in_flight=2 * settings.upload_concurrency,
-    )
-    commands = Commands(core.store, client, site=settings.chevereto_url, default_key=default_key)
-    intake = Intake(
-        core.store,
-        service,
-        runner,
-        max_waiting_jobs=tuning.max_waiting_jobs,
-        max_album_items=tuning.max_album_items,
-    )
-    return Core(settings, core.store, client, service, runner, commands, intake)
-
-
-@contextlib.asynccontextmanager
-async def running_telegram(
-    settings: Settings, tuning: Tuning | None = None, *, jobs: bool = True
-) -> AsyncIterator[Core]:
-    """The real Telegram adapter and (unless ``jobs`` is False) the runner, as tasks."""
-    core = await start_core(settings, tuning)
-    adapter = TelegramAdapter(core)
-    tasks = [asyncio.create_task(adapter.run())]
-    if jobs:
-        tasks.append(asyncio.create_task(core.runner.run()))
-    try:
-        yield core
-    finally:
-        for task in reversed(tasks):  # the runner first: it may be answering
-            task.cancel()
-        results = await _stopped(tasks)
-        await core.close()
-        failures = [r for r in results if not isinstance(r, asyncio.CancelledError | None)]
-        assert failures == [], f"a task ended with {failures}"
-
-
-async def _stopped(tasks: list[asyncio.Task[None]]) -> list[BaseException | None]:
-    """The tasks' outcomes once they have stopped; a task that ignores its cancel fails the test
-    with every pending task's stack, rather than hanging it."""
-    try:
-        async with asyncio.timeout(STOP_WITHIN_S):
-            return await asyncio.gather(*tasks, return_exceptions=True)
-    except TimeoutError:
-        stacks = [
-            f"{task.get_name()}: {task.get_stack()}"
-            for task in asyncio.all_tasks()
-            if not task.done()
-        ]
-        raise AssertionError("the bot did not stop:\n" + "\n".join(stacks)) from None
+    core: Settings
+    telegram: TelegramSettings
 
 
 def telegram_settings(
@@ -139,17 +48,20 @@ def telegram_settings(
     *,
     token: str = TEST_TOKEN,
     **extra: Any,
-) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        chevereto_url=host_url,
-        telegram_bot_token=token,
-        telegram_api_url=telegram.api_url,
-        telegram_file_url=telegram.file_url,
-        data_dir=data_dir,
-        database_url=database,
-        **extra,
+) -> TelegramBot:
+    """The core on ``host_url`` (``extra``: more core settings), Telegram on the fake Bot API."""
+    return TelegramBot(
+        core_settings(host_url, data_dir, database, **extra), telegram_for(telegram, token=token)
     )
+
+
+@contextlib.asynccontextmanager
+async def running_telegram(
+    settings: TelegramBot, tuning: Tuning = FAST, *, jobs: bool = True
+) -> AsyncIterator[Core]:
+    """The real Telegram adapter and (unless ``jobs`` is False) the runner, as tasks."""
+    async with running(settings.core, settings.telegram, tuning=tuning, jobs=jobs) as core:
+        yield core
 
 
 def final_texts(telegram: FakeTelegram, chat_id: int) -> list[str]:

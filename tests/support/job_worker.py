@@ -16,10 +16,12 @@ from pathlib import Path
 
 from bot.chevereto import CheveretoClient
 from bot.crypto import Vault
-from bot.domain import IncomingMedia, Platform, Reply, Text, media_kind
-from bot.jobs import JobRunner, JobSpec
+from bot.domain import Reply, Text
+from bot.jobs import JobRunner
+from bot.payloads import FileRef, JobSpec
 from bot.store import Store
 from bot.texts import render
+from bot.tuning import Tuning
 from bot.upload import UploadService
 
 SECRET = "test-secret-key"
@@ -29,33 +31,20 @@ class DiskHandler:
     def __init__(self, replies: Path) -> None:
         self._replies = replies
 
-    def media(self, spec: JobSpec) -> list[IncomingMedia]:
-        return [self._one(spec, Path(item["path"])) for item in spec.items]
+    async def fetch(self, ref: FileRef, into: Path) -> None:
+        """The job's file is a path on disk."""
+        await asyncio.to_thread(shutil.copyfile, ref.locator, into)
 
-    def _one(self, spec: JobSpec, source: Path) -> IncomingMedia:
-        async def fetch(path: Path) -> None:
-            await asyncio.to_thread(shutil.copyfile, source, path)
-
-        return IncomingMedia(
-            spec.user,
-            spec.chat,
-            media_kind("image/png"),
-            source.name,
-            "image/png",
-            source.stat().st_size,
-            fetch,
-        )
-
-    async def send(self, spec: JobSpec, reply: Reply) -> bool:
+    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         line = json.dumps(
-            {"key": reply.text.key, "text": render(reply.text, spec.language), "pid": os.getpid()}
+            {"key": reply.text.key, "text": render(reply.text, job.language), "pid": os.getpid()}
         )
         with self._replies.open("a", encoding="utf-8") as out:
             out.write(line + "\n")
         return True
 
-    async def progress(self, spec: JobSpec, text: Text) -> None:
-        del spec, text
+    async def progress(self, job: JobSpec, text: Text) -> None:
+        del job, text
 
 
 async def main() -> None:
@@ -66,12 +55,12 @@ async def main() -> None:
     service = UploadService(
         client,
         store,
-        limits_mb={Platform.TELEGRAM: 20},
+        limit_mb=lambda platform: 20,
         temp_dir=Path(env["DATA_DIR"]) / "tmp",
         concurrency=2,
     )
-    runner = JobRunner(store, service, poll_s=0.05)
-    runner.register(Platform.TELEGRAM, DiskHandler(Path(env["REPLIES_FILE"])))
+    runner = JobRunner(store, service, Tuning(poll_s=0.05))
+    runner.register("telegram", DiskHandler(Path(env["REPLIES_FILE"])))
     task = asyncio.create_task(runner.run())
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     print("ready", flush=True)

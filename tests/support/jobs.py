@@ -1,4 +1,4 @@
-"""Running a job runner inside a test, until every job it was given is finished."""
+"""Running a job runner inside a test, and counting the jobs not finished yet."""
 
 from __future__ import annotations
 
@@ -6,21 +6,34 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from sqlalchemy import func, select
+
 from bot.jobs import JobRunner
+from bot.store import Store
+from bot.store.jobs import DONE
+from bot.store.tables import Job
 from tests.support.waiting import eventually
 
 
+async def unfinished_jobs(store: Store) -> int:
+    """Jobs stored and not answered yet, on every platform."""
+    async with store.db.session() as s:
+        query = select(func.count()).select_from(Job).where(Job.state != DONE)
+        return int((await s.execute(query)).scalar_one())
+
+
 @contextlib.asynccontextmanager
-async def running(runner: JobRunner) -> AsyncIterator[None]:
+async def running(runner: JobRunner, store: Store) -> AsyncIterator[None]:
+    """The runner as a task; on leaving, waits until every job is finished, then stops it."""
     task = asyncio.create_task(runner.run())
     try:
         yield
-        await eventually(lambda: no_unfinished_jobs(runner))
+        await eventually(lambda: _all_finished(store))
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
 
-async def no_unfinished_jobs(runner: JobRunner) -> bool:
-    return await runner._store.unfinished_jobs() == 0
+async def _all_finished(store: Store) -> bool:
+    return await unfinished_jobs(store) == 0

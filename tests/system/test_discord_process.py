@@ -28,7 +28,7 @@ from tests.support.fakes.discord_api import FakeDiscord, RecordedRequest
 from tests.support.process import BotProcess
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 MB = 1024 * 1024
 USERS = [(4000 + n) << 22 for n in range(12)]
 

@@ -10,16 +10,19 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.commands import Commands
 from bot.crypto import Vault
-from bot.domain import Platform
-from bot.jobs import JobRunner, JobSpec
+from bot.jobs import JobRunner
+from bot.payloads import FileRef, JobSpec
 from bot.probe import probe_png
 from bot.store import Store
+from bot.tuning import Tuning
 from bot.upload import UploadService
-from tests.conftest import ALICE, KEY, PRIVATE, SECRET, ctx
-from tests.support.job_handler import RecordingHandler
-from tests.support.jobs import running
+from tests.conftest import ALICE, KEY, LIMITS_MB, PRIVATE, SECRET, ctx, texts
+from tests.support.job_handler import RecordingHandler, file
+from tests.support.jobs import running, unfinished_jobs
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +44,7 @@ async def start_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
 
 
 async def no_unfinished_jobs_in(store: Store) -> bool:
-    return await store.unfinished_jobs() == 0
+    return await unfinished_jobs(store) == 0
 
 
 def replies(path: Path) -> list[dict[str, str]]:
@@ -50,13 +53,14 @@ def replies(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.slow
 async def test_killed_mid_upload_finishes_after_restart(tmp_path, chevereto):
     """SIGKILL during an upload, then a restart: the job is uploaded and answered exactly once."""
     data_dir = tmp_path / "data"
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
     store = Store(url, Vault(SECRET))
     await store.migrate()
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     photo = tmp_path / "photo.png"
     photo.write_bytes(probe_png())
     out = tmp_path / "replies.jsonl"
@@ -68,9 +72,8 @@ async def test_killed_mid_upload_finishes_after_restart(tmp_path, chevereto):
     }
     chevereto.hang_next(3)
     first = await start_worker(env)
-    await store.add_job(
-        Platform.TELEGRAM, ALICE.id, JobSpec(ALICE, PRIVATE, "en", [{"path": str(photo)}]).to_json()
-    )
+    ref = FileRef(photo.name, "image/png", photo.stat().st_size, str(photo))
+    await store.jobs.add(JobSpec(ALICE, PRIVATE, "en", (ref,)))
     await eventually(lambda: bool(chevereto.upload_requests))
     first.send_signal(signal.SIGKILL)
     await first.wait()
@@ -98,16 +101,16 @@ async def test_data_dir_holds_no_key_and_no_delete_link(tmp_path, chevereto, cli
     data_dir.mkdir()
     store = Store(f"sqlite+aiosqlite:///{data_dir / 'bot.sqlite3'}", Vault(SECRET))
     await store.migrate()
-    commands = Commands(store, client, site=chevereto.url, default_key=None)
+    commands = Commands(store, client, site=chevereto.url, default_key=None, texts=texts)
     await commands.link(ctx(), KEY)
     service = UploadService(
-        client, store, limits_mb={Platform.TELEGRAM: 20}, temp_dir=data_dir / "tmp", concurrency=2
+        client, store, limit_mb=LIMITS_MB.__getitem__, temp_dir=data_dir / "tmp", concurrency=2
     )
-    runner = JobRunner(store, service, poll_s=0.05)
+    runner = JobRunner(store, service, Tuning(poll_s=0.05))
     handler = RecordingHandler({"a.png": probe_png(), "b.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
-        await runner.submit(JobSpec(ALICE, PRIVATE, "en", [{"name": "a.png"}, {"name": "b.png"}]))
+    runner.register("telegram", handler)
+    async with running(runner, store):
+        await runner.submit(JobSpec(ALICE, PRIVATE, "en", (file("a.png"), file("b.png"))))
         await handler.wait_for_replies(2)
     await commands.history(ctx())
     await store.close()

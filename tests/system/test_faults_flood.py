@@ -12,12 +12,13 @@ import asyncio
 
 import pytest
 
-from bot.domain import Platform, UserRef
-from bot.intake import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS, Intake
-from bot.jobs import JobSpec
+from bot.domain import UserRef
+from bot.intake import Intake
+from bot.payloads import JobSpec
 from bot.probe import probe_png
 from bot.texts import render
-from tests.conftest import ALICE, BOB, KEY, PRIVATE, media
+from bot.tuning import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS
+from tests.conftest import ALICE, BOB, KEY, PRIVATE
 from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.fault_harness import (
     RATE_LIMITED,
@@ -25,9 +26,11 @@ from tests.support.fault_harness import (
     running_telegram,
     telegram_settings,
 )
-from tests.support.job_handler import RecordingHandler
-from tests.support.jobs import running
+from tests.support.job_handler import RecordingHandler, file
+from tests.support.jobs import running, unfinished_jobs
 from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.slow  # floods of hundreds of files, on purpose
 
 BURST = 500
 """Files of a burst; the campaign's 10,000 would cost ~17 s per database (a query each)."""
@@ -38,7 +41,7 @@ HUGE_ALBUM = 120
 
 
 def spec(name: str, user: UserRef = ALICE) -> JobSpec:
-    return JobSpec(user, PRIVATE, "en", [{"name": name}])
+    return JobSpec(user, PRIVATE, "en", (file(name),))
 
 
 def notices(replies: list) -> list[str]:
@@ -47,70 +50,65 @@ def notices(replies: list) -> list[str]:
 
 async def test_a_burst_of_files_keeps_20_waiting_and_gives_one_notice(store, service, runner):
     """500 files at once (Discord delivers events concurrently): 20 wait, one notice."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     intake = Intake(store, service, runner)
-    one = media()
-    replies = await asyncio.gather(*(intake.posted(spec(f"{n}.png"), [one]) for n in range(BURST)))
+    replies = await asyncio.gather(*(intake.posted(spec(f"{n}.png")) for n in range(BURST)))
     assert notices(replies) == [RATE_LIMITED]
-    assert await store.waiting_jobs_of(Platform.TELEGRAM, ALICE.id) == MAX_WAITING_JOBS
+    assert await store.jobs.waiting_of("telegram", ALICE.id) == MAX_WAITING_JOBS
     accepted = [f"{n}.png" for n, reply in enumerate(replies) if reply is None][:MAX_WAITING_JOBS]
     handler = RecordingHandler({name: probe_png() for name in accepted})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await handler.wait_for_replies(2 * MAX_WAITING_JOBS, timeout=30)
-    assert await store.unfinished_jobs() == 0
-    assert sorted(s.items[0]["name"] for s, _ in handler.sent) == sorted(2 * accepted)
+    assert await unfinished_jobs(store) == 0
+    assert sorted(s.items[0].filename for s, _ in handler.sent) == sorted(2 * accepted)
 
 
 async def test_albums_count_toward_the_limit(store, service, runner):
     """With a limit of 3, ten albums of 10: three albums wait, whole; the rest get one notice."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     intake = Intake(store, service, runner, max_waiting_jobs=SMALL_LIMIT)
-    one = media()
     replies = [
-        await intake.posted(spec(f"{n}.png"), [one], group_key=f"tg:1:{n // ALBUM_SIZE}")
+        await intake.posted(spec(f"{n}.png"), group_key=f"tg:1:{n // ALBUM_SIZE}")
         for n in range(ALBUMS * ALBUM_SIZE)
     ]
     assert notices(replies) == [RATE_LIMITED]
     accepted = SMALL_LIMIT * ALBUM_SIZE
     assert replies[:accepted] == [None] * accepted
-    assert await store.waiting_jobs_of(Platform.TELEGRAM, ALICE.id) == SMALL_LIMIT
+    assert await store.jobs.waiting_of("telegram", ALICE.id) == SMALL_LIMIT
     handler = RecordingHandler({f"{n}.png": probe_png() for n in range(accepted)})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await handler.wait_for_replies(2 * SMALL_LIMIT, timeout=30)
-    assert await store.unfinished_jobs() == 0
+    assert await unfinished_jobs(store) == 0
     summaries = [render(reply.text, "en") for _, reply in handler.sent if not reply.secret]
     assert [s.splitlines()[0] for s in summaries] == ["10 of 10 files uploaded."] * SMALL_LIMIT
 
 
 async def test_one_huge_album_keeps_50(store, service, runner):
     """One album of 120 items keeps the first 50 and refuses the rest with one notice."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     intake = Intake(store, service, runner)
-    one = media()
     replies = [
-        await intake.posted(spec(f"{n}.png"), [one], group_key="tg:1:huge")
-        for n in range(HUGE_ALBUM)
+        await intake.posted(spec(f"{n}.png"), group_key="tg:1:huge") for n in range(HUGE_ALBUM)
     ]
     assert notices(replies) == [RATE_LIMITED]
-    assert await store.unfinished_jobs() == 1
+    assert await unfinished_jobs(store) == 1
     handler = RecordingHandler({f"{n}.png": probe_png() for n in range(MAX_ALBUM_ITEMS)})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         summary, _ = await handler.wait_for_replies(2, timeout=30)
     assert render(summary.text, "en").startswith(f"{MAX_ALBUM_ITEMS} of {MAX_ALBUM_ITEMS} files")
-    assert await store.unfinished_jobs() == 0
+    assert await unfinished_jobs(store) == 0
 
 
 async def test_a_flood_leaves_other_users_alone(store, service, runner):
     """While one user's flood is refused, another user's file is accepted at once."""
     intake = Intake(store, service, runner)
-    one = media()
     for n in range(MAX_WAITING_JOBS + 5):
-        await intake.posted(spec(f"{n}.png"), [one])
-    assert await intake.posted(spec("bob.png", BOB), [media(user=BOB)]) is None
-    assert await store.waiting_jobs_of(Platform.TELEGRAM, BOB.id) == 1
+        await intake.posted(spec(f"{n}.png"))
+    assert await intake.posted(spec("bob.png", BOB)) is None
+    assert await store.jobs.waiting_of("telegram", BOB.id) == 1
 
 
 ALICE_ID = 1001
@@ -134,10 +132,10 @@ async def test_a_telegram_flood_is_told_once_and_every_accepted_photo_answered(
         album = {"media_group_id": f"flood-{n // 3}"} if n >= 30 else {}
         telegram.push_update(telegram.message_update(chat, alice, photo=ref, **album))
     async with running_telegram(settings, jobs=False) as core:
-        await core.store.link_key(UserRef(Platform.TELEGRAM, str(ALICE_ID)), KEY)
+        await core.store.keys.link(UserRef("telegram", str(ALICE_ID)), KEY)
         await telegram.wait_for(lambda m: m["text"] == RATE_LIMITED, timeout=20)
         await eventually(lambda: not telegram.pending_updates, within=20)
-        assert await core.store.waiting_jobs_of(Platform.TELEGRAM, str(ALICE_ID)) == 20
+        assert await core.store.jobs.waiting_of("telegram", str(ALICE_ID)) == 20
         runner = asyncio.create_task(core.runner.run())
         try:
             await eventually(lambda: _no_unfinished_jobs(core), within=30)
@@ -152,4 +150,4 @@ async def test_a_telegram_flood_is_told_once_and_every_accepted_photo_answered(
 
 
 async def _no_unfinished_jobs(core) -> bool:
-    return await core.store.unfinished_jobs() == 0
+    return await unfinished_jobs(core.store) == 0

@@ -7,9 +7,11 @@ the host exactly once, or not at all) and that the user got one clear answer.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bot.domain import Platform, UserRef
+from bot.domain import UserRef
 from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import UPLOAD_PATH, FakeChevereto
@@ -18,7 +20,6 @@ from tests.support.fault_harness import (
     HOST_UNAVAILABLE,
     JSON,
     PortSwitch,
-    Tuning,
     final_texts,
     job_rows,
     photo_name,
@@ -26,11 +27,13 @@ from tests.support.fault_harness import (
     telegram_settings,
     upload_answer,
 )
+from tests.support.jobs import unfinished_jobs
+from tests.support.running import FAST
 from tests.support.waiting import eventually
 
 MB = 1024 * 1024
 ALICE_ID = 1001
-ALICE = UserRef(Platform.TELEGRAM, str(ALICE_ID))
+ALICE = UserRef("telegram", str(ALICE_ID))
 
 
 @pytest.fixture
@@ -53,7 +56,7 @@ def send_photo(telegram: FakeTelegram, data: bytes | None = None) -> JSON:
 
 
 async def no_unfinished_jobs(core) -> bool:
-    return await core.store.unfinished_jobs() == 0
+    return await unfinished_jobs(core.store) == 0
 
 
 async def assert_uploaded_once(core, telegram: FakeTelegram, chevereto, message: JSON) -> None:
@@ -73,13 +76,14 @@ async def assert_told_host_unavailable(core, telegram: FakeTelegram, chevereto) 
     assert chevereto.images == {}
 
 
+@pytest.mark.slow
 async def test_a_host_refusing_connections_is_waited_for(telegram, chevereto, tmp_path, database):
     """While the host's port is closed the job waits; once it opens the photo is answered once."""
     async with PortSwitch(port_of(chevereto)) as switch:
         await switch.down()
         settings = telegram_settings(telegram, switch.url, tmp_path / "data", database)
-        async with running_telegram(settings, Tuning(retry_delays=(1.0, 1.0))) as core:
-            await core.store.link_key(ALICE, KEY)
+        async with running_telegram(settings, replace(FAST, retry_delays=(1.0, 1.0))) as core:
+            await core.store.keys.link(ALICE, KEY)
             message = send_photo(telegram)
             await eventually(lambda: _first_attempt_failed(database))
             assert chevereto.requests == []
@@ -99,7 +103,7 @@ async def test_a_host_down_for_good_gets_one_clear_answer(
         telegram, f"http://127.0.0.1:{unused_port}", tmp_path / "data", database
     )
     async with running_telegram(settings) as core:
-        await core.store.link_key(ALICE, KEY)
+        await core.store.keys.link(ALICE, KEY)
         send_photo(telegram)
         await assert_told_host_unavailable(core, telegram, chevereto)
 
@@ -111,7 +115,7 @@ async def test_5xx_answers_are_retried_and_the_photo_uploaded_once(
     chevereto.fail_next(503, times=4)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
-        await core.store.link_key(ALICE, KEY)
+        await core.store.keys.link(ALICE, KEY)
         message = send_photo(telegram)
         await assert_uploaded_once(core, telegram, chevereto, message)
     assert len(chevereto.upload_requests) == 5
@@ -122,7 +126,7 @@ async def test_5xx_for_good_gets_one_clear_answer(telegram, chevereto, tmp_path,
     chevereto.fail_next(502, times=100)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
-        await core.store.link_key(ALICE, KEY)
+        await core.store.keys.link(ALICE, KEY)
         send_photo(telegram)
         await assert_told_host_unavailable(core, telegram, chevereto)
     assert len(chevereto.upload_requests) == 9  # 3 attempts of 3 tries
@@ -133,7 +137,7 @@ async def test_an_html_error_page_is_retried(telegram, chevereto, tmp_path, data
     chevereto.answer_html_next(times=3)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
-        await core.store.link_key(ALICE, KEY)
+        await core.store.keys.link(ALICE, KEY)
         message = send_photo(telegram)
         await assert_uploaded_once(core, telegram, chevereto, message)
     assert "<html" not in "".join(final_texts(telegram, ALICE_ID)).lower()
@@ -146,7 +150,7 @@ async def test_a_301_is_never_followed_and_gets_one_clear_answer(
     chevereto.redirect_next(times=100)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
-        await core.store.link_key(ALICE, KEY)
+        await core.store.keys.link(ALICE, KEY)
         send_photo(telegram)
         await assert_told_host_unavailable(core, telegram, chevereto)
     requests = chevereto.requests
@@ -154,12 +158,13 @@ async def test_a_301_is_never_followed_and_gets_one_clear_answer(
     assert len(requests) <= 3  # at most one try per attempt: a redirect is not retried at once
 
 
+@pytest.mark.slow
 async def test_a_host_hanging_past_the_timeout_is_retried(telegram, chevereto, tmp_path, database):
     """Three tries that hang past the client's timeout, then a normal host: answered once."""
     chevereto.hang_next(10, times=3)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
-    async with running_telegram(settings, Tuning(timeout=0.5)) as core:
-        await core.store.link_key(ALICE, KEY)
+    async with running_telegram(settings, replace(FAST, host_timeout=0.5)) as core:
+        await core.store.keys.link(ALICE, KEY)
         message = send_photo(telegram)
         await assert_uploaded_once(core, telegram, chevereto, message)
     assert len(chevereto.upload_requests) == 4
@@ -171,7 +176,7 @@ async def test_a_connection_reset_mid_upload_is_retried(telegram, chevereto, tmp
     data = probe_png() + b"\0" * (8 * MB)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
-        await core.store.link_key(ALICE, KEY)
+        await core.store.keys.link(ALICE, KEY)
         message = send_photo(telegram, data)
         await assert_uploaded_once(core, telegram, chevereto, message)
     (image,) = chevereto.images.values()

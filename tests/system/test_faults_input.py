@@ -11,7 +11,7 @@ import unicodedata
 
 import pytest
 
-from bot.domain import Platform, UserRef
+from bot.domain import UserRef
 from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.discord_harness import ALICE_ID as DISCORD_ALICE_ID
@@ -31,6 +31,7 @@ from tests.support.fault_harness import (
     telegram_settings,
     upload_answer,
 )
+from tests.support.jobs import unfinished_jobs
 from tests.support.waiting import eventually
 
 ALICE_ID = 1001
@@ -50,7 +51,7 @@ async def telegram():
 async def bot_core(telegram, chevereto, tmp_path, database):
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
-        await core.store.link_key(UserRef(Platform.TELEGRAM, str(ALICE_ID)), KEY)
+        await core.store.keys.link(UserRef("telegram", str(ALICE_ID)), KEY)
         yield core
 
 
@@ -73,7 +74,7 @@ async def finished(core, telegram: FakeTelegram, needle: str) -> list[str]:
 
 
 async def _no_unfinished_jobs(core) -> bool:
-    return await core.store.unfinished_jobs() == 0
+    return await unfinished_jobs(core.store) == 0
 
 
 def is_clean(text: str) -> bool:
@@ -126,7 +127,7 @@ async def test_discord_title_and_tags_options_reach_the_host_bounded_and_clean(
     bot: Harness,
 ) -> None:
     """/upload's title (10,000 characters with control characters) and tags arrive clean."""
-    await bot.core.store.link_key(discord_user(DISCORD_ALICE_ID), KEY)
+    await bot.core.store.keys.link(discord_user(DISCORD_ALICE_ID), KEY)
     title = {"name": "title", "type": 3, "value": f"{RTL}{CONTROLS}" + "x" * 10_000}
     tags = {"name": "tags", "type": 3, "value": "ok, שלום\x00evil, \x1b[2Jbad\u202e"}
     payload = await bot.slash(

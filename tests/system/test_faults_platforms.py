@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import ChatKind, ChatRef, Platform, UserRef
+from bot.domain import ChatKind, ChatRef, UserRef
 from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.discord_harness import (
@@ -30,6 +30,7 @@ from tests.support.fault_harness import (
     telegram_settings,
     upload_answer,
 )
+from tests.support.jobs import unfinished_jobs
 from tests.support.waiting import eventually
 
 ALICE_ID = 1001
@@ -48,11 +49,12 @@ async def telegram():
         yield fake
 
 
+@pytest.mark.slow
 async def test_telegram_429_on_an_answer_is_waited_out(telegram, chevereto, tmp_path):
     """sendMessage answers 429 (retry_after 1) to the upload's answer: it arrives once, later."""
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", sqlite_in(tmp_path))
     async with running_telegram(settings) as core:
-        await core.store.link_key(UserRef(Platform.TELEGRAM, str(ALICE_ID)), KEY)
+        await core.store.keys.link(UserRef("telegram", str(ALICE_ID)), KEY)
         telegram.fail("sendMessage", status=429, description=TOO_MANY, retry_after=1)
         alice = telegram.user(ALICE_ID)
         ref = telegram.add_file(probe_png(), mime_type="image/png")
@@ -66,6 +68,7 @@ async def test_telegram_429_on_an_answer_is_waited_out(telegram, chevereto, tmp_
     assert len(chevereto.images) == 1
 
 
+@pytest.mark.slow
 async def test_telegram_429_past_the_limiters_retries_repeats_no_answer(
     telegram, chevereto, tmp_path
 ):
@@ -73,11 +76,11 @@ async def test_telegram_429_past_the_limiters_retries_repeats_no_answer(
     sends only that DM; the group's answer is not repeated."""
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", sqlite_in(tmp_path))
     async with running_telegram(settings) as core:
-        alice_ref = UserRef(Platform.TELEGRAM, str(ALICE_ID))
-        await core.store.link_key(alice_ref, KEY)
+        alice_ref = UserRef("telegram", str(ALICE_ID))
+        await core.store.keys.link(alice_ref, KEY)
         group = telegram.group_chat(GROUP_ID)
-        await core.store.set_mirror(
-            ChatRef(Platform.TELEGRAM, str(GROUP_ID), ChatKind.GROUP), True, alice_ref
+        await core.store.chats.set_mirror(
+            ChatRef("telegram", str(GROUP_ID), ChatKind.GROUP), True, alice_ref
         )
         telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
         telegram.fail(
@@ -101,12 +104,12 @@ async def test_telegram_429_past_the_limiters_retries_repeats_no_answer(
 
 
 async def _no_unfinished_jobs(core) -> bool:
-    return await core.store.unfinished_jobs() == 0
+    return await unfinished_jobs(core.store) == 0
 
 
 async def test_discord_429_on_a_follow_up_is_waited_out(bot: Harness) -> None:
     """The delete link's follow-up is rate limited once: it is sent again, once, ephemeral."""
-    await bot.core.store.link_key(discord_user(DISCORD_ALICE_ID), KEY)
+    await bot.core.store.keys.link(discord_user(DISCORD_ALICE_ID), KEY)
     bot.fake.fail("POST", r"^/webhooks/\d+/[^/]+$", status=429, retry_after=0.5)
     payload = await bot.slash("upload", bot.fake.attachment_option("file", bot.image()))
     await bot.answer_of(payload, "/delete/", timeout=20)

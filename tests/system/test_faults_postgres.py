@@ -13,17 +13,20 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from bot.domain import Platform, UserRef
+from bot.domain import UserRef
 from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram
-from tests.support.fault_harness import Tuning, final_texts, running_telegram, telegram_settings
+from tests.support.fault_harness import final_texts, running_telegram, telegram_settings
+from tests.support.jobs import unfinished_jobs
+from tests.support.running import FAST
 from tests.support.waiting import eventually
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -38,9 +41,9 @@ if POSTGRES_URL and PG_CTL is None:
     raise RuntimeError("TEST_POSTGRES_URL is set but no TEST_POSTGRES_CTL to restart it with")
 
 __test__ = POSTGRES_URL is not None  # without PostgreSQL, nothing here is collected
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # restarts PostgreSQL with pg_ctl
 
-USERS = [UserRef(Platform.TELEGRAM, str(4000 + n)) for n in range(4)]
+USERS = [UserRef("telegram", str(4000 + n)) for n in range(4)]
 
 
 async def _admin() -> asyncpg.Connection:
@@ -130,9 +133,9 @@ async def test_a_restart_during_uploads_loses_and_repeats_nothing(
     settings = telegram_settings(
         telegram, chevereto.url, tmp_path / "data", pg_database, upload_concurrency=8
     )
-    async with running_telegram(settings, Tuning(timeout=10)) as core:
+    async with running_telegram(settings, replace(FAST, host_timeout=10)) as core:
         for user in USERS:
-            await core.store.link_key(user, KEY)
+            await core.store.keys.link(user, KEY)
         post_photos(telegram, 8)
         await eventually(lambda: len(chevereto.upload_requests) == 8)
         await restart_postgres()
@@ -150,9 +153,9 @@ async def test_a_restart_amid_a_stream_of_jobs_loses_and_repeats_nothing(
     """PostgreSQL restarts while forty photos stream through: each is answered once."""
     chevereto.delay = 0.05
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", pg_database)
-    async with running_telegram(settings, Tuning(timeout=10)) as core:
+    async with running_telegram(settings, replace(FAST, host_timeout=10)) as core:
         for user in USERS:
-            await core.store.link_key(user, KEY)
+            await core.store.keys.link(user, KEY)
         post_photos(telegram, 40)
         await eventually(lambda: len(chevereto.images) >= 10, within=30)
         await restart_postgres()
@@ -164,4 +167,4 @@ async def test_a_restart_amid_a_stream_of_jobs_loses_and_repeats_nothing(
 
 
 async def no_unfinished_jobs(core) -> bool:
-    return await core.store.unfinished_jobs() == 0
+    return await unfinished_jobs(core.store) == 0

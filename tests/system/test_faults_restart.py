@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.crypto import Vault
-from bot.domain import Platform
-from bot.jobs import JobRunner, JobSpec
+from bot.jobs import JobRunner
+from bot.payloads import JobSpec
 from bot.probe import probe_png
 from bot.store import Store
+from bot.tuning import Tuning
 from tests.conftest import ALICE, KEY, PRIVATE
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.fault_harness import final_texts, photo_name, upload_answer
-from tests.support.job_handler import RecordingHandler
-from tests.support.jobs import running
+from tests.support.job_handler import RecordingHandler, file
+from tests.support.jobs import running, unfinished_jobs
 from tests.support.process import BotProcess
 from tests.support.waiting import eventually
 
@@ -39,6 +42,7 @@ def bot_env(telegram: FakeTelegram, chevereto: FakeChevereto, data_dir: Path) ->
     }
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_upload_then_restart_answers_once(tmp_path, chevereto):
     """SIGKILL while the host holds the upload; the restarted bot uploads and answers it once."""
     data_dir = tmp_path / "data"
@@ -75,7 +79,7 @@ async def _no_unfinished_jobs(data_dir: Path) -> bool:
     """Reads the bot's own SQLite file; counting jobs opens no sealed value, so any key does."""
     store = Store(f"sqlite+aiosqlite:///{data_dir / 'bot.sqlite3'}", Vault("only-counting"))
     try:
-        return await store.unfinished_jobs() == 0
+        return await unfinished_jobs(store) == 0
     finally:
         await store.close()
 
@@ -83,14 +87,14 @@ async def _no_unfinished_jobs(data_dir: Path) -> bool:
 async def test_a_stop_that_comes_with_a_new_job_still_stops_the_runner(store, service):
     """A stop in the same instant a submitted job wakes the runner stops it; the job waits,
     and the next runner answers it."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
-    first = JobRunner(store, service, poll_s=30)
-    first.register(Platform.TELEGRAM, handler)
+    first = JobRunner(store, service, Tuning(poll_s=30))
+    first.register("telegram", handler)
     task = asyncio.create_task(first.run())
     try:
         await asyncio.sleep(0.2)  # idle: waiting to be woken
-        await first.submit(JobSpec(ALICE, PRIVATE, "en", [{"name": "a.png"}]))
+        await first.submit(JobSpec(ALICE, PRIVATE, "en", (file("a.png"),)))
         task.cancel()
         stopped, _ = await asyncio.wait({task}, timeout=5)
         assert stopped, "the runner ignored its stop"
@@ -98,8 +102,8 @@ async def test_a_stop_that_comes_with_a_new_job_still_stops_the_runner(store, se
         task.cancel()
         await asyncio.wait({task}, timeout=5)
     assert handler.sent == []
-    second = JobRunner(store, service, poll_s=0.05)
-    second.register(Platform.TELEGRAM, handler)
-    async with running(second):
+    second = JobRunner(store, service, Tuning(poll_s=0.05))
+    second.register("telegram", handler)
+    async with running(second, store):
         await handler.wait_for_replies(2)
-    assert await store.unfinished_jobs() == 0
+    assert await unfinished_jobs(store) == 0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram
 from tests.support.process import BotProcess, run_bot
+
+pytestmark = pytest.mark.slow
 
 
 async def test_no_token_names_both_variables(tmp_path):

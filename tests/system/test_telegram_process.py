@@ -20,7 +20,7 @@ from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.process import BotProcess
 from tests.support.telegram_harness import assert_delete_links_private
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 TOKEN = "7301234567:AAH-process-test-token-0123456789abcdef"
 MB = 1024 * 1024
 

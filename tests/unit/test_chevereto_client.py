@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.chevereto import Base64Source, CheveretoClient, FileSource, UrlSource
+from bot.chevereto import Base64Source, CheveretoClient, FileSource
 from bot.domain import UploadOptions
 from bot.errors import (
     Duplicate,
@@ -225,29 +225,6 @@ async def test_base64_source_uploads(client: CheveretoClient, chevereto: FakeChe
     assert chevereto.images[image.id_encoded].md5 == md5_of(data)
 
 
-async def test_url_source_uploads_with_an_admin_key(
-    client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
-) -> None:
-    """An admin key on a site with URL uploads makes the host fetch the URL."""
-    chevereto.url_uploads = True
-    first = await client.upload(ADMIN_KEY, png)
-    assert first.url is not None
-    second = await client.upload(ADMIN_KEY, UrlSource(first.url))
-    assert chevereto.upload_requests[-1].form["source"] == first.url
-    assert second.md5 == first.md5
-
-
-@pytest.mark.parametrize(("key", "url_uploads"), [(KEY, True), (ADMIN_KEY, False)])
-async def test_url_source_refusal_is_host_rejected_403(
-    client: CheveretoClient, chevereto: FakeChevereto, key: str, url_uploads: bool
-) -> None:
-    """A URL source from a user key, or where the site disables it, is HostRejected(403)."""
-    chevereto.url_uploads = url_uploads
-    with pytest.raises(HostRejected) as caught:
-        await client.upload(key, UrlSource(f"{chevereto.url}/images/x.png"))
-    assert caught.value.code == 403
-
-
 # --- the error table ---------------------------------------------------------------------
 
 
@@ -410,46 +387,6 @@ async def test_fake_prefers_the_header_key_to_the_key_field(chevereto: FakeCheve
             files=files,
         )
     assert response.json()["status_code"] == 200
-
-
-# --- formats -----------------------------------------------------------------------------
-
-
-async def test_txt_format_returns_the_direct_url(
-    client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
-) -> None:
-    """format=txt returns the bare direct URL of the new image."""
-    url = await client.upload_text(KEY, png)
-    (image,) = chevereto.images.values()
-    assert url == f"{chevereto.url}/images/{image.id}.png"
-    assert chevereto.requests[-1].form["format"] == "txt"
-
-
-async def test_txt_format_error_is_mapped_from_the_bare_message(
-    client: CheveretoClient, png: FileSource
-) -> None:
-    """A txt error (HTTP 200, bare message) raises the same typed error as JSON."""
-    with pytest.raises(KeyRejected):
-        await client.upload_text(UNKNOWN_KEY, png)
-
-
-async def test_redirect_format_returns_the_absolute_viewer_url(
-    client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
-) -> None:
-    """format=redirect returns the 302's relative viewer path made absolute."""
-    url = await client.upload_redirect(KEY, png)
-    (image,) = chevereto.images.values()
-    assert url == f"{chevereto.url}/image/{image.id}"
-    assert [r.method for r in chevereto.requests] == ["POST"]
-
-
-async def test_redirect_format_error_is_mapped_from_the_bare_message(
-    client: CheveretoClient, png: FileSource
-) -> None:
-    """A redirect error (HTTP 200, bare message) raises the same typed error as JSON."""
-    await client.upload(KEY, png)
-    with pytest.raises(Duplicate):
-        await client.upload_redirect(KEY, png)
 
 
 # --- retries and redirects ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from bot.commands import Commands, deliver, mask_key, parse_album, parse_switch
 from bot.domain import Reply, Visibility
 from bot.errors import InvalidAlbum, InvalidExpiration
 from bot.texts import render, t
-from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, ctx, media
+from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, ctx, media, texts
 
 BAD_KEY = "chv_8_" + "z" * 128
 
@@ -42,7 +42,7 @@ async def test_link_checks_the_key_then_stores_it(commands, store, chevereto):
     assert reply.visibility is Visibility.USER_ONLY
     assert "chv_…kkkk" in text(reply)
     assert KEY not in text(reply)
-    assert await store.key_of(ALICE) == KEY
+    assert await store.keys.of(ALICE) == KEY
     (probe,) = chevereto.upload_requests
     assert probe.form["expiration"] == "PT5M"
     assert len(chevereto.deleted) == 1
@@ -60,7 +60,7 @@ async def test_each_link_check_uses_unique_bytes(commands, chevereto):
 async def test_link_refuses_a_rejected_key(commands, store):
     """A key the host rejects is not stored, and the user is told why."""
     reply = await commands.link(ctx(), BAD_KEY)
-    assert await store.key_of(ALICE) is None
+    assert await store.keys.of(ALICE) is None
     assert "rejected your API key" in text(reply)
     assert BAD_KEY not in text(reply)
 
@@ -68,9 +68,9 @@ async def test_link_refuses_a_rejected_key(commands, store):
 async def test_link_with_the_host_down_links_nothing(store, tmp_path):
     """A host that cannot be reached leaves the key unlinked, with a clear reason."""
     async with CheveretoClient("http://127.0.0.1:9", timeout=1, tries=1) as client:
-        commands = Commands(store, client, site="http://127.0.0.1:9", default_key=None)
+        commands = Commands(store, client, site="http://127.0.0.1:9", default_key=None, texts=texts)
         reply = await commands.link(ctx(), KEY)
-    assert await store.key_of(ALICE) is None
+    assert await store.keys.of(ALICE) is None
     assert "cannot be reached" in text(reply)
 
 
@@ -78,14 +78,14 @@ async def test_link_when_the_site_refuses_api_uploads(commands, store, chevereto
     """A site that refuses API uploads leaves the key unlinked and says so."""
     chevereto.api_enabled = False
     reply = await commands.link(ctx(), KEY)
-    assert await store.key_of(ALICE) is None
+    assert await store.keys.of(ALICE) is None
     assert "does not accept uploads" in text(reply)
 
 
 async def test_link_in_a_group_is_never_stored(commands, store, chevereto):
     """A key sent in a group is not checked nor stored; the user is told to link in private."""
     reply = await commands.link(ctx(chat=GROUP), KEY)
-    assert await store.key_of(ALICE) is None
+    assert await store.keys.of(ALICE) is None
     assert chevereto.requests == []
     assert "private chat" in text(reply)
     assert KEY not in text(reply)
@@ -94,7 +94,7 @@ async def test_link_in_a_group_is_never_stored(commands, store, chevereto):
 async def test_link_ephemeral_in_a_guild_is_private_enough(commands, store):
     """A Discord ephemeral /link in a guild is seen by the user alone, so it is stored."""
     await commands.link(ctx(chat=GROUP, ephemeral=True), KEY)
-    assert await store.key_of(ALICE) == KEY
+    assert await store.keys.of(ALICE) == KEY
 
 
 @pytest.mark.parametrize("argument", ["", "   ", "two words"])
@@ -107,16 +107,16 @@ async def test_link_without_a_key_shows_usage(commands, argument, chevereto):
 
 async def test_unlink_forgets_the_key(commands, store):
     """/unlink forgets the key; a second /unlink says there was none."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     assert "forgotten" in text(await commands.unlink(ctx()))
-    assert await store.key_of(ALICE) is None
+    assert await store.keys.of(ALICE) is None
     assert "no key" in text(await commands.unlink(ctx()))
 
 
 async def test_settings_show_the_key_masked(commands, store):
     """/settings shows the key masked, and the defaults."""
-    await store.link_key(ALICE, KEY)
-    await store.set_expiration(ALICE, "P1D")
+    await store.keys.link(ALICE, KEY)
+    await store.prefs.set_expiration(ALICE, "P1D")
     shown = text(await commands.settings(ctx()))
     assert "chv_…kkkk" in shown
     assert KEY not in shown
@@ -140,15 +140,15 @@ def test_mask_key_keeps_only_the_end():
 async def test_expire_stores_iso(commands, store, argument, iso):
     """/expire stores the ISO-8601 form of what the user typed, or none for off."""
     await commands.expire(ctx(), argument)
-    assert (await store.prefs(ALICE)).expiration == iso
+    assert (await store.prefs.of(ALICE)).expiration == iso
 
 
 async def test_expire_refuses_garbage(commands, store):
     """/expire with garbage raises InvalidExpiration and changes nothing."""
-    await store.set_expiration(ALICE, "P1D")
+    await store.prefs.set_expiration(ALICE, "P1D")
     with pytest.raises(InvalidExpiration):
         await commands.expire(ctx(), "soon")
-    assert (await store.prefs(ALICE)).expiration == "P1D"
+    assert (await store.prefs.of(ALICE)).expiration == "P1D"
 
 
 async def test_expire_without_argument_shows_usage(commands):
@@ -160,13 +160,13 @@ async def test_expire_without_argument_shows_usage(commands):
 async def test_nsfw_switch(commands, store, argument, value):
     """/nsfw on|off sets the default flag."""
     await commands.nsfw(ctx(), argument)
-    assert (await store.prefs(ALICE)).nsfw is value
+    assert (await store.prefs.of(ALICE)).nsfw is value
 
 
 async def test_nsfw_bad_argument_shows_usage(commands, store):
     """/nsfw maybe changes nothing and explains."""
     assert "/nsfw on" in text(await commands.nsfw(ctx(), "maybe"))
-    assert (await store.prefs(ALICE)).nsfw is None
+    assert (await store.prefs.of(ALICE)).nsfw is None
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ async def test_nsfw_bad_argument_shows_usage(commands, store):
 async def test_album_accepts_ids_and_urls(commands, store, argument, album):
     """/album takes an encoded id, an album URL, or off."""
     await commands.album(ctx(), argument)
-    assert (await store.prefs(ALICE)).album_id == album
+    assert (await store.prefs.of(ALICE)).album_id == album
 
 
 async def test_album_refuses_garbage(commands):
@@ -192,30 +192,30 @@ async def test_mirror_only_in_groups(commands):
 
 async def test_mirror_refuses_non_admins(commands, store):
     """A non-admin's /mirror on changes nothing."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     reply = await commands.mirror(ctx(chat=GROUP), "on", is_admin=False)
     assert "admins" in text(reply)
-    assert not (await store.chat(GROUP)).mirror
+    assert not (await store.chats.of(GROUP)).mirror
 
 
 async def test_mirror_needs_a_fallback_key(commands, store):
     """An admin without a key (and no default key) is asked to link one first."""
     reply = await commands.mirror(ctx(chat=GROUP), "on", is_admin=True)
     assert "/link" in text(reply)
-    assert not (await store.chat(GROUP)).mirror
+    assert not (await store.chats.of(GROUP)).mirror
 
 
 async def test_mirror_on_says_whose_key(commands, store):
     """Turning mirroring on names the admin whose key is the fallback, and what the bot needs."""
-    await store.link_key(BOB, ADMIN_KEY)
+    await store.keys.link(BOB, ADMIN_KEY)
     reply = await commands.mirror(ctx(BOB, GROUP, user_name="Bob"), "on", is_admin=True)
     shown = text(reply)
     assert "Bob" in shown
     assert "every message" in shown
     assert reply.visibility is Visibility.PUBLIC
-    assert (await store.chat(GROUP)).mirror_by == BOB.id
+    assert (await store.chats.of(GROUP)).mirror_by == BOB.id
     await commands.mirror(ctx(BOB, GROUP), "off", is_admin=True)
-    assert not (await store.chat(GROUP)).mirror
+    assert not (await store.chats.of(GROUP)).mirror
 
 
 async def test_mirror_bad_argument(commands):
@@ -225,19 +225,19 @@ async def test_mirror_bad_argument(commands):
 
 async def test_history_in_private_lists_delete_links(commands, service, store):
     """/history in private shows the uploads with their delete links, to the user only."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     result = await service.upload(media(filename="cat.png"))
     (reply,) = await commands.history(ctx())
     assert reply.visibility is Visibility.USER_ONLY
     assert reply.secret
-    assert result.image is not None
-    assert result.image.delete_url in text(reply)
-    assert reply.buttons[0].action == f"del:{result.upload_id}"
+    assert result.upload is not None
+    assert result.upload.delete_url in text(reply)
+    assert reply.buttons[0].action == f"del:{result.upload.id}"
 
 
 async def test_history_in_a_group_goes_private(commands, service, store):
     """/history in a group is sent to the user privately; the group only hears that."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     await service.upload(media())
     secret, public = await commands.history(ctx(chat=GROUP))
     assert secret.visibility is Visibility.PRIVATE_TO_USER
@@ -253,9 +253,10 @@ async def test_history_empty(commands):
 
 async def test_delete_flow(commands, service, store, chevereto):
     """Delete asks first; only the uploader can confirm; then the host deletes the file."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     result = await service.upload(media(filename="cat.png"))
-    number = result.upload_id
+    assert result.upload is not None
+    number = result.upload.id
     ask = await commands.action(ctx(), f"del:{number}")
     assert "cannot be undone" in text(ask)
     assert [b.action for b in ask.buttons] == [f"delok:{number}", f"delno:{number}"]
@@ -263,9 +264,8 @@ async def test_delete_flow(commands, service, store, chevereto):
     assert chevereto.deleted == set()
     assert "Nothing" in text(await commands.action(ctx(), f"delno:{number}"))
     assert "deleted" in text(await commands.action(ctx(), f"delok:{number}"))
-    assert result.image is not None
-    assert chevereto.deleted == {result.image.id_encoded}
-    assert await store.history(ALICE) == []
+    assert chevereto.deleted == {result.upload.url_viewer.rsplit("/", 1)[-1]}
+    assert await store.uploads.history(ALICE) == []
     assert "already deleted" in text(await commands.action(ctx(), f"delok:{number}"))
 
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from bot.durations import (
     EXPIRATION_CHOICES,
     SHORTEST_EXPIRATION,
-    expiration_seconds,
     parse_expiration,
 )
 from bot.errors import InvalidExpiration
@@ -73,22 +72,6 @@ def test_the_sites_own_list_is_kept_as_is() -> None:
     assert len(EXPIRATION_CHOICES) == 23
 
 
-@pytest.mark.parametrize(
-    ("iso", "seconds"),
-    [("PT5M", 300), ("PT1H30M", 5400), ("P1D", 86400), ("P1W", 604800), ("P1M", 2592000)],
-)
-def test_expiration_seconds_approximates(iso: str, seconds: float) -> None:
-    """expiration_seconds counts a month as 30 days and a year as 365."""
-    assert expiration_seconds(iso) == seconds
-    assert expiration_seconds("P1Y") == 365 * 86400
-
-
-def test_expiration_seconds_refuses_garbage() -> None:
-    """expiration_seconds raises InvalidExpiration for text that is not an ISO duration."""
-    with pytest.raises(InvalidExpiration):
-        expiration_seconds("5 minutes")
-
-
 @given(number=st.integers(1, 999_999), unit=st.sampled_from(sorted(SHORT_UNITS)))
 def test_every_short_form_round_trips(number: int, unit: str) -> None:
     """Any positive <n><unit> becomes the ISO duration of the same length."""
@@ -133,7 +116,6 @@ def test_random_text_is_refused_or_a_fixed_point(text: str) -> None:
     if result is not None:
         assert ISO_SHAPE.fullmatch(result)
         assert parse_expiration(result) == result
-        assert expiration_seconds(result) > 0
 
 
 @given(

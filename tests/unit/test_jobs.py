@@ -2,25 +2,26 @@
 
 import asyncio
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 
 from bot.crypto import Vault
-from bot.domain import ChatKind, ChatRef, Platform, UserRef, Visibility
+from bot.domain import ChatKind, ChatRef, UserRef, Visibility
 from bot.errors import HostUnavailable
-from bot.jobs import JobRunner, JobSpec
+from bot.jobs import JobRunner
+from bot.payloads import JobSpec
 from bot.probe import probe_png
 from bot.store import Store
 from bot.texts import render
+from bot.tuning import Tuning
 from tests.conftest import ALICE, GROUP, KEY, PRIVATE, SECRET
-from tests.support.job_handler import RecordingHandler
-from tests.support.jobs import running
+from tests.support.job_handler import RecordingHandler, file
+from tests.support.jobs import running, unfinished_jobs
 from tests.support.waiting import eventually
 
 
 def spec(*names: str, chat=PRIVATE, caption=None) -> JobSpec:
-    return JobSpec(ALICE, chat, "en", [{"name": n} for n in names], caption=caption)
+    return JobSpec(ALICE, chat, "en", tuple(file(n) for n in names), caption=caption)
 
 
 def text(reply) -> str:
@@ -29,10 +30,10 @@ def text(reply) -> str:
 
 async def test_a_photo_gets_links_and_a_private_delete_link(runner, store, chevereto):
     """One photo: a public answer with the links, and the delete link for the user alone."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png"))
         public, secret = await handler.wait_for_replies(2)
     (image,) = chevereto.images.values()
@@ -43,15 +44,15 @@ async def test_a_photo_gets_links_and_a_private_delete_link(runner, store, cheve
     assert secret.visibility is Visibility.USER_ONLY
     assert "/delete/" in text(secret)
     assert secret.buttons[0].action.startswith("del:")
-    assert await store.unfinished_jobs() == 0
+    assert await unfinished_jobs(store) == 0
 
 
 async def test_in_a_group_the_delete_link_goes_private(runner, store):
     """In a group, the delete link is sent to the uploader privately."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png", chat=GROUP))
         public, secret = await handler.wait_for_replies(2)
     assert public.visibility is Visibility.PUBLIC
@@ -60,10 +61,10 @@ async def test_in_a_group_the_delete_link_goes_private(runner, store):
 
 async def test_closed_private_chat_says_use_history(runner, store):
     """When the uploader cannot be messaged privately, the group hears how to get the link."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()}, dm_open=False)
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png", chat=GROUP))
         _, fallback = await handler.wait_for_replies(2)
     assert "/history" in text(fallback)
@@ -72,11 +73,11 @@ async def test_closed_private_chat_says_use_history(runner, store):
 
 async def test_an_album_gets_one_summary(runner, store):
     """An album: one summary with every uploaded file and each failure's reason."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     files = {"a.png": probe_png(), "b.png": probe_png(), "bad.png": b"not an image"}
     handler = RecordingHandler(files)
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png", "b.png", "bad.png"))
         summary, secret = await handler.wait_for_replies(2)
     shown = text(summary)
@@ -88,11 +89,11 @@ async def test_an_album_gets_one_summary(runner, store):
     assert len(handler.sent) == 2
 
 
-async def test_not_linked_is_one_clear_answer(runner):
+async def test_not_linked_is_one_clear_answer(runner, store):
     """A user with no key gets one sentence saying how to link."""
     handler = RecordingHandler({"a.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png"))
         (reply,) = await handler.wait_for_replies(1)
     assert "/link" in text(reply)
@@ -100,11 +101,11 @@ async def test_not_linked_is_one_clear_answer(runner):
 
 async def test_host_down_is_retried_then_answered_once(runner, store, chevereto):
     """A host that fails every try of the first attempt is tried again later; one answer."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     chevereto.fail_next(503, times=3)
     handler = RecordingHandler({"a.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png"))
         public, _ = await handler.wait_for_replies(2)
     assert "/image/" in text(public)
@@ -115,40 +116,36 @@ async def test_host_down_is_retried_then_answered_once(runner, store, chevereto)
 
 async def test_host_down_for_good_gives_up_with_a_clear_answer(runner, store, chevereto):
     """After its last attempt a job answers once that the host cannot be reached."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     chevereto.fail_next(503, times=9)
     handler = RecordingHandler({"a.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png"))
         (reply,) = await handler.wait_for_replies(1)
     assert "cannot be reached" in text(reply)
-    assert await store.unfinished_jobs() == 0
+    assert await unfinished_jobs(store) == 0
 
 
 async def test_a_retried_album_does_not_upload_twice(runner, store, chevereto):
     """Files uploaded in an earlier attempt are not sent again when the job is retried."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png(), "b.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    real_media = handler.media
+    runner.register("telegram", handler)
+    real_fetch = handler.fetch
     attempts = Counter()
 
-    def media(spec_):
-        items = real_media(spec_)
-        attempts["media"] += 1
-        if attempts["media"] == 1:
-            items[1] = replace(items[1], fetch=unreachable)
-        return items
+    async def fetch(ref, into):
+        attempts[ref.locator] += 1
+        if ref.locator == "b.png" and attempts["b.png"] == 1:
+            raise HostUnavailable("platform file server down")
+        await real_fetch(ref, into)
 
-    async def unreachable(path):
-        raise HostUnavailable("platform file server down")
-
-    handler.media = media
-    async with running(runner):
+    handler.fetch = fetch
+    async with running(runner, store):
         await runner.submit(spec("a.png", "b.png"))
         summary, _ = await handler.wait_for_replies(2)
-    assert attempts["media"] == 2
+    assert attempts == {"a.png": 1, "b.png": 2}
     assert "2 of 2" in text(summary)
     assert len(chevereto.upload_requests) == 2
     assert len(chevereto.images) == 2
@@ -156,76 +153,78 @@ async def test_a_retried_album_does_not_upload_twice(runner, store, chevereto):
 
 async def test_a_broken_handler_is_retried_then_answered(runner, store):
     """A job whose adapter keeps failing is answered, after its last attempt, with a reference."""
-    await store.link_key(ALICE, KEY)
-    handler = RecordingHandler()
+    await store.keys.link(ALICE, KEY)
+    handler = RecordingHandler({"a.png": probe_png()})
+    real_deliver = handler.deliver
 
-    def broken(spec_):
-        raise RuntimeError("adapter bug")
+    async def broken(job, reply):
+        if reply.text.key != "error.unexpected":
+            raise RuntimeError("adapter bug")
+        return await real_deliver(job, reply)
 
-    handler.media = broken
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    handler.deliver = broken
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png"))
         (reply,) = await handler.wait_for_replies(1)
     assert "reference" in text(reply)
-    assert await store.unfinished_jobs() == 0
+    assert await unfinished_jobs(store) == 0
 
 
 async def test_a_job_is_stored_before_it_runs(store, service):
     """Submitting writes the job: a runner that starts later still finds and answers it."""
-    await store.link_key(ALICE, KEY)
-    first = JobRunner(store, service, poll_s=0.05)
+    await store.keys.link(ALICE, KEY)
+    first = JobRunner(store, service, Tuning(poll_s=0.05))
     await first.submit(spec("a.png"))
-    assert await store.unfinished_jobs() == 1
-    later = JobRunner(store, service, poll_s=0.05)
+    assert await unfinished_jobs(store) == 1
+    later = JobRunner(store, service, Tuning(poll_s=0.05))
     handler = RecordingHandler({"a.png": probe_png()})
-    later.register(Platform.TELEGRAM, handler)
-    async with running(later):
+    later.register("telegram", handler)
+    async with running(later, store):
         await handler.wait_for_replies(2)
 
 
+@pytest.mark.slow
 async def test_two_workers_run_each_of_200_jobs_once(database, service, store, chevereto):
     """Two runners with their own connections share one database; each job runs exactly once."""
-    users = [UserRef(Platform.TELEGRAM, str(2000 + i)) for i in range(20)]
+    users = [UserRef("telegram", str(2000 + i)) for i in range(20)]
     for user in users:
-        await store.link_key(user, KEY)
+        await store.keys.link(user, KEY)
     files = {f"{n}.png": probe_png() for n in range(200)}
     handlers = [RecordingHandler(files), RecordingHandler(files)]
     second_store = Store(database, Vault(SECRET))
     runners = [
-        JobRunner(store, service, poll_s=0.02),
-        JobRunner(second_store, service, poll_s=0.02),
+        JobRunner(store, service, Tuning(poll_s=0.02)),
+        JobRunner(second_store, service, Tuning(poll_s=0.02)),
     ]
     for runner, handler in zip(runners, handlers, strict=True):
-        runner.register(Platform.TELEGRAM, handler)
+        runner.register("telegram", handler)
     for n in range(200):
         user = users[n % 20]
-        chat = ChatRef(Platform.TELEGRAM, user.id, ChatKind.PRIVATE)
-        await store.add_job(
-            Platform.TELEGRAM, user.id, JobSpec(user, chat, "en", [{"name": f"{n}.png"}]).to_json()
-        )
-    async with running(runners[0]), running(runners[1]):
+        chat = ChatRef("telegram", user.id, ChatKind.PRIVATE)
+        await store.jobs.add(JobSpec(user, chat, "en", (file(f"{n}.png"),)))
+    async with running(runners[0], store), running(runners[1], second_store):
         await eventually(lambda: len(handlers[0].sent) + len(handlers[1].sent) >= 400, within=120)
         await asyncio.sleep(0.2)
     await second_store.close()
     assert len(chevereto.images) == 200
     assert len(chevereto.upload_requests) == 200
-    answered = Counter(spec_.items[0]["name"] for h in handlers for spec_, _ in h.sent)
+    answered = Counter(spec_.items[0].locator for h in handlers for spec_, _ in h.sent)
     assert set(answered.values()) == {2}
     assert len(answered) == 200
-    if store.dialect == "postgresql":
+    if store.db.dialect == "postgresql":
         assert handlers[0].sent
         assert handlers[1].sent
-    assert await store.unfinished_jobs() == 0
+    assert await unfinished_jobs(store) == 0
 
 
 @pytest.mark.parametrize("caption", ["Cat #cute"])
 async def test_caption_reaches_the_host_from_a_job(runner, store, chevereto, caption):
     """A job's caption becomes the title and tags at the host."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
-    runner.register(Platform.TELEGRAM, handler)
-    async with running(runner):
+    runner.register("telegram", handler)
+    async with running(runner, store):
         await runner.submit(spec("a.png", caption=caption))
         await handler.wait_for_replies(2)
     form = chevereto.upload_requests[0].form

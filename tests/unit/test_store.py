@@ -7,11 +7,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
-from bot.domain import HostImage, Platform, UserRef
+from bot.domain import ChatKind, ChatRef, HostImage, Outcome, UserRef
+from bot.payloads import FileRef, FileResult, JobResults, JobSpec
 from bot.store import Store
 from tests.conftest import ALICE, BOB, GROUP, KEY, PRIVATE
+from tests.support.jobs import unfinished_jobs
 
 DELETE_URL = "http://127.0.0.1:1/image/abc/delete/0123456789abcdef"
+WINDOW = timedelta(seconds=1.5)
+
+
+def job(user: UserRef = ALICE, caption: str | None = None) -> JobSpec:
+    chat = ChatRef(user.platform, user.id, ChatKind.PRIVATE)
+    return JobSpec(user, chat, "en", (FileRef("x.png", "image/png", 1, "x"),), caption)
 
 
 def image() -> HostImage:
@@ -22,63 +30,64 @@ def image() -> HostImage:
 
 async def test_key_round_trip(store):
     """A linked key comes back as it was, per user and platform."""
-    await store.link_key(ALICE, KEY)
-    assert await store.key_of(ALICE) == KEY
-    assert await store.key_of(BOB) is None
-    assert await store.key_of(UserRef(Platform.DISCORD, ALICE.id)) is None
+    await store.keys.link(ALICE, KEY)
+    assert await store.keys.of(ALICE) == KEY
+    assert await store.keys.of(BOB) is None
+    assert await store.keys.of(UserRef("discord", ALICE.id)) is None
 
 
 async def test_unlink_forgets(store):
     """Unlinking removes the key and says whether there was one."""
-    await store.link_key(ALICE, KEY)
-    assert await store.unlink_key(ALICE) is True
-    assert await store.key_of(ALICE) is None
-    assert await store.unlink_key(ALICE) is False
+    await store.keys.link(ALICE, KEY)
+    assert await store.keys.unlink(ALICE) is True
+    assert await store.keys.of(ALICE) is None
+    assert await store.keys.unlink(ALICE) is False
 
 
 async def test_preferences(store):
     """Expiration, NSFW, album and language are kept per user."""
-    await store.set_expiration(ALICE, "P3D")
-    await store.set_nsfw(ALICE, True)
-    await store.set_album(ALICE, "4c")
-    await store.remember_language(ALICE, "zh")
-    prefs = await store.prefs(ALICE)
+    await store.prefs.set_expiration(ALICE, "P3D")
+    await store.prefs.set_nsfw(ALICE, True)
+    await store.prefs.set_album(ALICE, "4c")
+    await store.prefs.remember_language(ALICE, "zh")
+    prefs = await store.prefs.of(ALICE)
     assert (prefs.expiration, prefs.nsfw, prefs.album_id, prefs.language) == (
         "P3D",
         True,
         "4c",
         "zh",
     )
-    assert (await store.prefs(BOB)).expiration is None
+    assert (await store.prefs.of(BOB)).expiration is None
 
 
 async def test_mirror_settings(store):
     """Mirroring is per chat and remembers who turned it on."""
-    await store.set_mirror(GROUP, True, ALICE)
-    assert (await store.chat(GROUP)).mirror_by == ALICE.id
-    assert (await store.chat(GROUP)).mirror
-    await store.set_mirror(GROUP, False, ALICE)
-    assert not (await store.chat(GROUP)).mirror
+    await store.chats.set_mirror(GROUP, True, ALICE)
+    assert (await store.chats.of(GROUP)).mirror_by == ALICE.id
+    assert (await store.chats.of(GROUP)).mirror
+    await store.chats.set_mirror(GROUP, False, ALICE)
+    assert not (await store.chats.of(GROUP)).mirror
 
 
 async def test_history_is_newest_first(store):
     """History lists a user's uploads, newest first, with the delete link opened."""
-    first = await store.record_upload(ALICE, PRIVATE, "a.png", image())
-    second = await store.record_upload(ALICE, PRIVATE, "b.png", image())
-    await store.record_upload(BOB, PRIVATE, "c.png", image())
-    history = await store.history(ALICE)
-    assert [r.id for r in history] == [second, first]
+    first = await store.uploads.record(ALICE, PRIVATE, "a.png", image())
+    second = await store.uploads.record(ALICE, PRIVATE, "b.png", image())
+    await store.uploads.record(BOB, PRIVATE, "c.png", image())
+    history = await store.uploads.history(ALICE)
+    assert [r.id for r in history] == [second.id, first.id]
+    assert history[0] == second
     assert history[0].delete_url == DELETE_URL
     assert history[0].expires_at == datetime(2030, 1, 1, tzinfo=UTC)
-    await store.mark_deleted(second)
-    assert [r.id for r in await store.history(ALICE)] == [first]
+    await store.uploads.mark_deleted(second.id)
+    assert [r.id for r in await store.uploads.history(ALICE)] == [first.id]
 
 
 async def test_rows_hold_no_secret_in_clear(store, database):
     """Neither the key nor the delete link is readable in any row of any table."""
-    await store.link_key(ALICE, KEY)
-    await store.record_upload(ALICE, PRIVATE, "a.png", image())
-    await store.add_job(Platform.TELEGRAM, ALICE.id, {"note": DELETE_URL})
+    await store.keys.link(ALICE, KEY)
+    await store.uploads.record(ALICE, PRIVATE, "a.png", image())
+    await store.jobs.add(job(caption=DELETE_URL))
     engine = create_async_engine(database)
     dump = []
     async with engine.connect() as conn:
@@ -94,46 +103,48 @@ async def test_rows_hold_no_secret_in_clear(store, database):
 
 async def test_another_secret_key_cannot_open_keys(store, database):
     """Keys sealed with one SECRET_KEY do not open with another."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     other = Store(database, Vault("another-secret"))
     with pytest.raises(DecryptionFailed):
-        await other.key_of(ALICE)
+        await other.keys.of(ALICE)
     await other.close()
 
 
 async def test_jobs_are_claimed_once(store):
     """A claimed job is not claimed again while its lease runs, and is after it runs out."""
-    platforms = frozenset({Platform.TELEGRAM})
-    job = await store.add_job(Platform.TELEGRAM, ALICE.id, {"x": 1})
-    claimed = await store.claim_job("w1", timedelta(seconds=30), platforms)
+    platforms = frozenset({"telegram"})
+    job_id = await store.jobs.add(job())
+    claimed = await store.jobs.claim("w1", timedelta(seconds=30), platforms, WINDOW)
     assert claimed is not None
-    assert (claimed.id, claimed.attempts, claimed.payload) == (job, 1, {"x": 1})
-    assert await store.claim_job("w2", timedelta(seconds=30), platforms) is None
-    await store.renew_lease(job, "w1", timedelta(seconds=-1))
-    again = await store.claim_job("w2", timedelta(seconds=30), platforms)
+    assert (claimed.id, claimed.attempts, claimed.spec) == (job_id, 1, job())
+    assert await store.jobs.claim("w2", timedelta(seconds=30), platforms, WINDOW) is None
+    await store.jobs.renew_lease(job_id, "w1", timedelta(seconds=-1))
+    again = await store.jobs.claim("w2", timedelta(seconds=30), platforms, WINDOW)
     assert again is not None
     assert again.attempts == 2
 
 
 async def test_jobs_of_other_platforms_are_left(store):
     """A runner takes only jobs of the platforms it serves."""
-    await store.add_job(Platform.DISCORD, ALICE.id, {})
-    assert await store.claim_job("w", timedelta(seconds=30), frozenset({Platform.TELEGRAM})) is None
+    await store.jobs.add(job(UserRef("discord", ALICE.id)))
+    assert (
+        await store.jobs.claim("w", timedelta(seconds=30), frozenset({"telegram"}), WINDOW) is None
+    )
 
 
 async def test_finished_job_keeps_no_payload(store):
     """A finished job drops its payload and results."""
-    job = await store.add_job(Platform.TELEGRAM, ALICE.id, {"file": "x"})
-    await store.save_results(job, [{"index": 0}])
-    await store.finish_job(job)
-    assert await store.unfinished_jobs() == 0
+    job_id = await store.jobs.add(job())
+    await store.jobs.save_results(job_id, JobResults({0: FileResult("x.png", Outcome.DUPLICATE)}))
+    await store.jobs.finish(job_id)
+    assert await unfinished_jobs(store) == 0
 
 
 async def test_migrations_run_twice(store):
     """Migrating an up-to-date database changes nothing."""
     await store.migrate()
-    await store.link_key(ALICE, KEY)
-    assert await store.key_of(ALICE) == KEY
+    await store.keys.link(ALICE, KEY)
+    assert await store.keys.of(ALICE) == KEY
 
 
 def test_secret_is_generated_once_with_mode_0600(tmp_path):

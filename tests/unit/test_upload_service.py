@@ -4,11 +4,12 @@ import asyncio
 
 import pytest
 
-from bot.domain import ChatKind, ChatRef, MediaKind, Outcome, Platform, UploadOptions, UserRef
+from bot.domain import ChatKind, ChatRef, MediaKind, Outcome, UploadOptions, UserRef
 from bot.errors import KeyRejected, MediaTooLarge, NotLinked, UnsupportedMedia
 from bot.probe import probe_png
+from bot.texts import error_text
 from bot.upload import UploadService
-from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, OTHER_KEY, media
+from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, LIMITS_MB, OTHER_KEY, media
 from tests.support.waiting import eventually
 
 MB = 1024 * 1024
@@ -16,20 +17,19 @@ MB = 1024 * 1024
 
 async def test_upload_answers_the_hosts_links(service, store, chevereto):
     """A photo is uploaded with the user's key; its links are returned and kept in history."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     result = await service.upload(media())
     assert result.outcome is Outcome.UPLOADED
-    assert result.image is not None
-    assert result.image.url_viewer.startswith(chevereto.url + "/image/")
-    history = await store.history(ALICE)
-    assert [r.id for r in history] == [result.upload_id]
-    assert history[0].delete_url == result.image.delete_url
+    assert result.upload is not None
+    assert result.upload.url_viewer.startswith(chevereto.url + "/image/")
+    history = await store.uploads.history(ALICE)
+    assert history == [result.upload]
     assert chevereto.upload_requests[0].headers["x-api-key"] == KEY
 
 
 async def test_too_large_is_refused_before_download(service, store, chevereto):
     """A declared size over the limit raises MediaTooLarge; nothing is fetched or sent."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     fetched = []
 
     async def fetch(path):
@@ -44,9 +44,9 @@ async def test_too_large_is_refused_before_download(service, store, chevereto):
 
 async def test_discord_has_its_own_limit(service, store, chevereto):
     """Discord files are checked against MAX_UPLOAD_MB, not Telegram's 20 MB."""
-    user = UserRef(Platform.DISCORD, "9")
-    chat = ChatRef(Platform.DISCORD, "9", ChatKind.PRIVATE)
-    await store.link_key(user, KEY)
+    user = UserRef("discord", "9")
+    chat = ChatRef("discord", "9", ChatKind.PRIVATE)
+    await store.keys.link(user, KEY)
     with pytest.raises(MediaTooLarge) as caught:
         await service.upload(media(user=user, chat=chat, size=51 * MB))
     assert caught.value.limit_mb == 50
@@ -55,7 +55,7 @@ async def test_discord_has_its_own_limit(service, store, chevereto):
 
 async def test_a_lying_declared_size_is_caught_after_download(service, store, chevereto, temp_dir):
     """A file larger than declared is refused once on disk, never sent; its temp file is removed."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     with pytest.raises(MediaTooLarge):
         await service.upload(media(b"\x89PNG" + b"0" * (21 * MB), size=10))
     assert chevereto.upload_requests == []
@@ -78,9 +78,13 @@ async def test_no_key_is_not_linked(service, chevereto):
 
 async def test_default_key_serves_users_without_one(client, store, temp_dir, chevereto):
     """DEFAULT_API_KEY is used for a user who linked none."""
-    limits = {Platform.TELEGRAM: 20, Platform.DISCORD: 50}
     service = UploadService(
-        client, store, limits_mb=limits, temp_dir=temp_dir, concurrency=1, default_key=OTHER_KEY
+        client,
+        store,
+        limit_mb=LIMITS_MB.__getitem__,
+        temp_dir=temp_dir,
+        concurrency=1,
+        default_key=OTHER_KEY,
     )
     await service.upload(media())
     assert chevereto.upload_requests[0].headers["x-api-key"] == OTHER_KEY
@@ -88,49 +92,53 @@ async def test_default_key_serves_users_without_one(client, store, temp_dir, che
 
 async def test_own_key_beats_default(client, store, temp_dir, chevereto):
     """A user's own key is used even when a default key exists."""
-    limits = {Platform.TELEGRAM: 20, Platform.DISCORD: 50}
     service = UploadService(
-        client, store, limits_mb=limits, temp_dir=temp_dir, concurrency=1, default_key=OTHER_KEY
+        client,
+        store,
+        limit_mb=LIMITS_MB.__getitem__,
+        temp_dir=temp_dir,
+        concurrency=1,
+        default_key=OTHER_KEY,
     )
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     await service.upload(media())
     assert chevereto.upload_requests[0].headers["x-api-key"] == KEY
 
 
 async def test_mirrored_chat_falls_back_to_the_admins_key(service, store, chevereto):
     """In a mirrored chat, a poster without a key uploads with the enabling admin's key."""
-    await store.link_key(BOB, ADMIN_KEY)
-    await store.set_mirror(GROUP, True, BOB)
+    await store.keys.link(BOB, ADMIN_KEY)
+    await store.chats.set_mirror(GROUP, True, BOB)
     await service.upload(media(chat=GROUP))
     assert chevereto.upload_requests[0].headers["x-api-key"] == ADMIN_KEY
 
 
 async def test_mirrored_chat_prefers_the_posters_key(service, store, chevereto):
     """In a mirrored chat, a poster with a key uploads with their own."""
-    await store.link_key(BOB, ADMIN_KEY)
-    await store.link_key(ALICE, KEY)
-    await store.set_mirror(GROUP, True, BOB)
+    await store.keys.link(BOB, ADMIN_KEY)
+    await store.keys.link(ALICE, KEY)
+    await store.chats.set_mirror(GROUP, True, BOB)
     await service.upload(media(chat=GROUP))
     assert chevereto.upload_requests[0].headers["x-api-key"] == KEY
 
 
 async def test_unmirrored_group_does_not_borrow_a_key(service, store):
     """A group whose mirroring is off lends nobody's key."""
-    await store.link_key(BOB, ADMIN_KEY)
-    await store.set_mirror(GROUP, True, BOB)
-    await store.set_mirror(GROUP, False, BOB)
+    await store.keys.link(BOB, ADMIN_KEY)
+    await store.chats.set_mirror(GROUP, True, BOB)
+    await store.chats.set_mirror(GROUP, False, BOB)
     with pytest.raises(NotLinked):
         await service.upload(media(chat=GROUP))
 
 
 async def test_options_merge_defaults_caption_and_overrides(service, store, chevereto):
     """User defaults < caption < per-upload options, and each reaches the host."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     chevereto.add_album("alice", "4c")
     chevereto.add_album("alice", "9z")
-    await store.set_expiration(ALICE, "P3D")
-    await store.set_nsfw(ALICE, True)
-    await store.set_album(ALICE, "4c")
+    await store.prefs.set_expiration(ALICE, "P3D")
+    await store.prefs.set_nsfw(ALICE, True)
+    await store.prefs.set_album(ALICE, "4c")
     override = UploadOptions(album_id="9z", nsfw=False)
     await service.upload(media(caption="Cat nap #cat #sleep", options=override))
     form = chevereto.upload_requests[0].form
@@ -143,14 +151,14 @@ async def test_options_merge_defaults_caption_and_overrides(service, store, chev
 
 async def test_per_upload_title_beats_caption(service, store, chevereto):
     """A title given with the upload wins over the caption."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     await service.upload(media(caption="from caption", options=UploadOptions(title="given")))
     assert chevereto.upload_requests[0].form["title"] == "given"
 
 
 async def test_duplicate_is_a_result_not_an_error(service, store):
     """The same bytes twice: the second is "already on the host"."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     data = probe_png()
     assert (await service.upload(media(data))).outcome is Outcome.UPLOADED
     assert (await service.upload(media(data))).outcome is Outcome.DUPLICATE
@@ -158,9 +166,9 @@ async def test_duplicate_is_a_result_not_an_error(service, store):
 
 async def test_temp_file_is_removed_after_success_and_failure(service, store, chevereto, temp_dir):
     """No temp file stays behind, whether the upload worked or the host refused the key."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     await service.upload(media())
-    await store.link_key(ALICE, "chv_9_" + "x" * 128)
+    await store.keys.link(ALICE, "chv_9_" + "x" * 128)
     with pytest.raises(KeyRejected):
         await service.upload(media())
     assert list(temp_dir.iterdir()) == []
@@ -168,7 +176,7 @@ async def test_temp_file_is_removed_after_success_and_failure(service, store, ch
 
 async def test_failed_fetch_leaves_no_temp_file(service, store, temp_dir):
     """A download that breaks halfway leaves nothing on disk and fails that file only."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
 
     async def broken(path):
         path.write_bytes(b"partial")
@@ -181,7 +189,7 @@ async def test_failed_fetch_leaves_no_temp_file(service, store, temp_dir):
 
 async def test_progress_is_reported(service, store):
     """Progress callbacks count up to the whole body."""
-    await store.link_key(ALICE, KEY)
+    await store.keys.link(ALICE, KEY)
     seen: list[tuple[int, int]] = []
 
     async def progress(sent, total):
@@ -196,9 +204,10 @@ async def test_progress_is_reported(service, store):
 
 async def test_uploads_in_flight_are_capped(client, store, temp_dir):
     """No more than UPLOAD_CONCURRENCY files are fetched and uploaded at once."""
-    limits = {Platform.TELEGRAM: 20, Platform.DISCORD: 50}
-    service = UploadService(client, store, limits_mb=limits, temp_dir=temp_dir, concurrency=2)
-    await store.link_key(ALICE, KEY)
+    service = UploadService(
+        client, store, limit_mb=LIMITS_MB.__getitem__, temp_dir=temp_dir, concurrency=2
+    )
+    await store.keys.link(ALICE, KEY)
     started, gate = [], asyncio.Event()
 
     def gated():
@@ -218,9 +227,9 @@ async def test_uploads_in_flight_are_capped(client, store, temp_dir):
     assert all(r.outcome is Outcome.UPLOADED for r in results)
 
 
-async def test_batch_gives_one_result_per_file_in_order(service, store, chevereto):
-    """An album's files come back in order: uploaded, duplicate and failed each said."""
-    await store.link_key(ALICE, KEY)
+async def test_each_file_gets_one_result(service, store, chevereto):
+    """An album's files each come back as a result: uploaded, duplicate and failed, each said."""
+    await store.keys.link(ALICE, KEY)
     data = probe_png()
     await service.upload(media(data))
     batch = [
@@ -229,7 +238,7 @@ async def test_batch_gives_one_result_per_file_in_order(service, store, cheveret
         media(b"not an image", filename="junk.png"),
         media(b"%PDF", kind=None, filename="doc.pdf", content_type="application/pdf"),
     ]
-    results = await service.upload_batch(batch)
+    results = [await service.upload_item(one) for one in batch]
     assert [r.filename for r in results] == ["new.png", "again.png", "junk.png", "doc.pdf"]
     assert [r.outcome for r in results] == [
         Outcome.UPLOADED,
@@ -237,4 +246,5 @@ async def test_batch_gives_one_result_per_file_in_order(service, store, cheveret
         Outcome.FAILED,
         Outcome.FAILED,
     ]
-    assert isinstance(results[3].error, UnsupportedMedia)
+    assert results[3].reason == error_text(UnsupportedMedia("application/pdf"))
+    assert not any(result.transient for result in results)

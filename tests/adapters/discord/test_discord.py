@@ -17,12 +17,13 @@ from tests.support.discord_harness import (
     discord_user,
     fake_fixture,  # noqa: F401 - a fixture
 )
+from tests.support.jobs import unfinished_jobs
 
 MB = 1024 * 1024
 
 
 async def link_alice(bot: Harness) -> None:
-    await bot.core.store.link_key(discord_user(ALICE_ID), KEY)
+    await bot.core.store.keys.link(discord_user(ALICE_ID), KEY)
 
 
 async def upload(bot: Harness, attachment: dict, *options: dict, **extra: object) -> dict:
@@ -82,7 +83,7 @@ async def test_link_is_ephemeral_and_the_key_never_leaves(bot: Harness) -> None:
     assert "chv\\_…kkkk" in done.json["content"]  # the markdown-escaped chv_…kkkk
     assert shown.json["data"]["flags"] == EPHEMERAL
     assert "chv\\_…kkkk" in shown.json["data"]["content"]
-    assert await bot.core.store.key_of(discord_user(ALICE_ID)) == KEY
+    assert await bot.core.store.keys.of(discord_user(ALICE_ID)) == KEY
     assert all(KEY not in f"{r.path}{r.query}{r.json}" for r in bot.fake.requests)
 
 
@@ -130,7 +131,7 @@ async def test_an_oversized_attachment_is_refused_before_download(bot: Harness) 
     assert answer.json["data"]["flags"] == EPHEMERAL
     assert bot.fake.downloads == []
     assert bot.chevereto.upload_requests == []
-    assert await bot.core.store.unfinished_jobs() == 0
+    assert await unfinished_jobs(bot.core.store) == 0
 
 
 async def test_a_non_media_attachment_is_refused(bot: Harness) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import Core
+from bot.errors import StartupFailed
 from tests.conftest import KEY
 from tests.support.discord_harness import (
     ALICE_ID,
@@ -22,14 +24,16 @@ from tests.support.discord_harness import (
     TOKEN,
     Harness,
     bot_fixture,  # noqa: F401 - a fixture
+    discord_for,
     discord_user,
-    eventually,
     fake_fixture,  # noqa: F401 - a fixture
     running,
     settings_for,
 )
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.discord_api import MESSAGE_CONTENT, FakeDiscord
+from tests.support.jobs import unfinished_jobs
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -50,9 +54,7 @@ async def test_two_shards_each_receive_their_guilds_events(bot: Harness) -> None
     await help_is_answered(bot, CHANNEL_B)
 
 
-@pytest.mark.parametrize(
-    "bot", [{"discord_shard_ids": (1,), "discord_shard_count": 2}], indirect=True
-)
+@pytest.mark.parametrize("bot", [{"shard_ids": (1,), "shard_count": 2}], indirect=True)
 async def test_shard_settings_select_the_shards_this_process_runs(bot: Harness) -> None:
     """DISCORD_SHARD_IDS=1 and DISCORD_SHARD_COUNT=2 connect shard 1 only, which serves guild B."""
     assert [(i.shard_id, i.shard_count) for i in bot.fake.identifies] == [(1, 2)]
@@ -67,25 +69,44 @@ async def test_a_refused_message_content_intent_still_serves_commands(
     fake: FakeDiscord, chevereto: FakeChevereto, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """When Discord refuses Message Content, the bot says how to enable it and runs without it."""
-    with caplog.at_level(logging.WARNING, logger="adapters.discord_"):
-        async with running(settings_for(fake, chevereto, tmp_path)) as (core, adapter):
+    settings = settings_for(chevereto, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="adapters.discord"):
+        async with running(settings, discord_for(fake)) as (core, adapter):
             await help_is_answered(Harness(fake, chevereto, core, adapter), CHANNEL)
     assert [i.intents & MESSAGE_CONTENT for i in fake.identifies] == [0]
     assert "Message Content" in caplog.text
+
+
+async def test_a_refused_token_stops_the_start_naming_the_variable(
+    fake: FakeDiscord, chevereto: FakeChevereto, tmp_path: Path
+) -> None:
+    """When Discord answers 401 to the login, the adapter fails its start with one sentence."""
+    core = await Core.start(settings_for(chevereto, tmp_path))
+    try:
+        adapter = core.connect(discord_for(fake, bot_token="not-the-token"))
+        with pytest.raises(StartupFailed, match="Discord refused DISCORD_BOT_TOKEN"):
+            await adapter.run()
+    finally:
+        await core.close()
+    assert fake.identifies == []
 
 
 async def test_a_job_accepted_before_a_restart_is_answered_after_it(
     fake: FakeDiscord, chevereto: FakeChevereto, tmp_path: Path
 ) -> None:
     """An /upload accepted by a bot that stops before running it is answered by the next one."""
-    settings = settings_for(fake, chevereto, tmp_path)
-    async with running(settings, jobs=False) as (core, adapter):
+    settings, discord_settings = settings_for(chevereto, tmp_path), discord_for(fake)
+    async with running(settings, discord_settings, jobs=False) as (core, adapter):
         harness = Harness(fake, chevereto, core, adapter)
-        await core.store.link_key(discord_user(ALICE_ID), KEY)
+        await core.store.keys.link(discord_user(ALICE_ID), KEY)
         payload = await harness.slash("upload", fake.attachment_option("file", harness.image()))
         await harness.answer_of(payload, "'type': 5")
-        await eventually(core.store.unfinished_jobs)
-    async with running(settings) as (core, adapter):
+
+        async def stored() -> bool:
+            return await unfinished_jobs(core.store) == 1
+
+        await eventually(stored)
+    async with running(settings, discord_settings):
         answer = await harness.answer_of(payload, "Short link")
         await harness.answer_of(payload, "/delete/")
     assert answer.method == "PATCH"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.probe import probe_png
 from tests.conftest import ADMIN_KEY, KEY
 from tests.support.discord_harness import (
@@ -18,6 +20,7 @@ from tests.support.discord_harness import (
     guild_chat,
 )
 from tests.support.fakes.discord_api import RecordedRequest
+from tests.support.jobs import unfinished_jobs
 
 MB = 1024 * 1024
 ON = {"name": "state", "type": 3, "value": "on"}
@@ -25,11 +28,11 @@ ON = {"name": "state", "type": 3, "value": "on"}
 
 async def mirror_channel(bot: Harness) -> None:
     """Mirroring on in CHANNEL, turned on by the owner, whose key is linked."""
-    await bot.core.store.link_key(discord_user(OWNER_ID), ADMIN_KEY)
-    await bot.core.store.set_mirror(guild_chat(), True, discord_user(OWNER_ID))
+    await bot.core.store.keys.link(discord_user(OWNER_ID), ADMIN_KEY)
+    await bot.core.store.chats.set_mirror(guild_chat(), True, discord_user(OWNER_ID))
 
 
-def posted_to(channel_id: int | str, text: str) -> object:
+def posted_to(channel_id: int | str, text: str) -> Callable[[RecordedRequest], bool]:
     def matches(request: RecordedRequest) -> bool:
         path = f"/channels/{channel_id}/messages"
         return request.path.startswith(path) and text in str(request.json)
@@ -41,17 +44,17 @@ async def test_mirror_is_refused_for_a_member_without_manage_server(bot: Harness
     """A member without Manage Server is told only admins may, and mirroring stays off."""
     payload = await bot.slash("mirror", ON, user_id=BOB_ID)
     await bot.answer_of(payload, "Only the chat's admins")
-    assert not (await bot.core.store.chat(guild_chat())).mirror
+    assert not (await bot.core.store.chats.of(guild_chat())).mirror
 
 
 async def test_mirror_is_turned_on_by_an_admin(bot: Harness) -> None:
     """The server owner turns mirroring on; the answer is public and names whose key is used."""
-    await bot.core.store.link_key(discord_user(OWNER_ID), ADMIN_KEY)
+    await bot.core.store.keys.link(discord_user(OWNER_ID), ADMIN_KEY)
     payload = await bot.slash("mirror", ON, user_id=OWNER_ID)
     answer = await bot.answer_of(payload, "Mirroring is on")
     assert not answer.json["data"].get("flags")
     assert "Message Content intent" in answer.json["data"]["content"]
-    assert (await bot.core.store.chat(guild_chat())).mirror
+    assert (await bot.core.store.chats.of(guild_chat())).mirror
 
 
 async def test_a_mirrored_post_gets_one_summary_and_a_private_delete_link(bot: Harness) -> None:
@@ -96,7 +99,7 @@ async def test_a_mirrored_channel_ignores_other_files_and_bots(bot: Harness) -> 
 
 async def test_an_unmirrored_channel_is_left_alone(bot: Harness) -> None:
     """Without mirroring, a channel's images are not uploaded (a DM after them is)."""
-    await bot.core.store.link_key(discord_user(BOB_ID), KEY)
+    await bot.core.store.keys.link(discord_user(BOB_ID), KEY)
     await bot.post(CHANNEL, bot.image("channel.png"), user_id=BOB_ID)
     dm = bot.fake.snowflake()
     await bot.post(dm, bot.image("dm.png"), user_id=BOB_ID)
@@ -122,7 +125,7 @@ async def test_a_long_mirrored_upload_shows_a_status_that_becomes_the_answer(bot
 
 async def test_an_image_sent_by_dm_is_uploaded(bot: Harness) -> None:
     """An image sent to the bot in a DM is answered there, the delete link unembedded."""
-    await bot.core.store.link_key(discord_user(ALICE_ID), KEY)
+    await bot.core.store.keys.link(discord_user(ALICE_ID), KEY)
     dm = bot.fake.snowflake()
     await bot.post(dm, bot.image(), user_id=ALICE_ID)
     await bot.answered(posted_to(dm, "Short link"))
@@ -137,12 +140,12 @@ async def test_a_dm_without_media_says_so(bot: Harness) -> None:
     note = bot.fake.add_attachment(b"hi", filename="note.txt", content_type="text/plain")
     await bot.post(dm, note, user_id=ALICE_ID)
     await bot.answered(posted_to(dm, "not an image or a video"))
-    assert await bot.core.store.unfinished_jobs() == 0
+    assert await unfinished_jobs(bot.core.store) == 0
 
 
 async def test_an_expired_attachment_url_is_fetched_again_from_its_message(bot: Harness) -> None:
     """When the CDN no longer serves an attachment's URL, the message is fetched for a fresh one."""
-    await bot.core.store.link_key(discord_user(ALICE_ID), KEY)
+    await bot.core.store.keys.link(discord_user(ALICE_ID), KEY)
     dm = bot.fake.snowflake()
     message = bot.fake.message_create(dm, bot.user(ALICE_ID), attachments=[bot.image()])
     stale = {**message["attachments"][0]}

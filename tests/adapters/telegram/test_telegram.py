@@ -8,11 +8,14 @@ import sqlite3
 
 import pytest
 
-from bot.domain import Platform, UserRef
+from bot.domain import UserRef
 from bot.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram
-from tests.support.telegram_harness import assert_delete_links_private, running_bot, settings_for
+from tests.support.jobs import unfinished_jobs
+from tests.support.running import QUICK, running
+from tests.support.settings import core_settings
+from tests.support.telegram_harness import assert_delete_links_private, telegram_for
 from tests.support.waiting import eventually
 
 MB = 1024 * 1024
@@ -28,15 +31,29 @@ async def telegram():
 
 
 @pytest.fixture
-def settings(telegram, chevereto, tmp_path, database):
-    return settings_for(telegram, chevereto, tmp_path / "data", database)
+def settings(chevereto, tmp_path, database):
+    return core_settings(chevereto, tmp_path / "data", database)
 
 
 @pytest.fixture
-async def bot(settings, telegram):
-    async with running_bot(settings) as core:
+def platform(telegram):
+    return telegram_for(telegram)
+
+
+@pytest.fixture
+async def bot(settings, platform, telegram):
+    async with running(settings, platform, tuning=QUICK) as core:
         await telegram.wait_for_call("getUpdates")
         yield core
+
+
+async def all_answered(core) -> bool:
+    return await unfinished_jobs(core.store) == 0
+
+
+async def handled(telegram: FakeTelegram, update_id: int) -> None:
+    """Returns once the bot acknowledged ``update_id``: its handlers have run."""
+    await telegram.wait_for_call("getUpdates", lambda p: int(p.get("offset", 0)) > update_id)
 
 
 def texts_to(telegram: FakeTelegram, chat_id: int) -> list[str]:
@@ -55,7 +72,7 @@ def buttons(message) -> list[dict]:
 
 async def test_private_photo_gets_links_and_a_private_delete_link(bot, telegram, chevereto):
     """A photo in private: viewer and short URL with buttons, then the delete link, preview off."""
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
     public = await telegram.wait_for(
@@ -76,7 +93,7 @@ async def test_private_photo_gets_links_and_a_private_delete_link(bot, telegram,
 
 async def test_the_file_url_never_reaches_the_host(bot, telegram, chevereto):
     """Chevereto receives the bytes, never a URL: nothing it sees holds the bot token."""
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     data = probe_png()
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice, data=data))
@@ -91,7 +108,7 @@ async def test_the_file_url_never_reaches_the_host(bot, telegram, chevereto):
 async def test_mirrored_group_keeps_the_delete_link_private(bot, telegram, chevereto):
     """A mirrored group sees viewer and short URLs; the delete link goes to the poster alone."""
     await _mirror(bot, telegram)
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     telegram.push_update(photo_update(telegram, telegram.group_chat(GROUP_ID), alice))
     public = await telegram.wait_for(
@@ -107,7 +124,7 @@ async def test_mirrored_group_keeps_the_delete_link_private(bot, telegram, cheve
 async def test_closed_private_chat_points_to_history(bot, telegram):
     """When the poster never started the bot, the group answer says how to get the link."""
     await _mirror(bot, telegram)
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     telegram.forbid_chat(ALICE_ID)
     alice = telegram.user(ALICE_ID)
     telegram.push_update(photo_update(telegram, telegram.group_chat(GROUP_ID), alice))
@@ -118,7 +135,7 @@ async def test_closed_private_chat_points_to_history(bot, telegram):
 
 async def test_album_gets_one_answer(bot, telegram, chevereto):
     """Three photos with one media_group_id: one summary, the caption from whichever item has it."""
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     chat = telegram.private_chat(alice)
     for n in range(3):
@@ -128,7 +145,7 @@ async def test_album_gets_one_answer(bot, telegram, chevereto):
         )
     summary = await telegram.wait_for(lambda m: "3 of 3" in (m["text"] or ""), timeout=15)
     assert summary["text"].count("/image/") == 3
-    await asyncio.sleep(2)
+    await eventually(lambda: all_answered(bot))  # a job is finished once its answers are out
     public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
     assert len(public) == 1
     assert {r.form.get("title") for r in chevereto.upload_requests} == {"Beach day"}
@@ -136,7 +153,7 @@ async def test_album_gets_one_answer(bot, telegram, chevereto):
 
 async def test_oversize_is_refused_before_getfile(bot, telegram, chevereto):
     """A 25 MB video is refused naming the 20 MB limit, without getFile or any upload."""
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     ref = telegram.add_file(b"\x00\x00\x00\x18ftypmp42" + b"0" * 100, mime_type="video/mp4")
     telegram.push_update(
@@ -170,8 +187,8 @@ async def test_non_media_in_a_mirrored_group_is_ignored(bot, telegram):
     pdf = telegram.add_file(b"%PDF-1.4 test", file_name="a.pdf", mime_type="application/pdf")
     group = telegram.group_chat(GROUP_ID)
     telegram.push_update(telegram.message_update(group, alice, document=pdf))
-    telegram.push_update(telegram.message_update(group, alice, text="nice"))
-    await asyncio.sleep(1.0)
+    last = telegram.push_update(telegram.message_update(group, alice, text="nice"))
+    await handled(telegram, last)
     assert len(texts_to(telegram, GROUP_ID)) == before
 
 
@@ -184,7 +201,7 @@ async def test_link_in_a_group_is_deleted_and_not_stored(bot, telegram, cheveret
     answer = await telegram.wait_for(lambda m: m["chat_id"] == GROUP_ID)
     assert "private chat" in answer["text"]
     assert (GROUP_ID, update["message"]["message_id"]) in telegram.deleted
-    assert await bot.store.key_of(_user(ALICE_ID)) is None
+    assert await bot.store.keys.of(_user(ALICE_ID)) is None
     assert chevereto.requests == []
     assert all(
         KEY not in str(call["params"]) for call in telegram.calls if call["method"] != "getUpdates"
@@ -200,13 +217,13 @@ async def test_link_in_private_verifies_and_masks(bot, telegram, chevereto):
     answer = await telegram.wait_for(lambda m: "linked" in (m["text"] or ""))
     assert "chv_…kkkk" in answer["text"]
     assert KEY not in answer["text"]
-    assert await bot.store.key_of(_user(ALICE_ID)) == KEY
+    assert await bot.store.keys.of(_user(ALICE_ID)) == KEY
     assert len(chevereto.deleted) == 1
 
 
 async def test_delete_button_flow(bot, telegram, chevereto):
     """Delete asks first; another user cannot confirm; the uploader's confirmation deletes."""
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID)
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
     secret = await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""))
@@ -227,7 +244,7 @@ async def test_delete_button_flow(bot, telegram, chevereto):
 
 async def test_mirror_is_for_admins_and_uses_their_key(bot, telegram, chevereto):
     """A member cannot turn mirroring on; an admin can, and posters without a key use theirs."""
-    await bot.store.link_key(_user(BOB_ID), OTHER_KEY)
+    await bot.store.keys.link(_user(BOB_ID), OTHER_KEY)
     telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID, first_name="Bob")
     group = telegram.group_chat(GROUP_ID)
@@ -237,6 +254,7 @@ async def test_mirror_is_for_admins_and_uses_their_key(bot, telegram, chevereto)
     telegram.push_update(telegram.message_update(group, bob, text="/mirror on"))
     on = await telegram.wait_for(lambda m: "Mirroring is on" in (m["text"] or ""))
     assert "Bob" in on["text"]
+    assert "@BotFather" in on["text"]  # what the bot needs to see every post, said on Telegram
     telegram.push_update(photo_update(telegram, group, alice))
     await telegram.wait_for(lambda m: m["chat_id"] == GROUP_ID and "/image/" in (m["text"] or ""))
     assert chevereto.upload_requests[-1].headers["x-api-key"] == OTHER_KEY
@@ -254,7 +272,7 @@ async def test_chinese_for_zh_hans(bot, telegram):
 
 async def test_upload_as_a_reply(bot, telegram, chevereto):
     """/upload replying to a group message with a photo uploads it with the sender's key."""
-    await bot.store.link_key(_user(BOB_ID), OTHER_KEY)
+    await bot.store.keys.link(_user(BOB_ID), OTHER_KEY)
     telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID)
     group = telegram.group_chat(GROUP_ID)
@@ -274,6 +292,16 @@ async def test_upload_without_media_explains(bot, telegram):
     await telegram.wait_for(lambda m: "Reply to a message" in (m["text"] or ""))
 
 
+async def test_help_says_how_to_upload_on_telegram(bot, telegram):
+    """/help's upload line is Telegram's own, in the user's language."""
+    alice = telegram.user(ALICE_ID)
+    bob = telegram.user(BOB_ID, language_code="zh-hans")
+    telegram.push_update(telegram.message_update(telegram.private_chat(alice), alice, text="/help"))
+    telegram.push_update(telegram.message_update(telegram.private_chat(bob), bob, text="/help"))
+    await telegram.wait_for(lambda m: "the media of the message you reply to" in (m["text"] or ""))
+    await telegram.wait_for(lambda m: "回复一条带媒体的消息来上传它" in (m["text"] or ""))
+
+
 async def test_command_menu_in_english_and_chinese(bot, telegram):
     """setMyCommands ran for the default language and for Chinese."""
     english = telegram.commands_for("")
@@ -284,6 +312,7 @@ async def test_command_menu_in_english_and_chinese(bot, telegram):
     assert any("密钥" in c["description"] for c in chinese)
 
 
+@pytest.mark.slow
 async def test_rate_limited_send_is_retried(bot, telegram):
     """A 429 with retry_after on sendMessage is waited out, and the message still arrives."""
     telegram.fail(
@@ -296,7 +325,7 @@ async def test_rate_limited_send_is_retried(bot, telegram):
 
 async def test_progress_edits_one_status_message(bot, telegram, chevereto):
     """A large file shows a status message, later edited into the answer."""
-    await bot.store.link_key(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(_user(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     chevereto.delay = 0.5
     big = probe_png() + b"\0" * (6 * MB)
@@ -310,11 +339,11 @@ async def test_progress_edits_one_status_message(bot, telegram, chevereto):
     ] == [status]
 
 
-async def test_pending_updates_are_served_at_start(settings, telegram, chevereto):
+async def test_pending_updates_are_served_at_start(settings, platform, telegram, chevereto):
     """An update sent while the bot was down is answered when it starts."""
     alice = telegram.user(ALICE_ID)
     telegram.push_update(telegram.message_update(telegram.private_chat(alice), alice, text="/help"))
-    async with running_bot(settings):
+    async with running(settings, platform, tuning=QUICK):
         await telegram.wait_for(lambda m: "/link" in (m["text"] or ""))
     assert all(
         call["params"].get("drop_pending_updates") in (None, False, "false")
@@ -323,16 +352,16 @@ async def test_pending_updates_are_served_at_start(settings, telegram, chevereto
     )
 
 
-async def test_restart_resumes_an_unfinished_upload(settings, telegram, chevereto):
+async def test_restart_resumes_an_unfinished_upload(settings, platform, telegram, chevereto):
     """A bot stopped mid-upload answers the photo, once, after it starts again."""
     alice = telegram.user(ALICE_ID)
     chevereto.hang_next(2)
-    async with running_bot(settings) as core:
-        await core.store.link_key(_user(ALICE_ID), KEY)
+    async with running(settings, platform, tuning=QUICK) as core:
+        await core.store.keys.link(_user(ALICE_ID), KEY)
         telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
         await eventually(lambda: bool(chevereto.upload_requests))
     assert not [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t]
-    async with running_bot(settings):
+    async with running(settings, platform, tuning=QUICK):
         await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=15)
         await asyncio.sleep(0.5)
     public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
@@ -341,12 +370,12 @@ async def test_restart_resumes_an_unfinished_upload(settings, telegram, cheveret
 
 
 def _user(user_id: int) -> UserRef:
-    return UserRef(Platform.TELEGRAM, str(user_id))
+    return UserRef("telegram", str(user_id))
 
 
 async def _mirror(core, telegram: FakeTelegram) -> None:
     """Bob, an admin with a key, turns mirroring on; the bot is an admin so it sees photos."""
-    await core.store.link_key(_user(BOB_ID), OTHER_KEY)
+    await core.store.keys.link(_user(BOB_ID), OTHER_KEY)
     telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
     telegram.set_chat_member(GROUP_ID, BOB_ID, "administrator")
     bob = telegram.user(BOB_ID, first_name="Bob")
@@ -356,20 +385,17 @@ async def _mirror(core, telegram: FakeTelegram) -> None:
     await telegram.wait_for(lambda m: "Mirroring is on" in (m["text"] or ""))
 
 
-async def test_webhook_mode_checks_the_secret(telegram, chevereto, tmp_path, database, unused_port):
+async def test_webhook_mode_checks_the_secret(settings, telegram, unused_port):
     """Webhook mode registers its URL and secret; a POST without the secret is refused."""
     url = f"http://127.0.0.1:{unused_port}/telegram"
-    settings = settings_for(
+    platform = telegram_for(
         telegram,
-        chevereto,
-        tmp_path / "data",
-        database,
-        telegram_webhook_url=url,
-        telegram_webhook_listen=f"127.0.0.1:{unused_port}",
-        telegram_webhook_secret="s3cret-Token_1",
+        webhook_url=url,
+        webhook_listen=f"127.0.0.1:{unused_port}",
+        webhook_secret="s3cret-Token_1",
     )
     telegram.deliver_webhooks = False
-    async with running_bot(settings):
+    async with running(settings, platform, tuning=QUICK):
         hook = await telegram.wait_for_call("setWebhook")
         assert hook["params"]["url"] == url
         assert hook["params"]["secret_token"] == "s3cret-Token_1"
@@ -385,20 +411,11 @@ async def test_webhook_mode_checks_the_secret(telegram, chevereto, tmp_path, dat
     assert telegram.calls_to("getUpdates") == []
 
 
-async def test_webhook_secret_is_generated_once(
-    telegram, chevereto, tmp_path, database, unused_port
-):
+async def test_webhook_secret_is_generated_once(settings, telegram, tmp_path, unused_port):
     """Without TELEGRAM_WEBHOOK_SECRET a secret is generated into DATA_DIR and reused."""
     url = f"http://127.0.0.1:{unused_port}/"
-    settings = settings_for(
-        telegram,
-        chevereto,
-        tmp_path / "data",
-        database,
-        telegram_webhook_url=url,
-        telegram_webhook_listen=f"127.0.0.1:{unused_port}",
-    )
-    async with running_bot(settings):
+    platform = telegram_for(telegram, webhook_url=url, webhook_listen=f"127.0.0.1:{unused_port}")
+    async with running(settings, platform, tuning=QUICK):
         first = (await telegram.wait_for_call("setWebhook"))["params"]["secret_token"]
     stored = (tmp_path / "data" / "telegram-webhook.secret").read_text()
     assert first == stored
@@ -424,14 +441,15 @@ async def rename_table(path, old: str, new: str) -> None:
             await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow
 async def test_an_update_whose_upload_cannot_be_stored_is_not_acknowledged(
-    telegram, chevereto, tmp_path
+    platform, telegram, chevereto, tmp_path
 ):
     """With the jobs table gone, a photo stays unacknowledged; once it is back, it is answered."""
     path = tmp_path / "bot.sqlite3"
-    settings = settings_for(telegram, chevereto, tmp_path / "data", f"sqlite+aiosqlite:///{path}")
-    async with running_bot(settings) as core:
-        await core.store.link_key(_user(ALICE_ID), KEY)
+    settings = core_settings(chevereto, tmp_path / "data", f"sqlite+aiosqlite:///{path}")
+    async with running(settings, platform, tuning=QUICK) as core:
+        await core.store.keys.link(_user(ALICE_ID), KEY)
         await telegram.wait_for_call("getUpdates")
         await rename_table(path, "jobs", "jobs_away")
         alice = telegram.user(ALICE_ID)

@@ -35,9 +35,6 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import BodyPartReader, web
 
-from bot.durations import expiration_seconds
-from bot.errors import InvalidExpiration
-
 UPLOAD_PATH = "/api/1/upload"
 CHUNK = 256 * 1024
 MIN_EXPIRATION = 5 * 60
@@ -49,6 +46,21 @@ PHP_WARNING = (
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Injection = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+
+
+_ISO_DURATION = re.compile(
+    r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
+)
+_DURATION_WEIGHTS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+
+
+def _duration_seconds(value: str) -> int | None:
+    """An ISO-8601 duration's length as PHP's DateInterval would add it (a month as 30 days),
+    or None when the text is not one."""
+    match = _ISO_DURATION.fullmatch(value.strip().upper())
+    if match is None or not any(match.groups()):
+        return None
+    return sum(int(n or 0) * w for n, w in zip(match.groups(), _DURATION_WEIGHTS, strict=True))
 
 
 @dataclass
@@ -470,9 +482,8 @@ class FakeChevereto:
         """Seconds until expiry: valid durations clamped to 5 min ... 365 days, garbage 5 min."""
         if not self.expirable or not value:
             return None
-        try:
-            seconds = int(expiration_seconds(value))
-        except InvalidExpiration:
+        seconds = _duration_seconds(value)
+        if seconds is None:
             seconds = MIN_EXPIRATION
         return min(max(seconds, MIN_EXPIRATION), MAX_EXPIRATION)
 

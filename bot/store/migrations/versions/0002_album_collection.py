@@ -1,4 +1,4 @@
-"""Jobs collect a Telegram album's items under one group key before they run.
+"""Jobs collect an album's items under one group key before they run.
 
 Revision ID: 0002
 Revises: 0001

@@ -7,24 +7,27 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-from telegram import Chat, Message, Update, User
+from telegram import Chat, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from adapters.telegram.handler import TelegramJobs
-from adapters.telegram.media import file_of
-from adapters.telegram.replies import Where, send_reply
+from adapters.telegram.files import file_of
+from adapters.telegram.outbound import Outbound, Where
+from adapters.telegram.settings import TelegramSettings
 from bot.app import Core
-from bot.commands import Context, deliver
-from bot.domain import ChatKind, ChatRef, Platform, Reply, UserRef
+from bot.commands import Context, answered, deliver
+from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
-from bot.jobs import JobSpec
+from bot.payloads import AnswerTarget, JobSpec
 from bot.texts import error_text, language_of
 
 log = logging.getLogger(__name__)
+PLATFORM = TelegramSettings.name
 ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+Command = Callable[[Context, str, Update], Awaitable[Sequence[Reply]]]
+"""A command: its context, its argument (the words after it), and the update it came in."""
 
 
 def _chat_kind(chat: Chat) -> ChatKind:
@@ -33,23 +36,21 @@ def _chat_kind(chat: Chat) -> ChatKind:
     return ChatKind.CHANNEL if chat.type == ChatType.CHANNEL else ChatKind.GROUP
 
 
-def _sender(update: Update) -> tuple[int, str, str | None]:
+def _sender(update: Update, chat: Chat) -> tuple[int, str, str | None]:
     """Who sent it: a user, or for an unsigned channel post the channel itself."""
-    user: User | None = update.effective_user
+    user = update.effective_user
     if user is not None:
         return user.id, user.full_name, user.language_code
-    chat = update.effective_chat
-    assert chat is not None
     return chat.id, chat.title or str(chat.id), None
 
 
 def context_of(update: Update) -> Context:
     chat = update.effective_chat
     assert chat is not None
-    user_id, name, language = _sender(update)
+    user_id, name, language = _sender(update, chat)
     return Context(
-        UserRef(Platform.TELEGRAM, str(user_id)),
-        ChatRef(Platform.TELEGRAM, str(chat.id), _chat_kind(chat)),
+        UserRef(PLATFORM, str(user_id)),
+        ChatRef(PLATFORM, str(chat.id), _chat_kind(chat)),
         language_of(language),
         user_name=name,
     )
@@ -65,12 +66,20 @@ def where_of(update: Update, ctx: Context) -> Where:
     )
 
 
-class Updates:
+def job_of(ctx: Context, source: Message, answer_to: Message) -> JobSpec:
+    """A job for the file of ``source``, answered in reply to ``answer_to``."""
+    item = file_of(source)
+    assert item is not None
+    answer = AnswerTarget(reply_to=str(answer_to.message_id))
+    return JobSpec(ctx.user, ctx.chat, ctx.language, (item,), caption=source.caption, answer=answer)
+
+
+class Inbound:
     """The callbacks registered on the PTB Application."""
 
-    def __init__(self, core: Core, jobs: TelegramJobs) -> None:
+    def __init__(self, core: Core, outbound: Outbound) -> None:
         self._core = core
-        self._jobs = jobs
+        self._outbound = outbound
         self._unstored: set[int] = set()
 
     def stored(self, update: Update) -> bool:
@@ -85,27 +94,20 @@ class Updates:
         return True
 
     async def _answer(self, update: Update, ctx: Context, replies: Sequence[Reply]) -> None:
-        bot = update.get_bot()
         where = where_of(update, ctx)
 
         async def send(reply: Reply) -> bool:
-            return await send_reply(bot, reply, where, ctx.language)
+            return await self._outbound.send(reply, where, ctx.language)
 
         await deliver(replies, send)
 
-    def command(
-        self, run: Callable[[Context, str, Update], Awaitable[Sequence[Reply]]]
-    ) -> Callback:
+    def command(self, run: Command) -> Callback:
         """Wraps a command: its context, its argument, and one sentence for any error."""
 
         async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ctx = context_of(update)
             argument = " ".join(context.args or [])
-            try:
-                await self._core.store.remember_language(ctx.user, ctx.language)
-                replies = await run(ctx, argument, update)
-            except Exception as error:  # every failure becomes one sentence, never a traceback
-                replies = [Reply(error_text(error))]
+            replies = await answered(self._core.store, ctx, lambda: run(ctx, argument, update))
             await self._answer(update, ctx, replies)
 
         return callback
@@ -155,10 +157,9 @@ class Updates:
         """/upload as a reply to a message with media uploads that media, with the sender's key."""
         message = update.effective_message
         target = message.reply_to_message if message is not None else None
-        if target is None or file_of(target) is None:
+        if message is None or target is None or file_of(target) is None:
             return [await self._core.commands.upload_usage(ctx)]
-        spec = self._spec(ctx, target, answer_to=message)
-        reply = await self._core.intake.requested(spec, self._jobs.media(spec))
+        reply = await self._core.intake.requested(job_of(ctx, target, message))
         return [] if reply is None else [reply]
 
     # media
@@ -169,10 +170,9 @@ class Updates:
         if message is None or file_of(message) is None:
             return
         ctx = context_of(update)
-        spec = self._spec(ctx, message, answer_to=message)
         group = f"tg:{ctx.chat.id}:{message.media_group_id}" if message.media_group_id else None
         try:
-            reply = await self._core.intake.posted(spec, self._jobs.media(spec), group_key=group)
+            reply = await self._core.intake.posted(job_of(ctx, message, message), group_key=group)
         except BotError as error:
             reply = Reply(error_text(error))
         except Exception:  # the database is away: leave the update unacknowledged
@@ -185,21 +185,6 @@ class Updates:
     async def not_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ctx = context_of(update)
         await self._answer(update, ctx, [await self._core.commands.not_media(ctx)])
-
-    def _spec(self, ctx: Context, source: Message, *, answer_to: Message | None) -> JobSpec:
-        item = file_of(source)
-        assert item is not None
-        return JobSpec(
-            ctx.user,
-            ctx.chat,
-            ctx.language,
-            [item.to_json()],
-            caption=source.caption,
-            answer={
-                "chat_id": int(ctx.chat.id),
-                "reply_to": answer_to.message_id if answer_to is not None else None,
-            },
-        )
 
     # buttons
 

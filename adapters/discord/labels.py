@@ -1,7 +1,8 @@
-"""App-command names, descriptions and choices, in English and Simplified Chinese.
+"""App-command descriptions, options and choices, in English and Simplified Chinese.
 
-Every label is a key of the core's catalogs (``bot.texts``), so both languages
-are checked there; this module only turns them into Discord's locale strings.
+Every label is a catalog key (the core's ``command.*`` and ``on``/``off``, the
+adapter's ``discord.*`` from ``texts.py``), so both languages are checked where
+the sentences live; this module only turns them into Discord's locale strings.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 
 from discord import Locale, app_commands
 
+from adapters.discord.texts import EN
 from bot.durations import EXPIRATION_CHOICES
 from bot.texts import CATALOGS, Language, language_of
 
@@ -36,14 +38,9 @@ def duration_label(iso: str) -> app_commands.locale_str:
     if match is None:
         raise ValueError(iso)
     time_part, number, letter = match.groups()
-    unit = _UNITS[(time_part, letter)]
+    key = f"discord.duration.{_UNITS[(time_part, letter)]}"
     n = int(number)
-    key = (
-        f"duration.{unit}.one"
-        if n == 1 and f"duration.{unit}.one" in CATALOGS["en"]
-        else f"duration.{unit}"
-    )
-    return label(key, n=n)
+    return label(f"{key}.one" if n == 1 and f"{key}.one" in EN else key, n=n)
 
 
 def expiration_choices() -> list[app_commands.Choice[str]]:

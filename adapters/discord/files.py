@@ -1,16 +1,25 @@
-"""Attachments streamed from Discord's CDN to the file the core hands over."""
+"""Attachments as the core's FileRefs, and streamed from Discord's CDN when a job runs.
+
+A job may run long after its message (a restart, a host outage), so a FileRef's
+locator keeps ids, not a discord.py object: the attachment's signed CDN URL and,
+when it has one, its message, to ask Discord for a fresh URL once that one has
+expired. An attachment given as an ``/upload`` option lives on no message: its
+job runs at once, and it cannot be fetched again once its URL has expired.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import aiohttp
 import discord
 
-from adapters.discord_.refs import AttachmentRef
 from bot.errors import MediaUnavailable, SourceUnavailable
+from bot.payloads import FileRef
 
 CHUNK = 256 * 1024
 TIMEOUT = aiohttp.ClientTimeout(total=None, connect=30, sock_read=60)
@@ -18,6 +27,47 @@ GONE = frozenset({403, 404, 410})
 """What the CDN answers for an expired signed URL or a deleted file."""
 
 ClientSource = Callable[[], Awaitable[discord.Client]]
+"""The logged-in client, awaited: a job may resume before the first login."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRef:
+    """What a FileRef's locator holds: the attachment, its URL, and its message if any."""
+
+    id: int
+    url: str
+    channel_id: int | None = None
+    message_id: int | None = None
+
+    def locator(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def of_locator(cls, locator: str) -> AttachmentRef:
+        return cls(**json.loads(locator))
+
+
+def file_ref(attachment: discord.Attachment, message: discord.Message | None = None) -> FileRef:
+    """The attachment as the core sees it; ``message`` is the one it was posted on."""
+    ref = AttachmentRef(
+        attachment.id,
+        attachment.url,
+        message.channel.id if message else None,
+        message.id if message else None,
+    )
+    return FileRef(attachment.filename, attachment.content_type, attachment.size, ref.locator())
+
+
+async def fetch(client: ClientSource, file: FileRef, path: Path) -> None:
+    """The stored URL first (a job usually runs at once), else a fresh one from its message."""
+    ref = AttachmentRef.of_locator(file.locator)
+    try:
+        await download(ref.url, path)
+    except MediaUnavailable:
+        if ref.channel_id is None or ref.message_id is None:
+            raise
+        url = await _fresh_url(await client(), ref.channel_id, ref.message_id, ref.id)
+        await download(url, path)
 
 
 async def download(url: str, path: Path) -> None:
@@ -43,17 +93,6 @@ async def _stream(url: str, path: Path) -> None:
                 await asyncio.to_thread(handle.write, chunk)
         finally:
             await asyncio.to_thread(handle.close)
-
-
-async def fetch_attachment(client: ClientSource, ref: AttachmentRef, path: Path) -> None:
-    """The stored URL first (a job usually runs at once), else a fresh one from its message."""
-    try:
-        await download(ref.url, path)
-    except MediaUnavailable:
-        if ref.channel_id is None or ref.message_id is None:
-            raise
-        url = await _fresh_url(await client(), ref.channel_id, ref.message_id, ref.id)
-        await download(url, path)
 
 
 async def _fresh_url(

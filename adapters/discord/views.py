@@ -1,4 +1,7 @@
-"""The core's buttons as Discord components, and the persistent handler of action buttons.
+"""How a core Reply looks on Discord: plain text in messages of 2000 characters, with buttons.
+
+Texts are rendered as plain text (markdown escaped, links left alone), so a
+file named ``my_cat_.png`` shows as typed.
 
 An action button (``del:12``) is sent as a plain button that discord.py does
 not keep in its view store; clicks on it, in any message and after any restart,
@@ -11,17 +14,63 @@ views do after 15 minutes).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
 import discord
 
-from bot.domain import Button
+from bot.domain import Button, Reply, Text, Visibility
 from bot.texts import Language, render
 
+MESSAGE_MAX = 2000
 ACTION = re.compile(r"[a-z]+:[0-9]+")
 """Every action the core puts on a button: a verb and an upload id."""
 MAX_BUTTONS = 25
 LABEL_MAX = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One Discord message of a reply; only the last one carries the buttons."""
+
+    content: str
+    view: discord.ui.View
+    secret: bool = False
+    """Holds a delete link: sent with embeds suppressed, never into a guild channel."""
+    ephemeral: bool = False
+    """For the user's eyes only: ephemeral on an interaction."""
+
+
+def plain(text: Text, language: Language) -> str:
+    return discord.utils.escape_markdown(render(text, language))
+
+
+def split(text: str, limit: int = MESSAGE_MAX) -> list[str]:
+    """Chunks of at most ``limit`` characters, cut between lines where possible."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+        cut = range(0, len(line), limit)
+        *whole, current = [line[start : start + limit] for start in cut] or [""]
+        chunks += whole
+    return [*chunks, current]
+
+
+def is_ephemeral(reply: Reply) -> bool:
+    return reply.visibility is not Visibility.PUBLIC or reply.secret
+
+
+def pieces(reply: Reply, language: Language) -> list[Piece]:
+    chunks = split(plain(reply.text, language))
+    views = [discord.ui.View() for _ in chunks[:-1]] + [build_view(reply.buttons, language)]
+    flags = (reply.secret, is_ephemeral(reply))
+    return [Piece(chunk, view, *flags) for chunk, view in zip(chunks, views, strict=True)]
 
 
 @runtime_checkable

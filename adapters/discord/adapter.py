@@ -1,0 +1,183 @@
+"""The Discord platform: an auto-sharded bot whose every rule is the core's.
+
+Operator set-up, in the developer portal (Bot page): enable the **Message
+Content** privileged intent, so that mirrored channels see attachments (a bot in
+more than 100 servers needs Discord's approval for it). If Discord refuses the
+intent, the bot logs how to fix it and runs without it: commands, the context
+menu and DMs still work, mirrored channels see no attachments. Invite the bot
+with the ``bot`` and ``applications.commands`` scopes and the View Channel,
+Send Messages, Read Message History and Embed Links permissions.
+
+``DISCORD_API_URL`` is the REST base for everything discord.py sends, interaction
+answers included, so a REST proxy sees all of it; the gateway URL and the shard
+count come from its ``GET /gateway/bot``. ``DISCORD_SHARD_IDS`` and
+``DISCORD_SHARD_COUNT`` let several processes split the shards of a large bot.
+Attachments are downloaded from their CDN URLs directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import discord
+import yarl
+
+from adapters.discord import files
+from adapters.discord.commands import AppCommands, ErrorTree
+from adapters.discord.inbound import Inbound
+from adapters.discord.labels import Labels
+from adapters.discord.outbound import JobAnswers
+from adapters.discord.settings import DiscordSettings
+from adapters.discord.texts import TEXTS
+from adapters.discord.views import ActionButton
+from bot.app import Core
+from bot.domain import Reply, Text
+from bot.errors import StartupFailed
+from bot.payloads import FileRef, JobSpec
+from bot.platform import PlatformTexts
+
+log = logging.getLogger(__name__)
+
+MessageHook = Callable[[discord.Message], Awaitable[None]]
+ActionHook = Callable[[discord.Interaction, str], Awaitable[None]]
+
+
+def intents(*, message_content: bool) -> discord.Intents:
+    """Guilds (channels, permissions), guild and DM messages (mirroring, DM uploads), content.
+
+    Message Content is privileged: without it a guild message's attachments
+    arrive empty, so mirrored channels cannot be uploaded from.
+    """
+    return discord.Intents(
+        guilds=True, guild_messages=True, dm_messages=True, message_content=message_content
+    )
+
+
+class BotClient(discord.AutoShardedClient):
+    """Hands messages and action-button clicks to the adapter; mentions nobody, ever."""
+
+    def __init__(
+        self,
+        *,
+        intents: discord.Intents,
+        messages: MessageHook,
+        actions: ActionHook,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options
+        )
+        self.tree = ErrorTree(self)
+        self._messages = messages
+        self._actions = actions
+
+    async def setup_hook(self) -> None:
+        """Runs at login, before the gateway connects: users never see stale commands."""
+        await self.tree.set_translator(Labels())
+        synced = await self.tree.sync()
+        log.info("synced %d Discord application commands", len(synced))
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self._messages(message)
+
+    async def on_action(self, interaction: discord.Interaction, action: str) -> None:
+        await self._actions(interaction, action)
+
+
+def _quiet_sdk() -> None:
+    """This bot never joins a voice channel, so missing voice libraries are no news.
+
+    (``bot.logs`` keeps discord.py's own logger above DEBUG, where it logs secrets.)
+    """
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+
+
+class DiscordAdapter:
+    """The Platform the core runs: the client's events in, the jobs' files and answers out."""
+
+    name: ClassVar[str] = DiscordSettings.name
+    texts: ClassVar[PlatformTexts] = TEXTS
+
+    def __init__(
+        self, core: Core, settings: DiscordSettings, *, client_class: type[BotClient] = BotClient
+    ) -> None:
+        self._core = core
+        self._settings = settings
+        self._client_class = client_class
+        self._logged_in = asyncio.Event()
+        self._answers = JobAnswers(self._logged_in_client)
+        self._inbound = Inbound(core, self._answers)
+        self._commands = AppCommands(self._inbound, core.commands)
+        self.client = self._new_client(message_content=True)
+        _quiet_sdk()
+
+    def size_limit_mb(self) -> int:
+        """Discord hands any attachment over: only MAX_UPLOAD_MB limits it."""
+        return self._core.settings.max_upload_mb
+
+    async def fetch(self, ref: FileRef, into: Path) -> None:
+        await files.fetch(self._logged_in_client, ref, into)
+
+    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+        return await self._answers.deliver(job, reply)
+
+    async def progress(self, job: JobSpec, text: Text) -> None:
+        await self._answers.progress(job, text)
+
+    async def run(self) -> None:
+        """Logs in (syncing the commands), connects every shard; a cancel closes the client."""
+        discord.http.Route.BASE = self._settings.api_url
+        try:
+            await self._serve()
+        except discord.PrivilegedIntentsRequired:
+            log.warning(
+                "Discord refused the Message Content intent: enable it on the Bot page of the "
+                "developer portal. Until then, mirrored channels see no attachments."
+            )
+            self.client = self._new_client(message_content=False)
+            await self._serve()
+
+    def _new_client(self, *, message_content: bool) -> BotClient:
+        client = self._client_class(
+            intents=intents(message_content=message_content),
+            messages=self._inbound.message,
+            actions=self._inbound.action,
+        )
+        client.add_dynamic_items(ActionButton)
+        self._commands.install(client.tree)
+        return client
+
+    async def _serve(self) -> None:
+        token = self._settings.bot_token
+        if token is None:
+            raise StartupFailed("DISCORD_BOT_TOKEN is not set")
+        async with self.client as client:
+            try:
+                await client.login(token.get_secret_value())
+            except discord.LoginFailure:
+                raise StartupFailed("Discord refused DISCORD_BOT_TOKEN: check the token") from None
+            await self._use_gateway(client)
+            self._logged_in.set()
+            await client.connect()
+
+    async def _use_gateway(self, client: BotClient) -> None:
+        """The gateway URL and shard count from GET /gateway/bot; DISCORD_SHARD_* narrow them."""
+        recommended, url, _ = await client.http.get_bot_gateway()
+        # discord.py reads this URL when it connects with a known shard count, and again
+        # whenever Discord invalidates a session.
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        client.shard_count = count = self._settings.shard_count or recommended
+        ids = list(self._settings.shard_ids or range(count))
+        if max(ids) >= count:
+            raise StartupFailed(f"DISCORD_SHARD_IDS must be below the shard count, {count}")
+        client.shard_ids = ids
+        log.info("Discord: shards %s of %d", ",".join(map(str, ids)), count)
+
+    async def _logged_in_client(self) -> discord.Client:
+        """For jobs, which may resume before the first login; once stopped, its calls fail fast."""
+        await self._logged_in.wait()
+        return self.client

@@ -1,0 +1,140 @@
+"""Discord events as core calls: commands and button clicks, upload requests, posted messages.
+
+An interaction must choose at once whether its response is public (the upload's
+answer) or ephemeral (a refusal): Discord gives a deferred response's first
+follow-up the deferral's visibility. So Intake decides first, and defers
+(publicly) only a request that becomes a job; a refusal is answered ephemerally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import discord
+
+from adapters.discord.files import file_ref
+from adapters.discord.outbound import InteractionRef, InteractionReplies, JobAnswers, answer_error
+from adapters.discord.settings import DiscordSettings
+from bot.app import Core
+from bot.commands import Context, deliver
+from bot.domain import ChatKind, ChatRef, Reply, UploadOptions, UserRef, Visibility
+from bot.payloads import AnswerTarget, FileRef, JobSpec
+from bot.store import Store
+from bot.texts import Language, language_of
+
+PLATFORM = DiscordSettings.name
+Call = Callable[[Context], Awaitable[Reply | list[Reply]]]
+
+
+def user_ref(user: discord.abc.User) -> UserRef:
+    return UserRef(PLATFORM, str(user.id))
+
+
+def chat_ref(channel_id: int, guild_id: int | None) -> ChatRef:
+    """A guild channel (or thread) is a channel; anything outside a guild is the user's DM."""
+    kind = ChatKind.PRIVATE if guild_id is None else ChatKind.CHANNEL
+    return ChatRef(PLATFORM, str(channel_id), kind)
+
+
+def _channel_id(interaction: discord.Interaction) -> int:
+    if interaction.channel_id is None:
+        raise ValueError("an interaction without a channel")
+    return interaction.channel_id
+
+
+async def context_of(interaction: discord.Interaction, store: Store) -> Context:
+    """Who asked and where, in the language of their Discord client, which is remembered."""
+    user = user_ref(interaction.user)
+    language = language_of(str(interaction.locale))
+    await store.prefs.remember_language(user, language)
+    return Context(
+        user,
+        chat_ref(_channel_id(interaction), interaction.guild_id),
+        language,
+        ephemeral=True,
+        user_name=interaction.user.display_name,
+    )
+
+
+async def language_for(store: Store, user: UserRef, guild: discord.Guild | None) -> Language:
+    """For a message, which carries no locale: the poster's last known one, else the guild's."""
+    remembered = (await store.prefs.of(user)).language
+    return language_of(remembered or (str(guild.preferred_locale) if guild else None))
+
+
+class Inbound:
+    """Hands each event to the core and sends back what it answers at once."""
+
+    def __init__(self, core: Core, answers: JobAnswers) -> None:
+        self._core = core
+        self._answers = answers
+
+    async def command(
+        self, interaction: discord.Interaction, call: Call, *, defer: bool = False
+    ) -> None:
+        """Calls the core and sends its replies; a call that reaches the host defers first."""
+        if defer:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        ctx = await context_of(interaction, self._core.store)
+        result = await call(ctx)
+        replies = result if isinstance(result, list) else [result]
+        await deliver(replies, InteractionReplies(interaction, ctx.language).send)
+
+    async def action(self, interaction: discord.Interaction, action: str) -> None:
+        """A Delete, Confirm or Cancel click; the core checks that the clicker is the uploader."""
+        try:
+            await self.command(
+                interaction, lambda ctx: self._core.commands.action(ctx, action), defer=True
+            )
+        except Exception as error:  # a button has no command tree to report it
+            await answer_error(interaction, error)
+
+    async def request(
+        self,
+        interaction: discord.Interaction,
+        files: list[FileRef],
+        *,
+        caption: str | None = None,
+        options: UploadOptions | None = None,
+        reply_to: int | None = None,
+    ) -> None:
+        """/upload or the context menu: refused at once (ephemeral), or deferred publicly and
+        made a job, which answers later."""
+        ctx = await context_of(interaction, self._core.store)
+        options = options or UploadOptions()
+        spec = JobSpec(
+            ctx.user, ctx.chat, ctx.language, tuple(files), caption, options, ephemeral=True
+        )
+
+        async def defer(accepted: JobSpec) -> JobSpec:
+            return await _defer(interaction, accepted, reply_to)
+
+        refusal = await self._core.intake.requested(spec, accept=defer)
+        if refusal is not None:
+            replies = InteractionReplies(interaction, ctx.language)
+            await replies.send(replace(refusal, visibility=Visibility.USER_ONLY))
+
+    async def message(self, message: discord.Message) -> None:
+        """A DM's attachments, or a mirrored channel's: one job, answered by replying to them."""
+        # Bots (this one included) and webhooks have no one to send a delete link to.
+        if message.author.bot or message.webhook_id is not None or not message.attachments:
+            return
+        user = user_ref(message.author)
+        chat = chat_ref(message.channel.id, message.guild.id if message.guild else None)
+        language = await language_for(self._core.store, user, message.guild)
+        files = tuple(file_ref(attachment, message) for attachment in message.attachments)
+        answer = AnswerTarget(reply_to=str(message.id))
+        spec = JobSpec(user, chat, language, files, message.content or None, answer=answer)
+        reply = await self._core.intake.posted(spec)
+        if reply is not None:
+            await self._answers.deliver(spec, reply)
+
+
+async def _defer(interaction: discord.Interaction, spec: JobSpec, reply_to: int | None) -> JobSpec:
+    """Acknowledges publicly; the job answers by editing that deferred response."""
+    callback = await interaction.response.defer(thinking=True)
+    original = callback.message_id if callback is not None else None
+    handle = InteractionRef.of(interaction, original).handle()
+    answer = AnswerTarget(None if reply_to is None else str(reply_to), handle)
+    return replace(spec, answer=answer)

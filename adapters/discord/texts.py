@@ -1,0 +1,75 @@
+"""Discord's own sentences: its /help line, what mirroring needs, and its app-command labels.
+
+The command descriptions (``command.*``) are the core's, shared with every
+platform's command menu; the option descriptions, the duration choices and the
+context menu's name exist only on Discord, so they live here.
+"""
+
+from __future__ import annotations
+
+from bot.platform import PlatformTexts
+from bot.texts import register
+
+TEXTS = PlatformTexts(upload_help="discord.help.upload", mirror_needs="discord.mirror.needs")
+
+EN = {
+    TEXTS.upload_help: (
+        "/upload — upload an attached image or video; or, on any message, "
+        "Apps → Upload to Chevereto"
+    ),
+    TEXTS.mirror_needs: (
+        "I must be able to read this channel's messages, and my Message Content intent "
+        "must be enabled."
+    ),
+    "discord.option.api_key": "Your API key, from your account settings on the site, under API",
+    "discord.option.duration": "5m, 1h, 3d, 2w, an ISO-8601 duration like P1D, or off",
+    "discord.option.switch": "on or off",
+    "discord.option.album": "The album id from its URL (like 4c), or off",
+    "discord.option.file": "The image or video to upload",
+    "discord.option.expiration": "When this upload expires (default: your /expire)",
+    "discord.option.nsfw": "Mark this upload NSFW (default: your /nsfw)",
+    "discord.option.title": "Title (default: the file name)",
+    "discord.option.tags": "Tags, separated by commas or spaces",
+    "discord.option.upload_album": "Album id from its URL, like 4c (default: your /album)",
+    "discord.duration.minute": "{n} minutes",
+    "discord.duration.hour": "{n} hours",
+    "discord.duration.hour.one": "{n} hour",
+    "discord.duration.day": "{n} days",
+    "discord.duration.day.one": "{n} day",
+    "discord.duration.week": "{n} weeks",
+    "discord.duration.week.one": "{n} week",
+    "discord.duration.month": "{n} months",
+    "discord.duration.month.one": "{n} month",
+    "discord.duration.year": "{n} years",
+    "discord.duration.year.one": "{n} year",
+    "discord.menu.upload": "Upload to Chevereto",
+}
+
+ZH = {
+    TEXTS.upload_help: "/upload — 上传附带的图片或视频；或在任意消息上选择 应用 → 上传到 Chevereto",
+    TEXTS.mirror_needs: "我需要能读取此频道的消息，并且需要开启 Message Content（消息内容）权限。",
+    "discord.option.api_key": "你的 API 密钥，在网站账户设置的 API 页面",
+    "discord.option.duration": "5m、1h、3d、2w、ISO-8601 时长（如 P1D）或 off",
+    "discord.option.switch": "开或关",
+    "discord.option.album": "相册网址中的 ID（如 4c），或 off",
+    "discord.option.file": "要上传的图片或视频",
+    "discord.option.expiration": "此次上传的过期时间（默认使用 /expire 的设置）",
+    "discord.option.nsfw": "将此次上传标记为 NSFW（默认使用 /nsfw 的设置）",
+    "discord.option.title": "标题（默认为文件名）",
+    "discord.option.tags": "标签，用逗号或空格分隔",
+    "discord.option.upload_album": "相册网址中的 ID，如 4c（默认使用 /album 的设置）",
+    "discord.duration.minute": "{n} 分钟",
+    "discord.duration.hour": "{n} 小时",
+    "discord.duration.hour.one": "{n} 小时",
+    "discord.duration.day": "{n} 天",
+    "discord.duration.day.one": "{n} 天",
+    "discord.duration.week": "{n} 周",
+    "discord.duration.week.one": "{n} 周",
+    "discord.duration.month": "{n} 个月",
+    "discord.duration.month.one": "{n} 个月",
+    "discord.duration.year": "{n} 年",
+    "discord.duration.year.one": "{n} 年",
+    "discord.menu.upload": "上传到 Chevereto",
+}
+
+register({"en": EN, "zh": ZH})

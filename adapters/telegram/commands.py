@@ -1,0 +1,61 @@
+"""The commands on Telegram: one CommandHandler each, the media and button handlers, and the
+command menu that clients show (setMyCommands), in English and Chinese."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from telegram import Bot, BotCommand
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from adapters.telegram.inbound import Command, Inbound
+from bot.texts import CATALOGS, Language
+
+MEDIA = (
+    filters.PHOTO | filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE | filters.Document.ALL
+)
+POSTS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+MENU_LANGUAGES: tuple[tuple[Language, str | None], ...] = (("en", None), ("zh", "zh"))
+"""Each menu's language, and the client language it is shown to (None: everyone else)."""
+
+
+def commands_of(inbound: Inbound) -> dict[str, Command]:
+    """Every command by its name, in the order of the menu."""
+    return {
+        "start": inbound.help,
+        "help": inbound.help,
+        "link": inbound.link,
+        "unlink": inbound.unlink,
+        "settings": inbound.settings,
+        "expire": inbound.expire,
+        "nsfw": inbound.nsfw,
+        "album": inbound.album,
+        "upload": inbound.upload,
+        "mirror": inbound.mirror,
+        "history": inbound.history,
+    }
+
+
+def register(app: Application, inbound: Inbound) -> None:  # type: ignore[type-arg]
+    """Commands and buttons run concurrently; posted media is handled in order, so that the
+    poll loop knows it was stored before it acknowledges the update."""
+    for name, run in commands_of(inbound).items():
+        app.add_handler(CommandHandler(name, inbound.command(run), filters=POSTS, block=False))
+    app.add_handler(MessageHandler(POSTS & MEDIA, inbound.media))
+    private_text = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND
+    app.add_handler(MessageHandler(private_text & ~MEDIA, inbound.not_media, block=False))
+    app.add_handler(CallbackQueryHandler(inbound.button, block=False))
+
+
+async def set_menus(bot: Bot, names: Iterable[str]) -> None:
+    """The command menu, in English for everyone and in Chinese for Chinese clients."""
+    names = list(names)
+    for language, code in MENU_LANGUAGES:
+        menu = [BotCommand(name, CATALOGS[language][f"command.{name}"]) for name in names]
+        await bot.set_my_commands(menu, language_code=code)

@@ -1,0 +1,92 @@
+"""Telegram messages as files: which attachment, its name and type, and how to fetch it again.
+
+A job keeps only the ``file_id`` as its ``FileRef.locator`` (never the file URL,
+which holds the bot token); the bytes are fetched through ``getFile`` and streamed
+to disk when the job runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+from telegram import Bot, Message
+from telegram.error import BadRequest, NetworkError, TelegramError
+
+from bot.errors import MediaTooLarge, SourceUnavailable
+from bot.payloads import FileRef
+from bot.tls import tls_context
+
+CHUNK = 256 * 1024
+VIDEOS = ("video", "animation", "video_note")
+"""A message's video-like attachments; a name made for one starts with its attribute."""
+
+
+def _guess(filename: str | None) -> str | None:
+    return mimetypes.guess_type(filename)[0] if filename else None
+
+
+def file_of(message: Message) -> FileRef | None:
+    """The message's one file (the largest photo size), or None when it carries none."""
+    if message.photo:
+        photo = message.photo[-1]
+        name = f"photo_{photo.file_unique_id}.jpg"
+        return FileRef(name, "image/jpeg", photo.file_size, photo.file_id)
+    for attribute in VIDEOS:
+        attachment = getattr(message, attribute)
+        if attachment is not None:
+            made = f"{attribute}_{attachment.file_unique_id}.mp4"
+            name = getattr(attachment, "file_name", None) or made
+            kind = getattr(attachment, "mime_type", None) or "video/mp4"
+            return FileRef(name, kind, attachment.file_size, attachment.file_id)
+    document = message.document
+    if document is not None:
+        name = document.file_name or f"file_{document.file_unique_id}"
+        kind = document.mime_type or _guess(name)
+        return FileRef(name, kind, document.file_size, document.file_id)
+    return None
+
+
+class Downloader:
+    """Fetches a file by its id: getFile, then a streamed GET (or a copy in local mode)."""
+
+    def __init__(self, bot: Bot, limit_mb: int) -> None:
+        self._bot = bot
+        self._limit_mb = limit_mb
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=10.0), verify=tls_context()
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def fetch(self, ref: FileRef, into: Path) -> None:
+        try:
+            file = await self._bot.get_file(ref.locator)
+        except BadRequest as error:
+            if "too big" in error.message.lower():
+                raise MediaTooLarge(self._limit_mb) from None
+            raise SourceUnavailable("Telegram refused getFile") from None
+        except TelegramError:
+            raise SourceUnavailable("Telegram getFile failed") from None
+        location = file.file_path or ""
+        if os.path.isabs(location) and await asyncio.to_thread(os.path.isfile, location):
+            await asyncio.to_thread(shutil.copyfile, location, into)
+            return
+        await self._stream(location, into)
+
+    async def _stream(self, url: str, into: Path) -> None:
+        """The URL holds the bot token: it is used here and nowhere else, never logged."""
+        try:
+            async with self._http.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise SourceUnavailable(f"file download answered {response.status_code}")
+                with into.open("wb") as out:
+                    async for chunk in response.aiter_bytes(CHUNK):
+                        out.write(chunk)
+        except (httpx.HTTPError, NetworkError):
+            raise SourceUnavailable("file download failed") from None

@@ -1,0 +1,139 @@
+"""Core replies as Telegram messages: buttons, previews, who may see them, and job status.
+
+A reply holding a delete link (``secret``) only ever goes to the user's private
+chat, with link previews off: Telegram's preview crawler would open the link,
+and opening it deletes the upload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.domain import Reply, Text, Visibility
+from bot.payloads import JobSpec
+from bot.texts import Language, render
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def keyboard(reply: Reply, language: Language) -> InlineKeyboardMarkup | None:
+    """URL buttons open links; action buttons carry callback data that holds no secret."""
+    rows = []
+    for button in reply.buttons:
+        label = render(button.label, language)
+        if button.url is not None:
+            rows.append([InlineKeyboardButton(label, url=button.url)])
+        elif button.action is not None:
+            rows.append([InlineKeyboardButton(label, callback_data=button.action)])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _replying(message_id: int | None) -> ReplyParameters | None:
+    """A reply to ``message_id`` that is still sent if that message is gone."""
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id, allow_sending_without_reply=True)
+
+
+def _closed(error: TelegramError) -> bool:
+    """Telegram's ways of saying the user never started the bot, or blocked it."""
+    return isinstance(error, Forbidden) or "chat not found" in error.message.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a request came from: the chat, the user, the message to answer."""
+
+    chat_id: int
+    user_id: int
+    reply_to: int | None
+    private: bool
+
+    @classmethod
+    def of_job(cls, job: JobSpec) -> Where:
+        """A job's chat and user; its answer replies to ``job.answer.reply_to``, a message id."""
+        reply_to = job.answer.reply_to
+        return cls(
+            int(job.chat.id),
+            int(job.user.id),
+            None if reply_to is None else int(reply_to),
+            job.chat.is_private,
+        )
+
+    def toward(self, to_user: bool) -> tuple[int, int | None]:
+        """The chat to send to and the message to reply to there: none in the user's private
+        chat when the request came from elsewhere."""
+        if not to_user:
+            return self.chat_id, self.reply_to
+        return self.user_id, self.reply_to if self.private else None
+
+
+class Outbound:
+    """Sends replies; a job's one status message is edited rather than sent again."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+        self._status: dict[tuple[int, int | None], int] = {}
+        """The status message of each job being answered, by (chat, message replied to)."""
+
+    async def send(self, reply: Reply, where: Where, language: Language) -> bool:
+        """Sends one reply where its visibility allows; False when the user's private chat
+        is closed to the bot."""
+        to_user = reply.visibility is Visibility.PRIVATE_TO_USER or (
+            reply.secret and not where.private
+        )
+        chat_id, reply_to = where.toward(to_user)
+        try:
+            await self._bot.send_message(
+                chat_id,
+                render(reply.text, language),
+                reply_markup=keyboard(reply, language),
+                link_preview_options=NO_PREVIEW if reply.secret else None,
+                reply_parameters=_replying(reply_to),
+            )
+        except (Forbidden, BadRequest) as error:
+            if not (to_user and _closed(error)):
+                raise
+            return False
+        return True
+
+    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+        """A job's reply; its public answer replaces the status message when there is one."""
+        where = Where.of_job(job)
+        status = self._status.pop((where.chat_id, where.reply_to), None)
+        if status is not None and reply.visibility is Visibility.PUBLIC and not reply.secret:
+            with contextlib.suppress(TelegramError):
+                await self._bot.edit_message_text(
+                    render(reply.text, job.language),
+                    where.chat_id,
+                    status,
+                    reply_markup=keyboard(reply, job.language),
+                )
+                return True
+        return await self.send(reply, where, job.language)
+
+    async def progress(self, job: JobSpec, text: Text) -> None:
+        """The first report sends a status message; later ones edit it."""
+        where = Where.of_job(job)
+        shown = render(text, job.language)
+        key = (where.chat_id, where.reply_to)
+        if key in self._status:
+            await self._bot.edit_message_text(shown, where.chat_id, self._status[key])
+            return
+        message = await self._bot.send_message(
+            where.chat_id,
+            shown,
+            reply_parameters=_replying(where.reply_to),
+            link_preview_options=NO_PREVIEW,
+        )
+        self._status[key] = message.message_id

@@ -1,0 +1,150 @@
+"""The Chevereto API v1.1 client: the only place that knows Chevereto's URLs.
+
+It follows the host's real behaviour: the upload goes to exactly
+``<site>/api/1/upload`` with the key in the ``X-API-Key`` header, redirects are
+never followed (a 3xx turns the POST into a GET that loses the file), and a file
+is streamed from disk. The key is never logged nor put in an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Final, Self, TypeVar
+
+import httpx
+
+from bot.chevereto.answers import Redirected, read_upload, viewer_of
+from bot.chevereto.multipart import Body, Progress, Source, option_fields
+from bot.domain import HostImage, UploadOptions
+from bot.errors import HostUnavailable, KeyRejected
+from bot.tls import tls_context
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PATH: Final = "/api/1/upload"
+
+T = TypeVar("T")
+_NO_OPTIONS: Final = UploadOptions()
+
+
+class CheveretoClient:
+    """Uploads to and deletes from one Chevereto site, with each user's own key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 60.0,
+        tries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        root = base_url.rstrip("/")
+        url = httpx.URL(root)
+        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+            raise ValueError("base_url must be http(s)://host[/path], without query or fragment")
+        if tries < 1:
+            raise ValueError("tries must be at least 1")
+        self._upload_url = root + UPLOAD_PATH
+        self._tries = tries
+        self._backoff = backoff
+        self._http = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, transport=transport, verify=tls_context()
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def upload(
+        self,
+        key: str,
+        source: Source,
+        options: UploadOptions = _NO_OPTIONS,
+        *,
+        progress: Progress | None = None,
+    ) -> HostImage:
+        """Uploads ``source`` and returns what the host answered (format json)."""
+        if not key.isascii() or not key.isprintable():
+            raise KeyRejected("the key is not a printable ASCII string")
+        fields = [*option_fields(options), ("format", "json")]
+
+        async def attempt() -> HostImage:
+            return read_upload(await self._post(key, fields, source, progress))
+
+        return await self._retrying(attempt)
+
+    async def delete(self, delete_url: str) -> bool:
+        """Performs the GET on a delete link and tells whether the image is now gone.
+
+        The link deletes on a plain GET and the answer alone proves little (Chevereto
+        redirects away after deleting, and 404s both unknown images and wrong hashes), so
+        redirects are not followed and "gone" means: after the delete GET, the image's
+        viewer page (the link without its ``/delete/<hash>`` tail) answers 404 or 410. When
+        no viewer page can be derived from the link, a 2xx or 3xx answer to the delete GET
+        counts as gone. No key is sent. Network errors and 5xx raise HostUnavailable, after
+        retries (the GET is idempotent).
+        """
+        status = await self._retrying(lambda: self._get_status(delete_url))
+        viewer = viewer_of(delete_url)
+        if viewer is None:
+            return status < 400
+        return await self._retrying(lambda: self._get_status(viewer)) in (404, 410)
+
+    async def _post(
+        self,
+        key: str,
+        fields: list[tuple[str, str]],
+        source: Source,
+        progress: Progress | None,
+    ) -> httpx.Response:
+        body = Body.build(fields, source)
+        headers = {
+            "X-API-Key": key,
+            "Content-Type": body.content_type,
+            "Content-Length": str(body.length),
+            "Accept": "application/json, text/plain",
+        }
+        try:
+            return await self._http.post(
+                self._upload_url, content=body.chunks(progress), headers=headers
+            )
+        except httpx.TransportError as e:
+            raise HostUnavailable(f"upload failed: {type(e).__name__}") from e
+
+    async def _get_status(self, url: str) -> int:
+        try:
+            response = await self._http.get(url)
+        except httpx.TransportError as e:
+            raise HostUnavailable(f"request failed: {type(e).__name__}") from e
+        if response.status_code >= 500:
+            raise HostUnavailable(f"host answered HTTP {response.status_code}")
+        return response.status_code
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Runs ``attempt`` up to ``tries`` times, backing off exponentially, while the host
+        is unavailable. Only HostUnavailable is retried: any other answer is the host's
+        decision and would repeat."""
+        for number in range(1, self._tries):
+            try:
+                return await attempt()
+            except Redirected:
+                raise
+            except HostUnavailable as e:
+                delay = self._backoff * 2 ** (number - 1)
+                log.warning("host unavailable (%s); try %d, next in %.2fs", e, number, delay)
+                await asyncio.sleep(delay)
+        return await attempt()

@@ -1,0 +1,212 @@
+"""What a job stores: its files, options and answer target; and what became of each file.
+
+A job may run long after the event that made it (a restart, a host outage), so it
+keeps references, not live objects: each file as its platform will find it again
+(``FileRef.locator``, which the adapter writes and reads, never a URL holding a
+token), and where to answer (``AnswerTarget``). Every type turns into JSON and back,
+because the job lives sealed in the database between those moments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Self
+
+from bot.domain import (
+    ChatKind,
+    ChatRef,
+    MediaKind,
+    Outcome,
+    Text,
+    UploadOptions,
+    UploadRecord,
+    UserRef,
+    media_kind,
+)
+from bot.texts import Language
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """One file of a job: what the core checks before fetching it, and the adapter's way to it."""
+
+    filename: str
+    content_type: str | None
+    size: int | None
+    """As the platform declares it; the real size is checked again once fetched."""
+    locator: str
+    """The adapter's own reference (a file id, an attachment's ids): opaque to the core."""
+
+    @property
+    def kind(self) -> MediaKind | None:
+        return media_kind(self.content_type)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "locator": self.locator,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(data["filename"], data["content_type"], data["size"], data["locator"])
+
+
+Fetch = Callable[[Path], Awaitable[None]]
+"""Writes a file's bytes to the given path: the adapter knows how, the core decides when."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMedia:
+    """One file to upload: who sent it, where, how to fetch it, and what to upload it with."""
+
+    user: UserRef
+    chat: ChatRef
+    file: FileRef
+    fetch: Fetch
+    caption: str | None = None
+    options: UploadOptions = field(default_factory=UploadOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTarget:
+    """Where a job's answers go, besides its chat: the message they reply to, and the adapter's
+    own handle (an interaction to answer on, say), opaque to the core."""
+
+    reply_to: str | None = None
+    handle: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reply_to": self.reply_to, "handle": self.handle}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(data.get("reply_to"), data.get("handle"))
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Who asked, where, in which language, for which files, with what options, answered where."""
+
+    user: UserRef
+    chat: ChatRef
+    language: Language
+    items: tuple[FileRef, ...]
+    caption: str | None = None
+    options: UploadOptions = field(default_factory=UploadOptions)
+    ephemeral: bool = False
+    """Asked so that answers for the user alone can be shown in place (a private reply)."""
+    answer: AnswerTarget = field(default_factory=AnswerTarget)
+
+    def medias(self, fetch: Callable[[FileRef, Path], Awaitable[None]]) -> list[IncomingMedia]:
+        """One IncomingMedia per item, in order, fetched through ``fetch``."""
+        return [
+            IncomingMedia(
+                self.user, self.chat, item, _bound(fetch, item), self.caption, self.options
+            )
+            for item in self.items
+        ]
+
+    def keeping(self, indexes: list[int]) -> JobSpec:
+        """This job with only the items at ``indexes``."""
+        return replace(self, items=tuple(self.items[i] for i in indexes))
+
+    def joined(self, other: JobSpec) -> JobSpec:
+        """An album's job with another item's files added; the first caption found stays."""
+        return replace(self, items=self.items + other.items, caption=self.caption or other.caption)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.user.platform,
+            "user": self.user.id,
+            "chat": self.chat.id,
+            "chat_kind": self.chat.kind.value,
+            "language": self.language,
+            "items": [item.to_json() for item in self.items],
+            "caption": self.caption,
+            "options": self.options.to_json(),
+            "ephemeral": self.ephemeral,
+            "answer": self.answer.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        platform = data["platform"]
+        return cls(
+            user=UserRef(platform, data["user"]),
+            chat=ChatRef(platform, data["chat"], ChatKind(data["chat_kind"])),
+            language=data["language"],
+            items=tuple(FileRef.from_json(item) for item in data["items"]),
+            caption=data["caption"],
+            options=UploadOptions.from_json(data["options"]),
+            ephemeral=data["ephemeral"],
+            answer=AnswerTarget.from_json(data["answer"]),
+        )
+
+
+def _bound(fetch: Callable[[FileRef, Path], Awaitable[None]], ref: FileRef) -> Fetch:
+    async def one(into: Path) -> None:
+        await fetch(ref, into)
+
+    return one
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What became of one file: uploaded (with its record), already on the host, or failed (why)."""
+
+    filename: str
+    outcome: Outcome
+    upload: UploadRecord | None = None
+    reason: Text | None = None
+    """Why it failed, as the sentence the user reads."""
+    transient: bool = False
+    """It failed in a way that passes (the host or the platform down): the job tries it again."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "outcome": self.outcome.value,
+            "upload": None if self.upload is None else self.upload.to_json(),
+            "reason": None if self.reason is None else self.reason.to_json(),
+            "transient": self.transient,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        upload, reason = data["upload"], data["reason"]
+        return cls(
+            filename=data["filename"],
+            outcome=Outcome(data["outcome"]),
+            upload=UploadRecord.from_json(upload) if upload else None,
+            reason=Text.from_json(reason) if reason else None,
+            transient=data["transient"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobResults:
+    """A job's results so far, by item index, saved as each file finishes; and whether the
+    public answer went out already (a retry of the delete-link message must not repeat it)."""
+
+    files: Mapping[int, FileResult] = field(default_factory=dict)
+    public_sent: bool = False
+
+    def settled(self) -> dict[int, FileResult]:
+        """The files that need no further try."""
+        return {index: result for index, result in self.files.items() if not result.transient}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": {str(index): result.to_json() for index, result in self.files.items()},
+            "public_sent": self.public_sent,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        files = {int(index): FileResult.from_json(r) for index, r in data["files"].items()}
+        return cls(files, data["public_sent"])

@@ -1,0 +1,109 @@
+"""The adapter contract: what a chat platform must give the core. The core names no platform.
+
+A platform is two things:
+
+- ``PlatformSettings``: its own ``<NAME>_*`` variables (a pydantic-settings model,
+  read from the environment or ``.env`` like the core's), whether they enable it,
+  and how to build its adapter. Settings classes are light: importing one never
+  imports the platform's SDK, so a platform that is not configured costs nothing.
+- ``Platform``: the running adapter. It turns platform events into core calls
+  (``Core.intake``, ``Core.commands``) and core Replies into platform messages,
+  fetches the files its jobs refer to, and runs until cancelled.
+
+``python -m bot`` finds the settings classes through ``bot.registry`` (the
+``chevereto_bot.platforms`` entry points), builds those that are enabled with
+``Core.connect`` and runs them side by side in one event loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from pydantic_settings import BaseSettings
+
+from bot.domain import Reply, Text
+from bot.payloads import FileRef, JobSpec
+from bot.settings import FROM_ENVIRONMENT
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+
+class JobHandler(Protocol):
+    """What the job runner needs of a platform: its files, and a way to answer."""
+
+    async def fetch(self, ref: FileRef, into: Path) -> None:
+        """Writes the file ``ref`` names to ``into``, streamed: memory must not grow with it.
+
+        Raises SourceUnavailable when the platform cannot hand it over just now (the job
+        tries again later), MediaUnavailable when it never will (deleted, link expired),
+        MediaTooLarge when the platform refuses it for its size.
+        """
+        ...
+
+    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+        """Sends ``reply`` for ``job`` where its visibility allows: PUBLIC in the job's chat
+        (replying to ``job.answer.reply_to``), USER_ONLY where only the user sees it, and
+        PRIVATE_TO_USER in the user's private chat. A ``secret`` reply (a delete link) never
+        reaches a shared chat and goes with link previews off. Returns False only when a
+        reply meant for the user's private chat cannot reach them there.
+        """
+        ...
+
+    async def progress(self, job: JobSpec, text: Text) -> None:
+        """Shows or updates the job's one status message; the job's public answer replaces it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformTexts:
+    """The sentences that differ between platforms, as catalog keys (``bot.texts.register``)."""
+
+    upload_help: str
+    """The /help line that says how to upload with /upload on this platform."""
+    mirror_needs: str
+    """What the bot needs in a chat to see every post there, said when mirroring is turned on."""
+
+
+class Platform(JobHandler, Protocol):
+    """One chat platform, running. Its ``name`` is data (``UserRef.platform``), never a branch."""
+
+    name: ClassVar[str]
+    texts: ClassVar[PlatformTexts]
+
+    def size_limit_mb(self) -> int:
+        """The largest file this platform can hand the bot, capped by MAX_UPLOAD_MB."""
+        ...
+
+    async def run(self) -> None:
+        """Connects, serves until cancelled, then disconnects cleanly. Raises StartupFailed
+        when the platform refuses the bot's credentials."""
+        ...
+
+
+class PlatformSettings(BaseSettings, ABC):
+    """A platform's own settings: fields named without the prefix, read as ``<NAME>_<FIELD>``."""
+
+    model_config = FROM_ENVIRONMENT
+
+    name: ClassVar[str]
+    """The platform's name, as in ``UserRef.platform``; also the entry point's name."""
+    enabling_variable: ClassVar[str]
+    """The variable that turns the platform on (its token), named when no platform is set."""
+    sdk_loggers: ClassVar[tuple[str, ...]] = ()
+    """Loggers of the platform's SDK, kept at INFO or above: at DEBUG they log secrets."""
+
+    @abstractmethod
+    def enabled(self) -> bool:
+        """Whether the variables that this platform needs to run are set."""
+
+    @abstractmethod
+    def secrets(self) -> list[str]:
+        """Every secret value among these settings, so that logs can mask them."""
+
+    @abstractmethod
+    def connect(self, core: Core) -> Platform:
+        """Builds the adapter on the core; the platform's SDK is imported here, not before."""

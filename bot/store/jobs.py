@@ -1,0 +1,244 @@
+"""The durable job queue: jobs written before an event is acknowledged, claimed under a lease.
+
+A job's spec and its results so far are sealed in its row. On PostgreSQL several
+processes share the queue: ``FOR UPDATE SKIP LOCKED`` keeps two of them off one
+row, and a lease renewed while a job runs lets another take it over if its worker
+dies. On SQLite only one process runs jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.errors import RateLimited
+from bot.payloads import JobResults, JobSpec
+from bot.store.database import Database, now, patient
+from bot.store.tables import Job
+
+PENDING, RUNNING, DONE, COLLECTING = "pending", "running", "done", "collecting"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A claimed job: its spec, the attempt this is, and the results saved by earlier ones."""
+
+    id: int
+    platform: str
+    user_id: str
+    attempts: int
+    spec: JobSpec
+    results: JobResults
+
+
+class JobQueue:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _seal(self, value: JobSpec | JobResults) -> str:
+        return self._db.vault.seal(json.dumps(value.to_json()))
+
+    def _spec(self, job: Job) -> JobSpec:
+        return JobSpec.from_json(json.loads(self._db.vault.open(job.sealed_payload)))
+
+    async def add(self, spec: JobSpec) -> int:
+        """Writes a job durably; the adapter acknowledges the platform's event only after."""
+        async with self._db.session.begin() as s:
+            job = Job(
+                platform=spec.user.platform,
+                user_id=spec.user.id,
+                state=PENDING,
+                attempts=0,
+                sealed_payload=self._seal(spec),
+                created_at=now(),
+                updated_at=now(),
+            )
+            s.add(job)
+            await s.flush()
+            return job.id
+
+    async def collect(self, spec: JobSpec, group_key: str, max_items: int = 50) -> int:
+        """Adds the spec's items to the job collecting ``group_key``, or starts that job.
+
+        The job runs once no item has come for the album window (see ``claim``); a caption
+        from any item becomes the job's caption. Past ``max_items`` an item is refused
+        with RateLimited.
+        """
+        for _ in range(3):
+            try:
+                return await self._collect_once(spec, group_key, max_items)
+            except IntegrityError:  # another process started this album's job just now
+                continue
+        return await self._collect_once(spec, group_key, max_items)
+
+    async def _collect_once(self, spec: JobSpec, group_key: str, max_items: int) -> int:
+        async with self._db.session.begin() as s:
+            query = select(Job).where(Job.group_key == group_key).with_for_update()
+            job = (await s.scalars(query)).first()
+            if job is None:
+                job = Job(
+                    platform=spec.user.platform,
+                    user_id=spec.user.id,
+                    state=COLLECTING,
+                    attempts=0,
+                    group_key=group_key,
+                    created_at=now(),
+                    sealed_payload=self._seal(spec),
+                )
+                s.add(job)
+            else:
+                collected = self._spec(job)
+                if len(collected.items) + len(spec.items) > max_items:
+                    raise RateLimited("album too large")
+                job.sealed_payload = self._seal(collected.joined(spec))
+            job.updated_at = now()
+            await s.flush()
+            return job.id
+
+    async def collecting(self, group_key: str) -> bool:
+        """Whether an album's job is still collecting items (it has not started to run)."""
+        async with self._db.session() as s:
+            query = select(Job.id).where(Job.group_key == group_key)
+            return (await s.scalars(query)).first() is not None
+
+    async def claim(
+        self,
+        worker: str,
+        lease: timedelta,
+        platforms: Collection[str],
+        album_window: timedelta,
+    ) -> JobRecord | None:
+        """Takes the oldest job that is pending, or whose worker's lease ran out, or the album
+        that no new item has joined for ``album_window``.
+
+        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps two processes off the same
+        row; the conditional UPDATE keeps two tasks of one process apart everywhere.
+        """
+        moment = now()
+        claimable = or_(
+            (Job.state == PENDING) & (or_(Job.not_before.is_(None), Job.not_before <= moment)),
+            (Job.state == RUNNING) & (Job.lease_until < moment),
+            (Job.state == COLLECTING) & (Job.updated_at < moment - album_window),
+        )
+        async with self._db.session.begin() as s:
+            query = (
+                select(Job)
+                .where(claimable, Job.platform.in_(list(platforms)))
+                .order_by(Job.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            job = (await s.scalars(query)).first()
+            if job is None:
+                return None
+            attempts = job.attempts + 1
+            taken = await s.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.state == job.state, Job.updated_at == job.updated_at)
+                .values(
+                    state=RUNNING,
+                    group_key=None,
+                    worker=worker,
+                    lease_until=moment + lease,
+                    attempts=attempts,
+                    updated_at=moment,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(taken, "rowcount", 0) != 1:
+                return None
+            return self._record(job, attempts)
+
+    def _record(self, job: Job, attempts: int) -> JobRecord:
+        results = (
+            JobResults.from_json(json.loads(self._db.vault.open(job.sealed_results)))
+            if job.sealed_results
+            else JobResults()
+        )
+        return JobRecord(job.id, job.platform, job.user_id, attempts, self._spec(job), results)
+
+    async def renew_lease(self, job_id: int, worker: str, lease: timedelta) -> None:
+        async with self._db.session.begin() as s:
+            await s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.worker == worker)
+                .values(lease_until=now() + lease)
+            )
+
+    @patient
+    async def save_results(self, job_id: int, results: JobResults) -> None:
+        async with self._db.session.begin() as s:
+            await s.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(sealed_results=self._seal(results), updated_at=now())
+            )
+
+    @patient
+    async def finish(self, job_id: int) -> None:
+        """A finished job keeps no spec or results: they held what it needed, no more."""
+        async with self._db.session.begin() as s:
+            await s.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    state=DONE,
+                    sealed_results=None,
+                    sealed_payload="",
+                    worker=None,
+                    lease_until=None,
+                    updated_at=now(),
+                )
+            )
+
+    @patient
+    async def retry_later(self, job_id: int, delay: timedelta) -> None:
+        async with self._db.session.begin() as s:
+            await s.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    state=PENDING,
+                    worker=None,
+                    lease_until=None,
+                    not_before=now() + delay,
+                    updated_at=now(),
+                )
+            )
+
+    async def release_jobs_of(self, worker: str) -> int:
+        """A stopping worker hands its running jobs back, so a restart need not wait for leases."""
+        return await self._release(Job.worker == worker)
+
+    async def release_jobs_of_dead_workers(
+        self, platforms: Collection[str], since: datetime
+    ) -> int:
+        """On SQLite only this process runs jobs, so what was running before ``since`` (when
+        this process's runner was made) was cut off by the last stop."""
+        if self._db.dialect != "sqlite":
+            return 0
+        return await self._release(Job.updated_at < since, Job.platform.in_(list(platforms)))
+
+    async def _release(self, *where: ColumnElement[bool]) -> int:
+        async with self._db.session.begin() as s:
+            result = await s.execute(
+                update(Job)
+                .where(Job.state == RUNNING, *where)
+                .values(state=PENDING, worker=None, lease_until=None)
+            )
+            return int(getattr(result, "rowcount", 0))
+
+    async def waiting_of(self, platform: str, user_id: str) -> int:
+        """Jobs of one user not finished yet: what a per-user limit counts."""
+        async with self._db.session() as s:
+            query = (
+                select(func.count())
+                .select_from(Job)
+                .where(Job.platform == platform, Job.user_id == user_id, Job.state != DONE)
+            )
+            return int((await s.execute(query)).scalar_one())

@@ -1,0 +1,83 @@
+"""The upload history: what each user uploaded, with its delete link sealed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from bot.domain import ChatRef, HostImage, UploadRecord, UserRef
+from bot.store.database import Database, now, patient
+from bot.store.tables import Upload
+
+
+class Uploads:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @patient
+    async def record(
+        self, user: UserRef, chat: ChatRef, filename: str, image: HostImage
+    ) -> UploadRecord:
+        """Keeps one finished upload; the record it returns is what was written."""
+        row = Upload(
+            platform=user.platform,
+            user_id=user.id,
+            chat_id=chat.id,
+            filename=filename[:255],
+            id_encoded=image.id_encoded,
+            url_viewer=image.url_viewer,
+            url_short=image.url_short,
+            sealed_delete_url=self._db.vault.seal(image.delete_url),
+            expires_at=image.expiration_date_gmt,
+            created_at=now(),
+            deleted=False,
+        )
+        async with self._db.session.begin() as s:
+            s.add(row)
+            await s.flush()
+        return UploadRecord(
+            id=row.id,
+            user=user,
+            filename=row.filename,
+            url_viewer=image.url_viewer,
+            url_short=image.url_short,
+            delete_url=image.delete_url,
+            expires_at=image.expiration_date_gmt,
+            created_at=row.created_at,
+        )
+
+    def _record(self, row: Upload) -> UploadRecord:
+        return UploadRecord(
+            id=row.id,
+            user=UserRef(row.platform, row.user_id),
+            filename=row.filename,
+            url_viewer=row.url_viewer,
+            url_short=row.url_short,
+            delete_url=self._db.vault.open(row.sealed_delete_url),
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+            deleted=row.deleted,
+        )
+
+    async def history(self, user: UserRef, limit: int = 10) -> list[UploadRecord]:
+        """The user's last uploads not deleted through the bot, newest first."""
+        async with self._db.session() as s:
+            query = (
+                select(Upload)
+                .where(
+                    Upload.platform == user.platform,
+                    Upload.user_id == user.id,
+                    Upload.deleted.is_(False),
+                )
+                .order_by(Upload.id.desc())
+                .limit(limit)
+            )
+            return [self._record(row) for row in (await s.scalars(query)).all()]
+
+    async def get(self, upload_id: int) -> UploadRecord | None:
+        async with self._db.session() as s:
+            row = await s.get(Upload, upload_id)
+            return None if row is None else self._record(row)
+
+    async def mark_deleted(self, upload_id: int) -> None:
+        async with self._db.session.begin() as s:
+            await s.execute(update(Upload).where(Upload.id == upload_id).values(deleted=True))
