@@ -164,7 +164,9 @@ class Visibility(StrEnum):
     PUBLIC = "public"
     """Everyone in the chat sees it."""
     USER_ONLY = "user_only"
-    """Only the user: the private chat it came from, or a reply only they see (ephemeral)."""
+    """Meant for the user, and holding nothing secret: in place when the chat is private or the
+    platform can show it to them alone (ephemeral); elsewhere the platform may answer in place
+    or privately."""
     PRIVATE_TO_USER = "private_to_user"
     """Sent to the user's private chat (DM), whatever chat the request came from."""
 

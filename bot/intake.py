@@ -94,6 +94,8 @@ class Intake:
         One user's files are admitted one at a time, so that a burst of them (events and
         webhook updates may come concurrently) cannot pass the count together.
         """
+        if group_key is not None:  # each platform names its albums; the core keeps them apart
+            group_key = f"{spec.user.platform}:{group_key}"
         async with self._admitting[spec.user]:
             if await self._flooding(spec, group_key):
                 return self._notice(spec.user)

@@ -46,7 +46,7 @@ class JobHandler(Protocol):
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         """Sends ``reply`` for ``job`` where its visibility allows: PUBLIC in the job's chat
-        (replying to ``job.answer.reply_to``), USER_ONLY where only the user sees it, and
+        (replying to ``job.answer.reply_to``), USER_ONLY as ``Visibility`` says, and
         PRIVATE_TO_USER in the user's private chat. A ``secret`` reply (a delete link) never
         reaches a shared chat and goes with link previews off. Returns False only when a
         reply meant for the user's private chat cannot reach them there.
