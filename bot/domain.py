@@ -72,7 +72,7 @@ class UploadOptions:
             {name: mine[name] if mine[name] not in (None, []) else theirs[name] for name in mine}
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
@@ -126,7 +126,7 @@ class UploadRecord:
     created_at: datetime
     deleted: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "platform": self.user.platform,

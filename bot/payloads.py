@@ -43,7 +43,7 @@ class FileRef:
     def kind(self) -> MediaKind | None:
         return media_kind(self.content_type)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "filename": self.filename,
             "content_type": self.content_type,
@@ -80,7 +80,7 @@ class AnswerTarget:
     reply_to: str | None = None
     handle: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"reply_to": self.reply_to, "handle": self.handle}
 
     @classmethod
@@ -119,7 +119,7 @@ class JobSpec:
         """An album's job with another item's files added; the first caption found stays."""
         return replace(self, items=self.items + other.items, caption=self.caption or other.caption)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "platform": self.user.platform,
             "user": self.user.id,
@@ -167,7 +167,7 @@ class FileResult:
     transient: bool = False
     """It failed in a way that passes (the host or the platform down): the job tries it again."""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "filename": self.filename,
             "outcome": self.outcome.value,
@@ -200,7 +200,7 @@ class JobResults:
         """The files that need no further try."""
         return {index: result for index, result in self.files.items() if not result.transient}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "files": {str(index): result.to_json() for index, result in self.files.items()},
             "public_sent": self.public_sent,
