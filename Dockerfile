@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    HEALTH_LISTEN=0.0.0.0:9464
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -18,5 +19,10 @@ RUN pip install --no-cache-dir . \
 
 USER 10001
 VOLUME ["/data"]
-EXPOSE 8443
+# 8443: the Telegram webhook (when TELEGRAM_WEBHOOK_URL is set); 9464: /healthz and /metrics.
+EXPOSE 8443 9464
+# /healthz: 200 when the database answers and every platform is connected (bot/healthcheck.py:
+# Python, since the image has no curl). The start period covers connecting to the platforms.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot.healthcheck"]
 ENTRYPOINT ["python", "-m", "bot"]

@@ -7,17 +7,21 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Core
+from bot.chevereto.check import report_site
 from bot.errors import StartupFailed
+from bot.health import HealthServer
 from bot.platform import PlatformSettings
 from bot.registry import installed
 from bot.settings import Settings, describe_error
 
 log = logging.getLogger("bot")
+E = TypeVar("E", bound=BaseException)
 
 
 async def _open_core(settings: Settings) -> Core:
@@ -39,7 +43,12 @@ async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> No
     try:
         adapters = [core.connect(platform) for platform in platforms]
         async with asyncio.TaskGroup() as group:
+            # Beside the start, not before it: a hanging site must not hold the platforms up.
+            check = group.create_task(report_site(settings.chevereto_url), name="site check")
             running = [group.create_task(a.run(), name=a.name) for a in adapters]
+            if settings.health_listen:  # stops with the platforms
+                health = HealthServer(core, settings.health_listen)
+                running.append(group.create_task(health.run(), name="health"))
             jobs = group.create_task(core.runner.run(), name="jobs")
             log.info("started: %s", ", ".join(a.name for a in adapters))
             await stop.wait()
@@ -47,7 +56,7 @@ async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> No
             # Jobs first, so answers being sent finish while the platforms are still connected.
             jobs.cancel()
             await asyncio.wait({jobs})
-            for task in running:
+            for task in (check, *running):
                 task.cancel()
     finally:
         await core.close()
@@ -88,19 +97,44 @@ def main(known: Sequence[type[PlatformSettings]] | None = None) -> None:
     secrets = settings.secrets() + [s for p in platforms for s in p.secrets()]
     quiet = [logger for p in platforms for logger in p.sdk_loggers]
     setup_logging(settings.log_level, settings.log_format, secrets, quiet)
+    code = _run(settings, platforms)
+    if code:
+        sys.exit(code)
+
+
+def _run(settings: Settings, platforms: Sequence[PlatformSettings]) -> int:
+    """Serves until stopped; the exit code: 0, a StartupFailed's own (2 for a rejected token),
+    or 1 for anything unexpected. One line each, never a traceback (but at DEBUG).
+
+    ``sys.exit`` is called by the caller, after the ``except*`` blocks: raised inside one, it
+    prints a BaseExceptionGroup traceback on Python 3.11.2 (Debian 12).
+    """
+    code = 0
     try:
         asyncio.run(serve(settings, platforms))
     except* StartupFailed as group:
-        for failure in group.exceptions:
+        for failure in _leaves(group):
             log.critical("cannot start: %s", failure)
-        sys.exit(1)
+            code = max(code, failure.exit_code)
     except* Exception as unexpected:
-        for cause in unexpected.exceptions:
+        for cause in _leaves(unexpected):
             log.critical(
                 "stopped by an unexpected %s; LOG_LEVEL=DEBUG shows where", type(cause).__name__
             )
             log.debug("where it happened", exc_info=cause)
-        sys.exit(1)
+        code = max(code, 1)
+    return code
+
+
+def _leaves(group: BaseExceptionGroup[E]) -> list[E]:
+    """The errors of a group, nested groups (a TaskGroup inside a TaskGroup) flattened."""
+    leaves: list[E] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            leaves += _leaves(error)
+        else:
+            leaves.append(error)
+    return leaves
 
 
 if __name__ == "__main__":

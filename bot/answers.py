@@ -14,11 +14,30 @@ def _expiry(when: datetime | None) -> list[Text]:
     return [] if when is None else [t("upload.expires", when=when.strftime("%Y-%m-%d %H:%M"))]
 
 
+def _has_short(record: UploadRecord) -> bool:
+    """A site without short links answers ``url_short`` equal to ``url_viewer``: shown once."""
+    return record.url_short != record.url_viewer
+
+
 def _uploaded(record: UploadRecord) -> list[Text]:
-    done = t(
-        "upload.done", filename=record.filename, viewer=record.url_viewer, short=record.url_short
-    )
+    if _has_short(record):
+        done = t(
+            "upload.done",
+            filename=record.filename,
+            viewer=record.url_viewer,
+            short=record.url_short,
+        )
+    else:
+        done = t("upload.done_one", filename=record.filename, viewer=record.url_viewer)
     return [done, *_expiry(record.expires_at)]
+
+
+def _link_buttons(record: UploadRecord) -> tuple[Button, ...]:
+    """The viewer button, and the short link's when the site has short links."""
+    viewer = Button(t("button.viewer"), url=record.url_viewer)
+    if not _has_short(record):
+        return (viewer,)
+    return (viewer, Button(t("button.short"), url=record.url_short))
 
 
 def _item_lines(item: FileResult) -> list[Text]:
@@ -35,12 +54,7 @@ def public_reply(items: Sequence[FileResult]) -> Reply:
         item = items[0]
         if item.outcome is Outcome.FAILED:
             return Reply(item.reason or t("error.host_rejected"))
-        buttons: tuple[Button, ...] = ()
-        if item.upload is not None:
-            buttons = (
-                Button(t("button.viewer"), url=item.upload.url_viewer),
-                Button(t("button.short"), url=item.upload.url_short),
-            )
+        buttons = _link_buttons(item.upload) if item.upload is not None else ()
         return Reply(t("lines", lines=_item_lines(item)), buttons)
     uploaded = sum(item.outcome is not Outcome.FAILED for item in items)
     lines: list[Text] = [t("batch.summary", uploaded=uploaded, total=len(items))]

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Self
 
+from bot.access import Access
 from bot.chevereto import CheveretoClient
 from bot.commands import Commands
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.errors import StartupFailed
 from bot.intake import Intake
 from bot.jobs import JobRunner
+from bot.monitor import Monitor
 from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.settings import Settings
 from bot.store import Store
@@ -31,7 +33,10 @@ class Core:
     runner: JobRunner
     commands: Commands
     intake: Intake
+    monitor: Monitor
     platforms: dict[str, Platform] = field(default_factory=dict)
+    tuning: Tuning = field(default_factory=Tuning)
+    """The timings the core was built with; adapters read ``tuning.reconnect``."""
 
     @classmethod
     async def start(cls, settings: Settings, tuning: Tuning | None = None) -> Self:
@@ -56,6 +61,7 @@ class Core:
         client = CheveretoClient(
             settings.chevereto_url,
             timeout=tuning.host_timeout,
+            timeout_per_mb=tuning.host_timeout_per_mb,
             tries=tuning.host_tries,
             backoff=tuning.host_backoff,
         )
@@ -70,26 +76,40 @@ class Core:
         def texts(name: str) -> PlatformTexts:
             return platforms[name].texts
 
+        monitor = Monitor(store)
+        access = Access(settings.allowed_users, settings.allowed_chats, settings.bot_admins)
         service = UploadService(
             client,
             store,
             limit_mb=limit_mb,
             temp_dir=settings.data_dir / "tmp",
             concurrency=settings.upload_concurrency,
+            monitor=monitor,
             default_key=default_key,
+            shared_key_daily_limit=settings.shared_key_daily_limit,
         )
-        runner = JobRunner(store, service, tuning, jobs_in_flight=2 * settings.upload_concurrency)
+        runner = JobRunner(
+            store, service, tuning, monitor=monitor, jobs_in_flight=2 * settings.upload_concurrency
+        )
         commands = Commands(
-            store, client, site=settings.chevereto_url, default_key=default_key, texts=texts
+            store,
+            client,
+            site=settings.chevereto_url,
+            default_key=default_key,
+            texts=texts,
+            access=access,
         )
         intake = Intake(
             store,
             service,
             runner,
+            access,
             max_waiting_jobs=tuning.max_waiting_jobs,
             max_album_items=tuning.max_album_items,
         )
-        return cls(settings, store, client, service, runner, commands, intake, platforms)
+        return cls(
+            settings, store, client, service, runner, commands, intake, monitor, platforms, tuning
+        )
 
     def connect(self, settings: PlatformSettings) -> Platform:
         """Builds a platform's adapter on this core and runs its jobs; start it with ``run``."""

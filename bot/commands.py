@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from bot.access import Access
 from bot.answers import dm_closed
 from bot.chevereto import Base64Source, CheveretoClient
 from bot.domain import (
@@ -27,6 +28,7 @@ from bot.durations import SHORTEST_EXPIRATION, parse_expiration
 from bot.errors import BotError, Duplicate, HostError, InvalidAlbum
 from bot.platform import PlatformTexts
 from bot.probe import probe_base64
+from bot.statistics import stats_text
 from bot.store import Store
 from bot.texts import Language, error_text, t
 
@@ -93,6 +95,7 @@ class Commands:
         site: str,
         default_key: str | None,
         texts: Callable[[str], PlatformTexts],
+        access: Access | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -100,6 +103,26 @@ class Commands:
         self._default_key = default_key
         self._texts = texts
         """A platform's own sentences, by its name."""
+        self._access = access or Access(frozenset(), frozenset(), frozenset())
+
+    async def answered(
+        self, ctx: Context, run: Callable[[], Awaitable[Reply | Sequence[Reply]]]
+    ) -> list[Reply]:
+        """Runs one command, button or message for ``ctx``, and the replies it gives.
+
+        Someone the access lists leave out gets "this bot is private" (once a day) and
+        nothing of theirs is stored; for everyone else the language is remembered for later
+        answers, and any failure becomes one sentence, never a traceback.
+        """
+        if not self._access.allows(ctx.user, ctx.chat):
+            refusal = self._access.refusal(ctx.user)
+            return [] if refusal is None else [refusal]
+        try:
+            await self._store.prefs.remember_language(ctx.user, ctx.language)
+            result = await run()
+        except Exception as error:
+            return [Reply(error_text(error))]
+        return [result] if isinstance(result, Reply) else list(result)
 
     async def help(self, ctx: Context) -> Reply:
         upload = t(self._texts(ctx.user.platform).upload_help)
@@ -222,6 +245,15 @@ class Commands:
             replies.append(Reply(t("history.sent_private")))
         return replies
 
+    async def stats(self, ctx: Context) -> Reply:
+        """Numbers for BOT_ADMINS, in private only; anyone else hears the refusal, no number."""
+        if not self._access.is_admin(ctx.user):
+            return _only_user(ctx, t("error.not_allowed"))
+        if not ctx.alone:
+            return _only_user(ctx, t("stats.private_only"))
+        stats = await self._store.outcomes.stats()
+        return _only_user(ctx, stats_text(stats, await self._store.jobs.waiting()))
+
     async def action(self, ctx: Context, data: str) -> Reply:
         """A Delete button (``del:N``), its confirmation (``delok:N``) or cancel (``delno:N``)."""
         verb, _, number = data.partition(":")
@@ -254,18 +286,6 @@ class Commands:
             return _only_user(ctx, t("delete.failed", filename=record.filename))
         await self._store.uploads.mark_deleted(record.id)
         return _only_user(ctx, t("delete.done", filename=record.filename))
-
-
-async def answered(
-    store: Store, ctx: Context, run: Callable[[], Awaitable[Sequence[Reply]]]
-) -> Sequence[Reply]:
-    """Runs one command for ``ctx``: the user's language is remembered for later answers, and
-    any failure becomes one sentence, never a traceback."""
-    try:
-        await store.prefs.remember_language(ctx.user, ctx.language)
-        return await run()
-    except Exception as error:
-        return [Reply(error_text(error))]
 
 
 async def deliver(replies: Sequence[Reply], send: Callable[[Reply], Awaitable[bool]]) -> None:

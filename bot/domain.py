@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -31,6 +32,16 @@ def media_kind(content_type: str | None) -> MediaKind | None:
     return None
 
 
+def media_type(declared: str | None, filename: str | None) -> str | None:
+    """The file's MIME type: the platform's when it names an image or a video, else the one its
+    name suggests (a video declared ``application/octet-stream``, or not at all). The host tells
+    image from video by this type alone, so a video must go out with its ``video/*`` one."""
+    if media_kind(declared) is not None or not filename:
+        return declared
+    guessed = mimetypes.guess_type(filename)[0]
+    return guessed if media_kind(guessed) is not None else declared
+
+
 @dataclass(frozen=True, slots=True)
 class UserRef:
     """A user on one platform (by the platform's name); keys and preferences are kept per both."""
@@ -46,6 +57,9 @@ class ChatRef:
     platform: str
     id: str
     kind: ChatKind
+    community: str | None = None
+    """The server (guild) the chat belongs to, on platforms that have them: access lists name
+    it. None where the chat is its own community (a group) or has none (a private chat)."""
 
     @property
     def is_private(self) -> bool:

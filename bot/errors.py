@@ -15,9 +15,11 @@ BotError
 │   ├── InvalidAlbum         not an encoded album id
 │   └── InvalidArgument      a command argument that does not parse
 ├── SourceUnavailable    the chat platform could not hand over the file (retried)
-├── StartupFailed        a platform or the database refuses us at start (a bad token)
+├── StartupFailed        the database or a setting refuses us at start (exit code 1)
+│   └── TokenRejected        the platform refused its token (HTTP 401): exit code 2
 ├── NotAllowed           the user may not do this (not an admin, not the uploader)
 ├── RateLimited          too many uploads from one user at once
+├── QuotaReached         SHARED_KEY_DAILY_LIMIT uploads today with a key not the user's own
 └── HostError
     ├── KeyRejected          code 100: the host refused the key
     ├── UploadsDisabled      code 401: the site refuses API uploads
@@ -31,6 +33,8 @@ BotError
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class BotError(Exception):
@@ -86,7 +90,25 @@ class SourceUnavailable(BotError):
 
 
 class StartupFailed(BotError):
-    """Something the bot cannot run without refused it at start; the message says what to fix."""
+    """Something the bot cannot run without refused it at start; the message says what to fix.
+
+    ``python -m bot`` logs the message as one line and exits with ``exit_code``.
+    """
+
+    exit_code: ClassVar[int] = 1
+
+
+class TokenRejected(StartupFailed):
+    """A platform refused the bot's token: no retry can help, the operator must set another.
+
+    Exit code 2, so a supervisor (systemd, Docker) can tell a configuration error from a crash.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, platform: str, variable: str) -> None:
+        super().__init__(f"{platform} refused {variable}: check the token")
+        self.variable = variable
 
 
 class NotAllowed(BotError):
@@ -95,6 +117,14 @@ class NotAllowed(BotError):
 
 class RateLimited(BotError):
     """The user sent more uploads than the bot accepts at once."""
+
+
+class QuotaReached(BotError):
+    """The user made today's SHARED_KEY_DAILY_LIMIT uploads with a key that is not theirs."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"shared-key limit {limit} reached")
+        self.limit = limit
 
 
 class HostError(BotError):

@@ -13,8 +13,9 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
+from bot.access import Access
 from bot.domain import Reply, UserRef
-from bot.errors import BotError, RateLimited
+from bot.errors import BotError, QuotaReached, RateLimited
 from bot.jobs import JobRunner
 from bot.payloads import JobSpec
 from bot.store import Store
@@ -35,6 +36,7 @@ class Intake:
         store: Store,
         service: UploadService,
         runner: JobRunner,
+        access: Access | None = None,
         *,
         max_waiting_jobs: int = MAX_WAITING_JOBS,
         max_album_items: int = MAX_ALBUM_ITEMS,
@@ -42,6 +44,7 @@ class Intake:
         self._store = store
         self._service = service
         self._runner = runner
+        self._access = access or Access(frozenset(), frozenset(), frozenset())
         self._max_waiting_jobs = max_waiting_jobs
         self._max_album_items = max_album_items
         self._noticed: dict[UserRef, float] = {}
@@ -53,9 +56,18 @@ class Intake:
             return await self.requested(spec, group_key=group_key)
         if not (await self._store.chats.of(spec.chat)).mirror:
             return None
+        if not self._access.allows(spec.user, spec.chat):
+            return self._access.refusal(spec.user)
         keep = [i for i, item in enumerate(spec.items) if item.kind is not None]
         if not keep:
             return None
+        if await self._service.over_quota(spec.user):
+            first = await self._store.notices.first_today(spec.user, "quota")
+            return (
+                Reply(error_text(QuotaReached(self._service.shared_key_daily_limit)))
+                if first
+                else None
+            )
         return await self._admit(spec.keeping(keep), group_key)
 
     async def requested(
@@ -72,10 +84,15 @@ class Intake:
         only for a request that becomes a job: the platform acknowledges it there (an
         interaction is deferred, say) and may say where the answer goes.
         """
+        if not self._access.allows(spec.user, spec.chat):
+            return self._access.refusal(spec.user)
         if len(spec.items) > 1:
             spec = spec.keeping([i for i, item in enumerate(spec.items) if item.kind is not None])
         if not spec.items:
             return Reply(t("upload.not_media"))
+        if await self._service.over_quota(spec.user):
+            refusal = self._quota_refusal()
+            return refusal if group_key is None else self._notice(spec.user, refusal)
         if len(spec.items) == 1 and group_key is None:
             try:
                 self._service.check(spec.user.platform, spec.items[0])
@@ -98,7 +115,7 @@ class Intake:
             group_key = f"{spec.user.platform}:{group_key}"
         async with self._admitting[spec.user]:
             if await self._flooding(spec, group_key):
-                return self._notice(spec.user)
+                return self._notice(spec.user, Reply(error_text(RateLimited())))
             if accept is not None:
                 spec = await accept(spec)
             if group_key is None:
@@ -107,7 +124,7 @@ class Intake:
             try:
                 await self._runner.collect(spec, group_key, self._max_album_items)
             except RateLimited:
-                return self._notice(spec.user)
+                return self._notice(spec.user, Reply(error_text(RateLimited())))
             return None
 
     async def _flooding(self, spec: JobSpec, group_key: str | None) -> bool:
@@ -117,11 +134,14 @@ class Intake:
             return False
         return group_key is None or not await self._store.jobs.collecting(group_key)
 
-    def _notice(self, user: UserRef) -> Reply | None:
-        """The "too many files" sentence, at most once a minute per user."""
+    def _quota_refusal(self) -> Reply:
+        return Reply(error_text(QuotaReached(self._service.shared_key_daily_limit)))
+
+    def _notice(self, user: UserRef, reply: Reply) -> Reply | None:
+        """A refusal said once a minute per user, not once per refused file of a flood."""
         moment = time.monotonic()
         if moment - self._noticed.get(user, -NOTICE_EVERY_S) < NOTICE_EVERY_S:
             return None
         self._noticed[user] = moment
-        log.info("refused uploads from a user with too many waiting")
-        return Reply(error_text(RateLimited()))
+        log.info("refused uploads from one user: %s", reply.text.key)
+        return reply

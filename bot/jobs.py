@@ -4,7 +4,12 @@ A job is one answer's worth of files (see ``bot.payloads``). It is written befor
 the platform's event is acknowledged; each finished file is saved in it at once,
 so a job cut off by a crash resumes where it stopped and never uploads a file
 twice. A job whose files failed in a way that passes (the host down) is tried
-again later, then answered with the reason.
+again later, and the user hears so at once in the job's status message (see
+``bot.job_state``); after the last attempt the answer says why.
+
+Several runners may share one PostgreSQL. Each renews its running jobs' leases
+every ``Tuning.heartbeat`` and holds a liveness lock (``bot.store.liveness``), so a
+runner that dies has its jobs taken over within seconds, not when a lease runs out.
 """
 
 from __future__ import annotations
@@ -12,25 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from bot.answers import dm_closed, public_reply, secret_reply
-from bot.chevereto import Progress
 from bot.domain import Reply
+from bot.job_state import JobState, Meter
+from bot.monitor import Monitor
 from bot.payloads import IncomingMedia, JobResults, JobSpec
 from bot.platform import JobHandler
 from bot.store import JobRecord, Store
-from bot.texts import t, unexpected
+from bot.store.liveness import WorkerLock
+from bot.texts import unexpected
 from bot.tuning import Tuning
 from bot.upload import UploadService
 
 log = logging.getLogger(__name__)
 
-PROGRESS_MIN_BYTES = 4 * 1024 * 1024
-"""Files smaller than this upload too fast for a progress message to help."""
-PROGRESS_EVERY_S = 2.0
 ANSWER_GRACE_S = 10.0
 """On a stop, answers already being sent get this long to finish."""
 
@@ -44,17 +47,14 @@ class JobRunner:
         service: UploadService,
         tuning: Tuning | None = None,
         *,
+        monitor: Monitor | None = None,
         jobs_in_flight: int = 8,
     ) -> None:
-        tuning = tuning or Tuning()
         self._store = store
         self._service = service
+        self._tuning = tuning or Tuning()
+        self._monitor = monitor or Monitor(store)
         self._handlers: dict[str, JobHandler] = {}
-        self._max_attempts = tuning.max_attempts
-        self._retry_delays = tuning.retry_delays
-        self._lease = tuning.lease
-        self._poll_s = tuning.poll_s
-        self._album_window = tuning.album_window
         self._slots = asyncio.Semaphore(jobs_in_flight)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -82,23 +82,42 @@ class JobRunner:
         released = await self._store.jobs.release_jobs_of_dead_workers(platforms, self._born)
         if released:
             log.info("resuming %d job(s) cut off by the last stop", released)
+        lock = self._store.jobs.worker_lock(self.worker, self._tuning.lock_settle)
+        keeper = None if lock is None else asyncio.create_task(self._keep(lock))
         try:
-            while True:
-                await self._slots.acquire()
-                job = await self._claim(platforms)
-                if job is None:
-                    self._slots.release()
-                    self._wake.clear()
-                    # Not wait_for: on Python 3.11 it swallows a stop that comes as the wake does.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll_s):
-                            await self._wake.wait()
-                    continue
-                task = asyncio.create_task(self._run_job(job))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            await self._serve(platforms, lock)
         finally:
             await self._stop()
+            if keeper is not None and lock is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+                await lock.release()
+
+    async def _serve(self, platforms: frozenset[str], lock: WorkerLock | None) -> None:
+        while True:
+            await self._slots.acquire()
+            job = await self._claim(platforms, lock)
+            if job is None:
+                self._slots.release()
+                self._wake.clear()
+                # Not wait_for: on Python 3.11 it swallows a stop that comes as the wake does.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._tuning.poll_s):
+                        await self._wake.wait()
+                continue
+            task = asyncio.create_task(self._run_job(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _keep(self, lock: WorkerLock) -> None:
+        """Holds the liveness lock while the runner runs, taking it again whenever it is lost
+        (a database restart); a database that is away is waited for."""
+        while True:
+            try:
+                await lock.keep()
+            except Exception as error:  # the database may be restarting: try again soon
+                log.debug("could not take the liveness lock (%s)", type(error).__name__)
+            await asyncio.sleep(self._tuning.lock_check_s)
 
     async def _stop(self) -> None:
         """Cancels running jobs, lets answers being sent finish, hands unfinished jobs back."""
@@ -116,120 +135,144 @@ class JobRunner:
         with contextlib.suppress(Exception):  # the database may be what is going away
             await self._store.jobs.release_jobs_of(self.worker)
 
-    async def _claim(self, platforms: frozenset[str]) -> JobRecord | None:
+    async def _claim(self, platforms: frozenset[str], lock: WorkerLock | None) -> JobRecord | None:
+        """The next job; a dead worker's too, as soon as this worker's own lock has settled."""
+        takeover = self._tuning.takeover_after if lock is not None and lock.settled else None
         try:
             return await self._store.jobs.claim(
-                self.worker, self._lease, platforms, self._album_window
+                self.worker, self._tuning.lease, platforms, self._tuning.album_window, takeover
             )
         except Exception:  # the database may be restarting: try again at the next poll
             log.warning("could not claim a job; the database may be unavailable", exc_info=True)
             return None
 
     async def _run_job(self, job: JobRecord) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(job.id))
+        state = JobState(self._store.jobs, job, self._handlers[job.platform], self.worker)
+        heartbeat = asyncio.create_task(self._heartbeat(state))
         try:
-            await self._attempt(job)
+            await self._attempt(state)
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            await self._after_crash(job, error)
+            await self._after_crash(state, error)
         finally:
             heartbeat.cancel()
             self._slots.release()
             self._wake.set()
 
-    async def _after_crash(self, job: JobRecord, error: Exception) -> None:
+    async def _after_crash(self, state: JobState, error: Exception) -> None:
         """A job that broke is tried again; after its last try the user hears why, once."""
+        job = state.job
         with contextlib.suppress(Exception):
-            if job.attempts < self._max_attempts:
+            if job.attempts < self._tuning.max_attempts:
                 log.warning("job %d broke; it will be tried again", job.id, exc_info=error)
-                await self._store.jobs.retry_later(job.id, timedelta(seconds=self._delay(job)))
+                delay = self._delay(job)
+                await state.note_retry(None, delay, self._tuning.max_attempts)
+                await self._retry_later(state, delay)
                 return
-            await self._handlers[job.platform].deliver(job.spec, Reply(unexpected(error)))
+            await state.handler.deliver(state.spec(), Reply(unexpected(error)))
+            state.releasing = True
             await self._store.jobs.finish(job.id)
 
-    async def _heartbeat(self, job_id: int) -> None:
+    async def _heartbeat(self, state: JobState) -> None:
+        """Renews the job's lease every few seconds, which also shows this worker alive; a job
+        found to be another worker's is left to it."""
         while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            with contextlib.suppress(Exception):
-                await self._store.jobs.renew_lease(job_id, self.worker, self._lease)
+            await asyncio.sleep(self._tuning.heartbeat.total_seconds())
+            try:
+                owned = await self._store.jobs.renew_lease(
+                    state.job.id, self.worker, self._tuning.lease
+                )
+            except Exception as error:  # the database may be restarting: the lease covers it
+                log.debug("could not renew job %d's lease (%s)", state.job.id, type(error).__name__)
+                continue
+            if not owned:
+                state.lose()
 
     def _delay(self, job: JobRecord) -> float:
-        return self._retry_delays[min(job.attempts, len(self._retry_delays)) - 1]
+        delays = self._tuning.retry_delays
+        return delays[min(job.attempts, len(delays)) - 1]
 
-    async def _attempt(self, job: JobRecord) -> None:
-        handler = self._handlers[job.platform]
-        results = await self._upload_missing(job, handler)
-        transient = any(result.transient for result in results.files.values())
-        if transient and job.attempts < self._max_attempts:
-            log.info("job %d: host unavailable, attempt %d, retrying later", job.id, job.attempts)
-            await self._store.jobs.retry_later(job.id, timedelta(seconds=self._delay(job)))
+    async def _retry_later(self, state: JobState, delay: float) -> None:
+        state.releasing = True
+        await self._store.jobs.retry_later(state.job.id, timedelta(seconds=delay))
+
+    async def _attempt(self, state: JobState) -> None:
+        job = state.job
+        results = await self._upload_missing(state)
+        if state.lost:
             return
-        answering = asyncio.ensure_future(
-            self._answer_and_finish(job.id, job.spec, handler, results)
-        )
+        transient = [result for result in results.files.values() if result.transient]
+        if transient and job.attempts < self._tuning.max_attempts:
+            log.info("job %d: host unavailable, attempt %d, retrying later", job.id, job.attempts)
+            delay = self._delay(job)
+            await state.note_retry(transient[0].reason, delay, self._tuning.max_attempts)
+            await self._retry_later(state, delay)
+            return
+        if not await self._still_mine(state):
+            return
+        answering = asyncio.ensure_future(self._answer_and_finish(state, results))
         self._answering.add(answering)
         answering.add_done_callback(self._answering.discard)
         await asyncio.shield(answering)
 
-    async def _upload_missing(self, job: JobRecord, handler: JobHandler) -> JobResults:
-        """Uploads the files not done yet, saving each result as soon as it is known."""
-        files = job.results.settled()
-        medias = job.spec.medias(handler.fetch)
-        meter = _Meter(handler, job.spec, medias)
-        lock = asyncio.Lock()
+    async def _upload_missing(self, state: JobState) -> JobResults:
+        """Uploads the files not done yet, saving each result as soon as it is known; the
+        first failure that passes tells the user at once that the job will try again."""
+        job = state.job
+        medias = job.spec.medias(state.handler.fetch)
+        meter = Meter(state, medias)
+        will_retry = job.attempts < self._tuning.max_attempts
 
         async def one(index: int, media: IncomingMedia) -> None:
-            files[index] = await self._service.upload_item(media, meter.for_item(index))
-            async with lock:
-                await self._store.jobs.save_results(job.id, JobResults(dict(files)))
+            if state.lost:
+                return
+            result = await self._service.upload_item(media, meter.for_item(index))
+            await state.file_done(index, result)
+            if result.transient and will_retry:
+                await state.note_retry(result.reason, self._delay(job), self._tuning.max_attempts)
 
-        await asyncio.gather(*(one(i, m) for i, m in enumerate(medias) if i not in files))
-        return JobResults(dict(sorted(files.items())), job.results.public_sent)
+        await asyncio.gather(*(one(i, m) for i, m in enumerate(medias) if i not in state.files))
+        return state.results()
 
-    async def _answer_and_finish(
-        self, job_id: int, spec: JobSpec, handler: JobHandler, results: JobResults
-    ) -> None:
+    async def _still_mine(self, state: JobState) -> bool:
+        """Checked before answering: a job taken over by another worker is answered there."""
+        try:
+            owned = await self._store.jobs.renew_lease(
+                state.job.id, self.worker, self._tuning.lease
+            )
+        except Exception:  # the database may be restarting: the answer's writes wait for it
+            return True
+        if not owned:
+            state.lose()
+        return owned
+
+    async def _answer_and_finish(self, state: JobState, results: JobResults) -> None:
         """Shielded from a stop: an answer half sent would be sent again after a restart."""
-        await self._answer(job_id, spec, handler, results)
-        await self._store.jobs.finish(job_id)
+        await self._answer(state, results)
+        state.releasing = True
+        await self._store.jobs.finish(state.job.id)
+        await self._count(state.job, results)
 
-    async def _answer(
-        self, job_id: int, spec: JobSpec, handler: JobHandler, results: JobResults
-    ) -> None:
-        """The public reply, noted in the job once sent (a retry after a failed delete-link
-        message must not repeat it), then the delete links."""
+    async def _count(self, job: JobRecord, results: JobResults) -> None:
+        """Counted once, when the job is done: each file's final outcome, and the user's wait
+        from the event to the answer. Counting never fails a job."""
+        self._monitor.answered((datetime.now(UTC) - job.created_at).total_seconds())
+        try:
+            for result in results.files.values():
+                await self._monitor.file_done(job.platform, result.outcome, result.size)
+        except Exception:  # the database may be away; the answer is out already
+            log.warning("could not count a finished job's files", exc_info=True)
+
+    async def _answer(self, state: JobState, results: JobResults) -> None:
+        """The public reply, in place of the status message, noted in the job once sent (a
+        retry after a failed delete-link message must not repeat it); then the delete links."""
         files = list(results.files.values())
-        if not results.public_sent:
-            await handler.deliver(spec, public_reply(files))
-            await self._store.jobs.save_results(job_id, JobResults(results.files, public_sent=True))
+        handler, spec = state.handler, state.job.spec
+        if not state.public_sent:
+            await handler.deliver(state.spec(), public_reply(files))
+            state.public_sent = True
+            await state.save()
         secret = secret_reply(files, spec.chat, spec.ephemeral)
         if secret is not None and not await handler.deliver(spec, secret):
             await handler.deliver(spec, dm_closed())
-
-
-class _Meter:
-    """Adds up the bytes sent of a job's files and shows a percentage, at most every 2 s."""
-
-    def __init__(self, handler: JobHandler, spec: JobSpec, medias: list[IncomingMedia]) -> None:
-        self._handler, self._spec = handler, spec
-        self._sent: dict[int, int] = {}
-        self._total = sum(m.file.size or 0 for m in medias)
-        self._shown_at = 0.0
-
-    def for_item(self, index: int) -> Progress | None:
-        if self._total < PROGRESS_MIN_BYTES:
-            return None
-
-        async def report(sent: int, total: int) -> None:
-            del total
-            self._sent[index] = sent
-            moment = time.monotonic()
-            if moment - self._shown_at < PROGRESS_EVERY_S:
-                return
-            self._shown_at = moment
-            percent = min(99, 100 * sum(self._sent.values()) // max(self._total, 1))
-            with contextlib.suppress(Exception):  # a status message is a courtesy, not a duty
-                await self._handler.progress(self._spec, t("upload.progress", percent=percent))
-
-        return report

@@ -74,18 +74,23 @@ class IncomingMedia:
 
 @dataclass(frozen=True, slots=True)
 class AnswerTarget:
-    """Where a job's answers go, besides its chat: the message they reply to, and the adapter's
-    own handle (an interaction to answer on, say), opaque to the core."""
+    """Where a job's answers go, besides its chat: the message they reply to, the adapter's
+    own handle (an interaction to answer on, say), and the job's status message; all three
+    opaque to the core."""
 
     reply_to: str | None = None
     handle: str | None = None
+    status: str | None = None
+    """The status message the platform's ``progress`` showed (its handle), which the public
+    answer replaces. The runner keeps it in the job's results, so that it outlives the
+    process that showed it, and hands it back here."""
 
     def to_json(self) -> dict[str, object]:
-        return {"reply_to": self.reply_to, "handle": self.handle}
+        return {"reply_to": self.reply_to, "handle": self.handle, "status": self.status}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        return cls(data.get("reply_to"), data.get("handle"))
+        return cls(data.get("reply_to"), data.get("handle"), data.get("status"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +124,17 @@ class JobSpec:
         """An album's job with another item's files added; the first caption found stays."""
         return replace(self, items=self.items + other.items, caption=self.caption or other.caption)
 
+    def with_status(self, status: str | None) -> JobSpec:
+        """This job, its answers replacing the status message ``status`` (None: no message)."""
+        return replace(self, answer=replace(self.answer, status=status))
+
     def to_json(self) -> dict[str, object]:
         return {
             "platform": self.user.platform,
             "user": self.user.id,
             "chat": self.chat.id,
             "chat_kind": self.chat.kind.value,
+            "community": self.chat.community,
             "language": self.language,
             "items": [item.to_json() for item in self.items],
             "caption": self.caption,
@@ -138,7 +148,9 @@ class JobSpec:
         platform = data["platform"]
         return cls(
             user=UserRef(platform, data["user"]),
-            chat=ChatRef(platform, data["chat"], ChatKind(data["chat_kind"])),
+            chat=ChatRef(
+                platform, data["chat"], ChatKind(data["chat_kind"]), data.get("community")
+            ),
             language=data["language"],
             items=tuple(FileRef.from_json(item) for item in data["items"]),
             caption=data["caption"],
@@ -166,6 +178,8 @@ class FileResult:
     """Why it failed, as the sentence the user reads."""
     transient: bool = False
     """It failed in a way that passes (the host or the platform down): the job tries it again."""
+    size: int = 0
+    """Bytes uploaded (0 unless uploaded)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -174,6 +188,7 @@ class FileResult:
             "upload": None if self.upload is None else self.upload.to_json(),
             "reason": None if self.reason is None else self.reason.to_json(),
             "transient": self.transient,
+            "size": self.size,
         }
 
     @classmethod
@@ -185,16 +200,20 @@ class FileResult:
             upload=UploadRecord.from_json(upload) if upload else None,
             reason=Text.from_json(reason) if reason else None,
             transient=data["transient"],
+            size=data.get("size", 0),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class JobResults:
-    """A job's results so far, by item index, saved as each file finishes; and whether the
-    public answer went out already (a retry of the delete-link message must not repeat it)."""
+    """A job's results so far, by item index, saved as each file finishes; whether the public
+    answer went out already (a retry of the delete-link message must not repeat it); and the
+    job's status message, which the public answer replaces, even after a restart."""
 
     files: Mapping[int, FileResult] = field(default_factory=dict)
     public_sent: bool = False
+    status: str | None = None
+    """The handle the platform gave the job's status message (``AnswerTarget.status``)."""
 
     def settled(self) -> dict[int, FileResult]:
         """The files that need no further try."""
@@ -204,9 +223,10 @@ class JobResults:
         return {
             "files": {str(index): result.to_json() for index, result in self.files.items()},
             "public_sent": self.public_sent,
+            "status": self.status,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         files = {int(index): FileResult.from_json(r) for index, r in data["files"].items()}
-        return cls(files, data["public_sent"])
+        return cls(files, data["public_sent"], data.get("status"))

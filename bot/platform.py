@@ -48,13 +48,24 @@ class JobHandler(Protocol):
         """Sends ``reply`` for ``job`` where its visibility allows: PUBLIC in the job's chat
         (replying to ``job.answer.reply_to``), USER_ONLY as ``Visibility`` says, and
         PRIVATE_TO_USER in the user's private chat. A ``secret`` reply (a delete link) never
-        reaches a shared chat and goes with link previews off. Returns False only when a
-        reply meant for the user's private chat cannot reach them there.
+        reaches a shared chat and goes with link previews off. A PUBLIC reply that is not
+        secret replaces the job's status message ``job.answer.status`` when there is one (the
+        runner hands it with the first public answer only); if that message is gone, the
+        reply is sent anew. Returns False only when a reply meant for the user's private
+        chat cannot reach them there.
         """
         ...
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
-        """Shows or updates the job's one status message; the job's public answer replaces it."""
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        """Shows ``text`` in the job's one status message: edits ``job.answer.status`` when the
+        job has one, else shows a new one where the public answer will go.
+
+        Returns the status message's handle, opaque to the core: the runner saves it in the
+        job and hands it back in ``job.answer.status`` to every later ``progress`` and to the
+        public answer's ``deliver``, from this process or another one (after a restart, or
+        on another replica). None when the platform keeps no message of its own for it (it
+        edits a deferred response that ``job.answer.handle`` names).
+        """
         ...
 
 
@@ -78,9 +89,14 @@ class Platform(JobHandler, Protocol):
         """The largest file this platform can hand the bot, capped by MAX_UPLOAD_MB."""
         ...
 
+    def connected(self) -> bool:
+        """Whether it is connected to its platform right now (what ``/healthz`` reports)."""
+        ...
+
     async def run(self) -> None:
-        """Connects, serves until cancelled, then disconnects cleanly. Raises StartupFailed
-        when the platform refuses the bot's credentials."""
+        """Connects, serves until cancelled, then disconnects cleanly. A network error (at
+        start too) is tried again through ``bot.reconnect``, never raised; raises
+        TokenRejected when the platform refuses the bot's token."""
         ...
 
 

@@ -7,12 +7,13 @@ settings are built, so a bad one fails at start and names its variable.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 FROM_ENVIRONMENT = SettingsConfigDict(
@@ -31,6 +32,26 @@ def http_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL")
     return value.rstrip("/")
+
+
+ENTRY = re.compile(r"([a-z][a-z0-9_]*):(-?[0-9]{1,20})")
+"""One entry of an access list: a platform's name and a numeric id, like ``telegram:123``."""
+Entries = Annotated[frozenset[tuple[str, str]], NoDecode]
+
+
+def access_entries(value: object) -> object:
+    """``telegram:1, discord:2`` → {("telegram", "1"), ("discord", "2")}; blank is empty."""
+    if not isinstance(value, str):
+        return value
+    entries = set()
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        entry = ENTRY.fullmatch(part.strip())
+        if entry is None:
+            raise ValueError("must be platform:id entries separated by commas, like telegram:123")
+        entries.add((entry.group(1), entry.group(2)))
+    return frozenset(entries)
 
 
 def host_port(value: str) -> str:
@@ -57,10 +78,31 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    allowed_users: Entries = frozenset()
+    """Who may use the bot anywhere; with ALLOWED_CHATS empty too, everyone may."""
+    allowed_chats: Entries = frozenset()
+    """Chats (a platform's group or server id) whose members may use the bot there."""
+    bot_admins: Entries = frozenset()
+    """Who may use /stats."""
+    shared_key_daily_limit: int = Field(default=100, ge=0)
+    """Uploads per user and UTC day with a key not their own; 0 means no limit."""
+    health_listen: str | None = None
+    """``host:port`` serving /healthz and /metrics; unset, none is served."""
+
     @field_validator("chevereto_url")
     @classmethod
     def _urls(cls, value: str) -> str:
         return http_url(value)
+
+    @field_validator("allowed_users", "allowed_chats", "bot_admins", mode="before")
+    @classmethod
+    def _entries(cls, value: object) -> object:
+        return access_entries(value)
+
+    @field_validator("health_listen")
+    @classmethod
+    def _health(cls, value: str | None) -> str | None:
+        return None if not value else host_port(value)
 
     @field_validator("log_level", mode="before")
     @classmethod

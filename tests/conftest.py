@@ -20,6 +20,7 @@ from bot.commands import Commands, Context
 from bot.crypto import Vault
 from bot.domain import ChatKind, ChatRef, MediaKind, UploadOptions, UserRef
 from bot.jobs import JobRunner
+from bot.monitor import Monitor
 from bot.payloads import FileRef, IncomingMedia
 from bot.platform import PlatformTexts
 from bot.probe import probe_png
@@ -59,10 +60,30 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests that use a database run on SQLite, and on PostgreSQL whenever CI started one."""
+    """Tests that use a database run on SQLite, and on PostgreSQL whenever CI started one;
+    those marked ``postgres_only`` on PostgreSQL alone."""
     if "database" in metafunc.fixturenames:
-        kinds = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+        if metafunc.definition.get_closest_marker("postgres_only") is not None:
+            kinds = ["postgres"]
+        else:
+            kinds = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
         metafunc.parametrize("database", kinds, indirect=True)
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    uses = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("postgres_only") is not None or "postgres_database" in uses
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL (a developer's quick loop), the tests of PostgreSQL itself are left
+    out, not skipped; CI always has one (``pytest_sessionstart`` insists)."""
+    if POSTGRES_URL is not None:
+        return
+    left_out = [item for item in items if _needs_postgres(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not _needs_postgres(item)]
 
 
 _PROCESSES = {"allowed": True}
@@ -162,6 +183,19 @@ async def database(
 
 
 @pytest.fixture
+async def postgres_database(migrated: dict[str, str]) -> AsyncIterator[str]:
+    """A PostgreSQL database of its own at the newest schema, for tests of PostgreSQL itself
+    (replicas, locks, restarts); dropped afterwards."""
+    assert POSTGRES_URL is not None
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    await _create_database(name, migrated["postgres"])
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await _drop_database(name)
+
+
+@pytest.fixture
 async def store(database: str) -> AsyncIterator[Store]:
     store = Store(database, Vault(SECRET))
     await store.migrate()
@@ -192,7 +226,12 @@ def temp_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def service(client: CheveretoClient, store: Store, temp_dir: Path) -> UploadService:
     return UploadService(
-        client, store, limit_mb=LIMITS_MB.__getitem__, temp_dir=temp_dir, concurrency=4
+        client,
+        store,
+        limit_mb=LIMITS_MB.__getitem__,
+        temp_dir=temp_dir,
+        concurrency=4,
+        monitor=Monitor(store),
     )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+import aiohttp
 import discord
 import yarl
 
@@ -36,14 +37,23 @@ from adapters.discord.texts import TEXTS
 from adapters.discord.views import ActionButton
 from bot.app import Core
 from bot.domain import Reply, Text
-from bot.errors import StartupFailed
+from bot.errors import StartupFailed, TokenRejected
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
+from bot.reconnect import Reconnect
 
 log = logging.getLogger(__name__)
 
 MessageHook = Callable[[discord.Message], Awaitable[None]]
 ActionHook = Callable[[discord.Interaction, str], Awaitable[None]]
+AUTHENTICATION_FAILED = 4004
+"""The gateway's close code for a token it does not accept."""
+
+
+def network_error(error: BaseException) -> bool:
+    """Discord cannot be reached just now (DNS, refused, timeout, a 5xx): worth trying again."""
+    passing = (aiohttp.ClientError, OSError, TimeoutError)
+    return isinstance(error, (*passing, discord.DiscordServerError, discord.GatewayNotFound))
 
 
 def intents(*, message_content: bool) -> discord.Intents:
@@ -109,6 +119,7 @@ class DiscordAdapter:
         self._settings = settings
         self._client_class = client_class
         self._logged_in = asyncio.Event()
+        self._reconnect = Reconnect(self.name, core.tuning.reconnect, network_error)
         self._answers = JobAnswers(self._logged_in_client)
         self._inbound = Inbound(core, self._answers)
         self._commands = AppCommands(self._inbound, core.commands)
@@ -119,27 +130,47 @@ class DiscordAdapter:
         """Discord hands any attachment over: only MAX_UPLOAD_MB limits it."""
         return self._core.settings.max_upload_mb
 
+    def connected(self) -> bool:
+        """The client is ready (every shard's READY came), not closed, and no shard's gateway
+        connection is down (discord.py reconnects it meanwhile; the client stays "ready")."""
+        client = self.client
+        shards = client.shards.values()
+        return (
+            client.is_ready() and not client.is_closed() and not any(s.is_closed() for s in shards)
+        )
+
     async def fetch(self, ref: FileRef, into: Path) -> None:
         await files.fetch(self._logged_in_client, ref, into)
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         return await self._answers.deliver(job, reply)
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
-        await self._answers.progress(job, text)
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        return await self._answers.progress(job, text)
 
     async def run(self) -> None:
-        """Logs in (syncing the commands), connects every shard; a cancel closes the client."""
+        """Logs in (syncing the commands), connects every shard; a cancel closes the client.
+
+        Discord out of reach at login is tried again, with a new client each time, with the
+        core's backoff (once logged in, discord.py reconnects the gateway itself); a token it
+        refuses stops the bot."""
         discord.http.Route.BASE = self._settings.api_url
-        try:
-            await self._serve()
-        except discord.PrivilegedIntentsRequired:
-            log.warning(
-                "Discord refused the Message Content intent: enable it on the Bot page of the "
-                "developer portal. Until then, mirrored channels see no attachments."
-            )
-            self.client = self._new_client(message_content=False)
-            await self._serve()
+        message_content = True
+        while True:
+            try:
+                await self._serve()
+                return
+            except discord.PrivilegedIntentsRequired:
+                log.warning(
+                    "Discord refused the Message Content intent: enable it on the Bot page of "
+                    "the developer portal. Until then, mirrored channels see no attachments."
+                )
+                message_content = False
+            except Exception as error:
+                if not self._reconnect.transient(error):
+                    raise
+                await self._reconnect.failed(error)
+            self.client = self._new_client(message_content=message_content)
 
     def _new_client(self, *, message_content: bool) -> BotClient:
         client = self._client_class(
@@ -155,14 +186,21 @@ class DiscordAdapter:
         token = self._settings.bot_token
         if token is None:
             raise StartupFailed("DISCORD_BOT_TOKEN is not set")
+        self._logged_in.clear()
         async with self.client as client:
             try:
                 await client.login(token.get_secret_value())
             except discord.LoginFailure:
-                raise StartupFailed("Discord refused DISCORD_BOT_TOKEN: check the token") from None
+                raise TokenRejected("Discord", DiscordSettings.enabling_variable) from None
             await self._use_gateway(client)
+            self._reconnect.succeeded()
             self._logged_in.set()
-            await client.connect()
+            try:
+                await client.connect()
+            except discord.ConnectionClosed as closed:
+                if closed.code == AUTHENTICATION_FAILED:
+                    raise TokenRejected("Discord", DiscordSettings.enabling_variable) from None
+                raise
 
     async def _use_gateway(self, client: BotClient) -> None:
         """The gateway URL and shard count from GET /gateway/bot; DISCORD_SHARD_* narrow them."""

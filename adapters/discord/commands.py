@@ -77,6 +77,7 @@ class AppCommands:
             self._plain("unlink", self._commands.unlink),
             self._plain("settings", self._commands.settings),
             self._plain("history", self._commands.history),
+            self._plain("stats", self._commands.stats),
             self._expire(),
             self._nsfw(),
             self._album(),

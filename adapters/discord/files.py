@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import discord
 
+from bot.domain import media_type
 from bot.errors import MediaUnavailable, SourceUnavailable
 from bot.payloads import FileRef
 
@@ -55,7 +56,8 @@ def file_ref(attachment: discord.Attachment, message: discord.Message | None = N
         message.channel.id if message else None,
         message.id if message else None,
     )
-    return FileRef(attachment.filename, attachment.content_type, attachment.size, ref.locator())
+    kind = media_type(attachment.content_type, attachment.filename)
+    return FileRef(attachment.filename, kind, attachment.size, ref.locator())
 
 
 async def fetch(client: ClientSource, file: FileRef, path: Path) -> None:

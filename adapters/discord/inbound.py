@@ -32,9 +32,11 @@ def user_ref(user: discord.abc.User) -> UserRef:
 
 
 def chat_ref(channel_id: int, guild_id: int | None) -> ChatRef:
-    """A guild channel (or thread) is a channel; anything outside a guild is the user's DM."""
-    kind = ChatKind.PRIVATE if guild_id is None else ChatKind.CHANNEL
-    return ChatRef(PLATFORM, str(channel_id), kind)
+    """A guild channel (or thread) is a channel of its guild, which access lists name; anything
+    outside a guild is the user's DM."""
+    if guild_id is None:
+        return ChatRef(PLATFORM, str(channel_id), ChatKind.PRIVATE)
+    return ChatRef(PLATFORM, str(channel_id), ChatKind.CHANNEL, community=str(guild_id))
 
 
 def _channel_id(interaction: discord.Interaction) -> int:
@@ -43,15 +45,12 @@ def _channel_id(interaction: discord.Interaction) -> int:
     return interaction.channel_id
 
 
-async def context_of(interaction: discord.Interaction, store: Store) -> Context:
-    """Who asked and where, in the language of their Discord client, which is remembered."""
-    user = user_ref(interaction.user)
-    language = language_of(str(interaction.locale))
-    await store.prefs.remember_language(user, language)
+def context_of(interaction: discord.Interaction) -> Context:
+    """Who asked and where, in the language of their Discord client."""
     return Context(
-        user,
+        user_ref(interaction.user),
         chat_ref(_channel_id(interaction), interaction.guild_id),
-        language,
+        language_of(str(interaction.locale)),
         ephemeral=True,
         user_name=interaction.user.display_name,
     )
@@ -73,13 +72,15 @@ class Inbound:
     async def command(
         self, interaction: discord.Interaction, call: Call, *, defer: bool = False
     ) -> None:
-        """Calls the core and sends its replies; a call that reaches the host defers first."""
+        """Calls the core (``Commands.answered``: access lists, language, one sentence for any
+        error) and sends its replies; a call that reaches the host defers first."""
         if defer:
             await interaction.response.defer(ephemeral=True, thinking=True)
-        ctx = await context_of(interaction, self._core.store)
-        result = await call(ctx)
-        replies = result if isinstance(result, list) else [result]
+        ctx = context_of(interaction)
+        replies = await self._core.commands.answered(ctx, lambda: call(ctx))
         await deliver(replies, InteractionReplies(interaction, ctx.language).send)
+        if not replies:
+            await _close_unanswered(interaction)
 
     async def action(self, interaction: discord.Interaction, action: str) -> None:
         """A Delete, Confirm or Cancel click; the core checks that the clicker is the uploader."""
@@ -101,7 +102,7 @@ class Inbound:
     ) -> None:
         """/upload or the context menu: refused at once (ephemeral), or deferred publicly and
         made a job, which answers later."""
-        ctx = await context_of(interaction, self._core.store)
+        ctx = context_of(interaction)
         options = options or UploadOptions()
         spec = JobSpec(
             ctx.user, ctx.chat, ctx.language, tuple(files), caption, options, ephemeral=True
@@ -110,10 +111,16 @@ class Inbound:
         async def defer(accepted: JobSpec) -> JobSpec:
             return await _defer(interaction, accepted, reply_to)
 
-        refusal = await self._core.intake.requested(spec, accept=defer)
-        if refusal is not None:
-            replies = InteractionReplies(interaction, ctx.language)
+        async def admit() -> list[Reply]:
+            refusal = await self._core.intake.requested(spec, accept=defer)
+            return [] if refusal is None else [refusal]
+
+        replies = InteractionReplies(interaction, ctx.language)
+        refusals = await self._core.commands.answered(ctx, admit)
+        for refusal in refusals:
             await replies.send(replace(refusal, visibility=Visibility.USER_ONLY))
+        if not refusals:
+            await _close_unanswered(interaction)
 
     async def message(self, message: discord.Message) -> None:
         """A DM's attachments, or a mirrored channel's: one job, answered by replying to them."""
@@ -129,6 +136,15 @@ class Inbound:
         reply = await self._core.intake.posted(spec)
         if reply is not None:
             await self._answers.deliver(spec, reply)
+
+
+async def _close_unanswered(interaction: discord.Interaction) -> None:
+    """An interaction the core left unanswered (someone refused earlier today) still needs a
+    response, or Discord shows "the application did not respond": a private one, at once gone."""
+    if interaction.response.is_done():
+        return
+    await interaction.response.defer(ephemeral=True)
+    await interaction.delete_original_response()
 
 
 async def _defer(interaction: discord.Interaction, spec: JobSpec, reply_to: int | None) -> JobSpec:

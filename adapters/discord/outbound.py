@@ -12,6 +12,7 @@ Mentions are off on the client, so ``@everyone.png`` pings no one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -22,7 +23,7 @@ import discord
 from adapters.discord.files import ClientSource
 from adapters.discord.views import Piece, is_ephemeral, pieces, plain
 from bot.domain import Reply, Text, Visibility
-from bot.payloads import AnswerTarget, JobSpec
+from bot.payloads import JobSpec
 from bot.texts import Language, error_text, language_of
 
 log = logging.getLogger(__name__)
@@ -153,13 +154,16 @@ async def _post(
 
 
 class JobAnswers:
-    """A job's answers and its status message (the adapter's ``deliver`` and ``progress``)."""
+    """A job's answers and its status message (the adapter's ``deliver`` and ``progress``).
+
+    While the interaction's token lives, the status is its deferred response. Otherwise it
+    is a message in the job's channel, named by its id in ``job.answer.status``: the core
+    keeps it in the job, so any process edits it.
+    """
 
     def __init__(self, client: ClientSource) -> None:
         self._client = client
         self._answered: dict[str, float] = {}
-        self._status: dict[tuple[str, AnswerTarget], discord.Message] = {}
-        """The status message shown in a channel per job's target, until the answer replaces it."""
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         client = await self._client()
@@ -178,22 +182,28 @@ class JobAnswers:
         await self._in_channel(client, job, pieces(reply, job.language))
         return True
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
-        """Edits the deferred response, or the job's status message in the channel."""
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        """Edits the deferred response (None: the interaction names it), or the job's status
+        message in the channel, posting one first if there is none (its id)."""
         client = await self._client()
         content = plain(text, job.language)
         interaction = InteractionRef.live(job.answer.handle)
-        key = (job.chat.id, job.answer)
         if interaction is not None and interaction.original_id is not None:
             await _webhook(client, interaction).edit_message(
                 interaction.original_id, content=content
             )
-        elif key in self._status:
-            self._status[key] = await self._status[key].edit(content=content)
-        else:
-            channel = client.get_partial_messageable(int(job.chat.id))
-            status = Piece(content, discord.ui.View())
-            self._status[key] = await _post(channel, status, job.answer.reply_to)
+            return None
+        channel = client.get_partial_messageable(int(job.chat.id))
+        status = job.answer.status
+        if status is not None:
+            try:
+                await channel.get_partial_message(int(status)).edit(content=content)
+            except discord.NotFound:  # deleted: show a new one
+                pass
+            else:
+                return status
+        message = await _post(channel, Piece(content, discord.ui.View()), job.answer.reply_to)
+        return str(message.id)
 
     async def _on_interaction(
         self, client: discord.Client, interaction: InteractionRef, parts: list[Piece]
@@ -223,11 +233,16 @@ class JobAnswers:
         return interaction.original_id if first else None
 
     async def _in_channel(self, client: discord.Client, job: JobSpec, parts: list[Piece]) -> None:
-        """Replaces the job's status message with the first piece, if it showed one."""
-        status = None if parts[0].secret else self._status.pop((job.chat.id, job.answer), None)
-        if status is not None:
-            first, *parts = parts
-            await status.edit(content=first.content, view=first.view)
+        """Replaces the job's status message with the first piece, if it showed one that is
+        still there."""
         channel = client.get_partial_messageable(int(job.chat.id))
+        status = None if parts[0].secret else job.answer.status
+        if status is not None:
+            first = parts[0]
+            with contextlib.suppress(discord.NotFound):
+                await channel.get_partial_message(int(status)).edit(
+                    content=first.content, view=first.view
+                )
+                parts = parts[1:]
         for part in parts:
             await _post(channel, part, job.answer.reply_to)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
@@ -27,9 +27,10 @@ from adapters.telegram.texts import TEXTS
 from bot.app import Core
 from bot.crypto import read_or_create_secret
 from bot.domain import Reply, Text
-from bot.errors import StartupFailed
+from bot.errors import TokenRejected
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
+from bot.reconnect import Reconnect
 from bot.tls import tls_context
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,12 @@ POLL_TIMEOUT_S = 30
 TLS = {"verify": tls_context()}
 UNSTORED_PAUSE_S = 2.0
 """How long polling waits before fetching again an update whose upload could not be stored."""
-MAX_POLL_PAUSE_S = 30.0
+
+
+def network_error(error: BaseException) -> bool:
+    """Telegram cannot be reached just now (DNS, refused, timeout, a 5xx, flood control): worth
+    trying again. PTB's BadRequest is a NetworkError too, but it is Telegram saying no."""
+    return isinstance(error, NetworkError | RetryAfter) and not isinstance(error, BadRequest)
 
 
 def _application(settings: TelegramSettings) -> Application:  # type: ignore[type-arg]
@@ -67,8 +73,11 @@ class TelegramAdapter:
     def __init__(self, core: Core, settings: TelegramSettings) -> None:
         self._settings = settings
         self._data_dir = core.settings.data_dir
+        self._admins = [i for name, i in core.settings.bot_admins if name == self.name]
         self._limit_mb = settings.limit_mb(core.settings.max_upload_mb)
         self._app = _application(settings)
+        self._reconnect = Reconnect(self.name, core.tuning.reconnect, network_error)
+        self._connected = False
         self._downloader = Downloader(self._app.bot, self._limit_mb)
         self._outbound = Outbound(self._app.bot)
         self._inbound = Inbound(core, self._outbound)
@@ -77,52 +86,71 @@ class TelegramAdapter:
     def size_limit_mb(self) -> int:
         return self._limit_mb
 
+    def connected(self) -> bool:
+        """The long poll or the webhook is up, and its last getUpdates or setWebhook worked."""
+        return self._connected
+
     async def fetch(self, ref: FileRef, into: Path) -> None:
         await self._downloader.fetch(ref, into)
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         return await self._outbound.deliver(job, reply)
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
-        await self._outbound.progress(job, text)
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        return await self._outbound.progress(job, text)
 
     async def run(self) -> None:
-        """Serves until cancelled, by webhook when TELEGRAM_WEBHOOK_URL is set, else by polling."""
+        """Serves until cancelled, by webhook when TELEGRAM_WEBHOOK_URL is set, else by polling.
+        Telegram out of reach (at start too) is tried again with the core's backoff; a token it
+        refuses (401, or 404 for a malformed one) stops the bot."""
         try:
-            async with self._app:
-                await commands.set_menus(self._app.bot, commands.commands_of(self._inbound))
-                await self._app.start()
-                try:
-                    await (self._serve_webhook() if self._settings.webhook_url else self._poll())
-                finally:
-                    await self._app.stop()
+            await self._reconnect.until_done(self._serve)
         except InvalidToken:
-            raise StartupFailed("Telegram refused TELEGRAM_BOT_TOKEN: check the token") from None
+            raise TokenRejected("Telegram", TelegramSettings.enabling_variable) from None
         finally:
+            self._connected = False
             await self._downloader.aclose()
 
+    async def _serve(self) -> None:
+        """One connection: initialize (getMe), the command menus, then updates until cancelled."""
+        async with self._app:
+            await commands.set_menus(
+                self._app.bot, commands.commands_of(self._inbound), self._admins
+            )
+            await self._app.start()
+            try:
+                await (self._serve_webhook() if self._settings.webhook_url else self._poll())
+            finally:
+                self._connected = False
+                await self._app.stop()
+
     async def _poll(self) -> None:
-        """Long polling; an update is acknowledged only after its handlers have run."""
+        """Long polling; an update is acknowledged only after its handlers have run. Until a
+        poll has worked (at start, after a failure) it polls without waiting, so that
+        ``connected()`` turns true at once rather than when a long poll ends."""
         bot = self._app.bot
         await bot.delete_webhook(drop_pending_updates=False)
-        offset, pause = 0, 1.0
+        offset = 0
         while True:
+            wait_s = POLL_TIMEOUT_S if self._connected else 0
             try:
                 updates = await bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
+                    offset=offset, timeout=wait_s, allowed_updates=ALLOWED_UPDATES
                 )
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error.retry_after))
                 continue
-            except (NetworkError, TimedOut, Conflict) as error:
-                log.warning(
-                    "polling Telegram failed (%s); retrying in %.0f s", type(error).__name__, pause
-                )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_POLL_PAUSE_S)
+            except (NetworkError, Conflict) as error:  # a 409: another poller, for a while
+                self._connected = False
+                await self._reconnect.failed(error, "polling")
                 continue
-            pause = 1.0
+            self._is_connected()
             offset = await self._process(updates, offset)
+
+    def _is_connected(self) -> None:
+        """A getUpdates or the setWebhook worked: connected, and the next failure waits least."""
+        self._connected = True
+        self._reconnect.succeeded()
 
     async def _process(self, updates: tuple[Update, ...], offset: int) -> int:
         """Runs each update's handlers in order; the offset that acknowledges those stored.
@@ -152,6 +180,7 @@ class TelegramAdapter:
             listen=self._settings.webhook_listen,
             secret=self._webhook_secret(),
             allowed_updates=ALLOWED_UPDATES,
+            registered=self._is_connected,
         )
 
 

@@ -3,9 +3,11 @@ command menu that clients show (setMyCommands), in English and Chinese."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
-from telegram import Bot, BotCommand
+from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -39,6 +41,7 @@ def commands_of(inbound: Inbound) -> dict[str, Command]:
         "upload": inbound.upload,
         "mirror": inbound.mirror,
         "history": inbound.history,
+        "stats": inbound.stats,
     }
 
 
@@ -53,9 +56,27 @@ def register(app: Application, inbound: Inbound) -> None:  # type: ignore[type-a
     app.add_handler(CallbackQueryHandler(inbound.button, block=False))
 
 
-async def set_menus(bot: Bot, names: Iterable[str]) -> None:
-    """The command menu, in English for everyone and in Chinese for Chinese clients."""
+ADMIN_ONLY = frozenset({"stats"})
+"""Commands shown in the menu of BOT_ADMINS' private chats only."""
+
+
+async def set_menus(bot: Bot, names: Iterable[str], admins: Iterable[str] = ()) -> None:
+    """The command menu, in English for everyone and in Chinese for Chinese clients; the
+    admins' private chats also show /stats."""
     names = list(names)
+    everyone = [name for name in names if name not in ADMIN_ONLY]
     for language, code in MENU_LANGUAGES:
-        menu = [BotCommand(name, CATALOGS[language][f"command.{name}"]) for name in names]
-        await bot.set_my_commands(menu, language_code=code)
+        await bot.set_my_commands(_menu(everyone, language), language_code=code)
+    for admin in admins:
+        for language, code in MENU_LANGUAGES:
+            # An admin who never opened a chat with the bot has no chat for a menu yet.
+            with contextlib.suppress(TelegramError):
+                await bot.set_my_commands(
+                    _menu(names, language),
+                    scope=BotCommandScopeChat(int(admin)),
+                    language_code=code,
+                )
+
+
+def _menu(names: list[str], language: Language) -> list[BotCommand]:
+    return [BotCommand(name, CATALOGS[language][f"command.{name}"]) for name in names]

@@ -8,7 +8,6 @@ to disk when the job runs.
 from __future__ import annotations
 
 import asyncio
-import mimetypes
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 from telegram import Bot, Message
 from telegram.error import BadRequest, NetworkError, TelegramError
 
+from bot.domain import media_kind, media_type
 from bot.errors import MediaTooLarge, SourceUnavailable
 from bot.payloads import FileRef
 from bot.tls import tls_context
@@ -24,10 +24,6 @@ from bot.tls import tls_context
 CHUNK = 256 * 1024
 VIDEOS = ("video", "animation", "video_note")
 """A message's video-like attachments; a name made for one starts with its attribute."""
-
-
-def _guess(filename: str | None) -> str | None:
-    return mimetypes.guess_type(filename)[0] if filename else None
 
 
 def file_of(message: Message) -> FileRef | None:
@@ -41,12 +37,14 @@ def file_of(message: Message) -> FileRef | None:
         if attachment is not None:
             made = f"{attribute}_{attachment.file_unique_id}.mp4"
             name = getattr(attachment, "file_name", None) or made
-            kind = getattr(attachment, "mime_type", None) or "video/mp4"
+            declared = getattr(attachment, "mime_type", None)
+            # Telegram says it is a video (or a GIF animation): never send it as anything else.
+            kind = declared if media_kind(declared) is not None else "video/mp4"
             return FileRef(name, kind, attachment.file_size, attachment.file_id)
     document = message.document
     if document is not None:
         name = document.file_name or f"file_{document.file_unique_id}"
-        kind = document.mime_type or _guess(name)
+        kind = media_type(document.mime_type, name)
         return FileRef(name, kind, document.file_size, document.file_id)
     return None
 

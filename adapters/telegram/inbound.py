@@ -16,7 +16,7 @@ from adapters.telegram.files import file_of
 from adapters.telegram.outbound import Outbound, Where
 from adapters.telegram.settings import TelegramSettings
 from bot.app import Core
-from bot.commands import Context, answered, deliver
+from bot.commands import Context, deliver
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
 from bot.payloads import AnswerTarget, JobSpec
@@ -102,15 +102,23 @@ class Inbound:
         await deliver(replies, send)
 
     def command(self, run: Command) -> Callback:
-        """Wraps a command: its context, its argument, and one sentence for any error."""
+        """Wraps a command: its context, its argument, the access lists, one sentence for any
+        error (``Commands.answered``)."""
 
         async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ctx = context_of(update)
             argument = " ".join(context.args or [])
-            replies = await answered(self._core.store, ctx, lambda: run(ctx, argument, update))
+            if run == self.link:  # a key in a group goes, whoever posted it
+                await self._delete_in_group(update, ctx)
+            replies = await self._core.commands.answered(ctx, lambda: run(ctx, argument, update))
             await self._answer(update, ctx, replies)
 
         return callback
+
+    async def _delete_in_group(self, update: Update, ctx: Context) -> None:
+        if not ctx.chat.is_private and update.effective_message is not None:
+            with contextlib.suppress(TelegramError):
+                await update.effective_message.delete()
 
     # commands
 
@@ -118,10 +126,7 @@ class Inbound:
         return [await self._core.commands.help(ctx)]
 
     async def link(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
-        """A key posted in a group is never stored; the message holding it is deleted if we can."""
-        if not ctx.chat.is_private and update.effective_message is not None:
-            with contextlib.suppress(TelegramError):
-                await update.effective_message.delete()
+        """A key posted in a group is never stored (the message was deleted if we could)."""
         return [await self._core.commands.link(ctx, argument)]
 
     async def unlink(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
@@ -141,6 +146,9 @@ class Inbound:
 
     async def history(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return await self._core.commands.history(ctx)
+
+    async def stats(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.stats(ctx)]
 
     async def mirror(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         is_admin = await self._is_admin(update, ctx)
@@ -184,7 +192,10 @@ class Inbound:
 
     async def not_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ctx = context_of(update)
-        await self._answer(update, ctx, [await self._core.commands.not_media(ctx)])
+        replies = await self._core.commands.answered(
+            ctx, lambda: self._core.commands.not_media(ctx)
+        )
+        await self._answer(update, ctx, replies)
 
     # buttons
 
@@ -194,10 +205,10 @@ class Inbound:
         if query is None:
             return
         ctx = context_of(update)
-        try:
-            reply = await self._core.commands.action(ctx, query.data or "")
-        except Exception as error:  # one sentence, never a traceback
-            reply = Reply(error_text(error))
+        action = query.data or ""
+        replies = await self._core.commands.answered(
+            ctx, lambda: self._core.commands.action(ctx, action)
+        )
         with contextlib.suppress(TelegramError):
             await query.answer()
-        await self._answer(update, ctx, [reply])
+        await self._answer(update, ctx, replies)

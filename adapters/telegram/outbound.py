@@ -78,13 +78,20 @@ class Where:
         return self.user_id, self.reply_to if self.private else None
 
 
+def _unchanged(error: BadRequest) -> bool:
+    """Telegram's refusal of an edit that changes nothing: the message already says it."""
+    return "not modified" in error.message.lower()
+
+
 class Outbound:
-    """Sends replies; a job's one status message is edited rather than sent again."""
+    """Sends replies; a job's one status message is edited rather than sent again.
+
+    A job's status message is named by its message id, as a string, in
+    ``job.answer.status``: the core keeps it in the job, so any process edits it.
+    """
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
-        self._status: dict[tuple[int, int | None], int] = {}
-        """The status message of each job being answered, by (chat, message replied to)."""
 
     async def send(self, reply: Reply, where: Where, language: Language) -> bool:
         """Sends one reply where its visibility allows; False when the user's private chat
@@ -108,32 +115,40 @@ class Outbound:
         return True
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
-        """A job's reply; its public answer replaces the status message when there is one."""
+        """A job's reply; its public answer replaces the status message when there is one
+        (a status message that is gone, or no longer editable, is replaced by a new one)."""
         where = Where.of_job(job)
-        status = self._status.pop((where.chat_id, where.reply_to), None)
+        status = job.answer.status
         if status is not None and reply.visibility is Visibility.PUBLIC and not reply.secret:
             with contextlib.suppress(TelegramError):
                 await self._bot.edit_message_text(
                     render(reply.text, job.language),
                     where.chat_id,
-                    status,
+                    int(status),
                     reply_markup=keyboard(reply, job.language),
                 )
                 return True
         return await self.send(reply, where, job.language)
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
-        """The first report sends a status message; later ones edit it."""
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        """Edits the job's status message, or sends one in reply to the job's message;
+        returns its message id."""
         where = Where.of_job(job)
         shown = render(text, job.language)
-        key = (where.chat_id, where.reply_to)
-        if key in self._status:
-            await self._bot.edit_message_text(shown, where.chat_id, self._status[key])
-            return
+        if job.answer.status is not None:
+            try:
+                await self._bot.edit_message_text(shown, where.chat_id, int(job.answer.status))
+            except BadRequest as error:
+                if not _unchanged(error):  # deleted, or too old to edit: show a new one
+                    return await self._new_status(where, shown)
+            return job.answer.status
+        return await self._new_status(where, shown)
+
+    async def _new_status(self, where: Where, shown: str) -> str:
         message = await self._bot.send_message(
             where.chat_id,
             shown,
             reply_parameters=_replying(where.reply_to),
             link_preview_options=NO_PREVIEW,
         )
-        self._status[key] = message.message_id
+        return str(message.message_id)

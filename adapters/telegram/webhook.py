@@ -32,8 +32,10 @@ async def serve_webhook(
     listen: str,
     secret: str,
     allowed_updates: list[str],
+    registered: Callable[[], None],
 ) -> None:
-    """Serves until cancelled; the webhook is registered once the server listens."""
+    """Serves until cancelled; the webhook is registered once the server listens, and then
+    ``registered`` is called."""
     host, _, port = listen.rpartition(":")
     server = web.Application()
     server.router.add_post(urlsplit(url).path or "/", _handler(app, inbound, secret))
@@ -42,6 +44,7 @@ async def serve_webhook(
     await web.TCPSite(runner, host, int(port)).start()
     try:
         await app.bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates)
+        registered()
         log.info("webhook server listening on %s", listen)
         await asyncio.Event().wait()
     finally:

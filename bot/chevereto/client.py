@@ -4,6 +4,13 @@ It follows the host's real behaviour: the upload goes to exactly
 ``<site>/api/1/upload`` with the key in the ``X-API-Key`` header, redirects are
 never followed (a 3xx turns the POST into a GET that loses the file), and a file
 is streamed from disk. The key is never logged nor put in an error.
+
+Failures are short and few on purpose. A call is tried again at once only when the
+connection could not be made (nothing reached the host, so it is cheap and safe);
+any other failure (5xx, an HTML page, a timeout, a connection cut mid-upload) is
+raised at once as HostUnavailable, so that the job runner tells the user within
+seconds that it will try again later, rather than leaving them in silence while
+the same file is sent again and again.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import Final, Self, TypeVar
 
@@ -28,6 +36,18 @@ UPLOAD_PATH: Final = "/api/1/upload"
 
 T = TypeVar("T")
 _NO_OPTIONS: Final = UploadOptions()
+MB: Final = 1024 * 1024
+
+
+class _Unreached(HostUnavailable):
+    """No connection could be made: nothing reached the host, so a try at once is safe."""
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing. The host sets a session cookie (PHPSESSID) on every answer,
+    and this one client speaks for every user: a kept cookie would carry one user's session
+    into another's request."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 class CheveretoClient:
@@ -37,7 +57,8 @@ class CheveretoClient:
         self,
         base_url: str,
         *,
-        timeout: float = 60.0,
+        timeout: float = 10.0,
+        timeout_per_mb: float = 0.5,
         tries: int = 3,
         backoff: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -49,10 +70,16 @@ class CheveretoClient:
         if tries < 1:
             raise ValueError("tries must be at least 1")
         self._upload_url = root + UPLOAD_PATH
+        self._timeout = timeout
+        self._timeout_per_mb = timeout_per_mb
         self._tries = tries
         self._backoff = backoff
         self._http = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, transport=transport, verify=tls_context()
+            timeout=timeout,
+            follow_redirects=False,
+            transport=transport,
+            verify=tls_context(),
+            cookies=_no_cookies(),
         )
 
     async def __aenter__(self) -> Self:
@@ -85,7 +112,7 @@ class CheveretoClient:
         async def attempt() -> HostImage:
             return read_upload(await self._post(key, fields, source, progress))
 
-        return await self._retrying(attempt)
+        return await self._retrying(attempt, retried=_Unreached)
 
     async def delete(self, delete_url: str) -> bool:
         """Performs the GET on a delete link and tells whether the image is now gone.
@@ -104,6 +131,20 @@ class CheveretoClient:
             return status < 400
         return await self._retrying(lambda: self._get_status(viewer)) in (404, 410)
 
+    def upload_timeout(self, length: int) -> httpx.Timeout:
+        """The timeouts of an upload of ``length`` bytes.
+
+        Connecting, each chunk written and the wait for a pooled connection get the
+        base timeout: a host that stops taking the file is given up in seconds, however
+        big the file (a slow but moving upload never times out, since each chunk resets
+        the clock). The wait for the answer once the file is sent grows with its size: the
+        host stores the whole file and makes its thumbnails (a video's, from its frames)
+        before it answers, so a big file may keep a healthy host silent for a while, while
+        a host that hangs on a small one is given up in seconds, not minutes.
+        """
+        answer = self._timeout + self._timeout_per_mb * length / MB
+        return httpx.Timeout(self._timeout, read=answer)
+
     async def _post(
         self,
         key: str,
@@ -120,8 +161,13 @@ class CheveretoClient:
         }
         try:
             return await self._http.post(
-                self._upload_url, content=body.chunks(progress), headers=headers
+                self._upload_url,
+                content=body.chunks(progress),
+                headers=headers,
+                timeout=self.upload_timeout(body.length),
             )
+        except httpx.ConnectError as e:
+            raise _Unreached(f"upload failed: {type(e).__name__}") from e
         except httpx.TransportError as e:
             raise HostUnavailable(f"upload failed: {type(e).__name__}") from e
 
@@ -134,16 +180,20 @@ class CheveretoClient:
             raise HostUnavailable(f"host answered HTTP {response.status_code}")
         return response.status_code
 
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Runs ``attempt`` up to ``tries`` times, backing off exponentially, while the host
-        is unavailable. Only HostUnavailable is retried: any other answer is the host's
-        decision and would repeat."""
+    async def _retrying(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        retried: type[HostUnavailable] = HostUnavailable,
+    ) -> T:
+        """Runs ``attempt`` up to ``tries`` times, backing off exponentially, while it fails
+        with ``retried``. Only a kind of HostUnavailable is retried: any other answer is the
+        host's decision and would repeat."""
         for number in range(1, self._tries):
             try:
                 return await attempt()
             except Redirected:
                 raise
-            except HostUnavailable as e:
+            except retried as e:
                 delay = self._backoff * 2 ** (number - 1)
                 log.warning("host unavailable (%s); try %d, next in %.2fs", e, number, delay)
                 await asyncio.sleep(delay)

@@ -1,7 +1,8 @@
 """The store: linked keys, preferences, chat settings, upload history and durable jobs.
 
 ``Store`` opens one database and hands out one small part per kind of record:
-``store.keys``, ``store.prefs``, ``store.chats``, ``store.uploads``, ``store.jobs``.
+``store.keys``, ``store.prefs``, ``store.chats``, ``store.uploads``, ``store.jobs``,
+``store.quota`` and ``store.notices`` (daily counts), ``store.outcomes`` (what /stats reads).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from bot.store.database import Database, database_unavailable
 from bot.store.jobs import JobQueue, JobRecord
 from bot.store.keys import Keys
 from bot.store.prefs import Chats, ChatSettings, Preferences, Prefs
+from bot.store.quota import Notices, SharedKeyQuota
+from bot.store.stats import Outcomes, Stats
 from bot.store.uploads import Uploads
 
 
@@ -24,12 +27,19 @@ class Store:
         self.chats = Chats(self.db)
         self.uploads = Uploads(self.db)
         self.jobs = JobQueue(self.db)
+        self.quota = SharedKeyQuota(self.db)
+        self.notices = Notices(self.db)
+        self.outcomes = Outcomes(self.db)
 
     async def migrate(self) -> None:
         await self.db.migrate()
 
     async def check_secret(self) -> None:
         await self.db.check_secret()
+
+    async def ping(self) -> None:
+        """Raises unless the database answers now (what /healthz asks)."""
+        await self.db.ping()
 
     async def close(self) -> None:
         await self.db.close()
@@ -39,6 +49,7 @@ __all__ = [
     "ChatSettings",
     "JobRecord",
     "Prefs",
+    "Stats",
     "Store",
     "database_unavailable",
 ]

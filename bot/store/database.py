@@ -126,5 +126,10 @@ class Database:
                 return
         self.vault.open(row.sealed)
 
+    async def ping(self) -> None:
+        """``SELECT 1`` on a connection of the pool: raises unless the database answers now."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def close(self) -> None:
         await self.engine.dispose()

@@ -3,7 +3,8 @@
 A job's spec and its results so far are sealed in its row. On PostgreSQL several
 processes share the queue: ``FOR UPDATE SKIP LOCKED`` keeps two of them off one
 row, and a lease renewed while a job runs lets another take it over if its worker
-dies. On SQLite only one process runs jobs.
+dies; a worker's liveness lock (``bot.store.liveness``) tells sooner that it died.
+On SQLite only one process runs jobs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.errors import RateLimited
 from bot.payloads import JobResults, JobSpec
 from bot.store.database import Database, now, patient
+from bot.store.liveness import WorkerLock, lock_held
 from bot.store.tables import Job
 
 PENDING, RUNNING, DONE, COLLECTING = "pending", "running", "done", "collecting"
@@ -34,6 +36,8 @@ class JobRecord:
     attempts: int
     spec: JobSpec
     results: JobResults
+    created_at: datetime
+    """When the job was stored: the event it answers came just before."""
 
 
 class JobQueue:
@@ -106,23 +110,37 @@ class JobQueue:
             query = select(Job.id).where(Job.group_key == group_key)
             return (await s.scalars(query)).first() is not None
 
+    def worker_lock(self, worker: str, settle: timedelta) -> WorkerLock | None:
+        """The liveness lock of ``worker`` on PostgreSQL; None on SQLite, where one process
+        runs the jobs and takes over what the last one left at its start."""
+        if self._db.dialect != "postgresql":
+            return None
+        return WorkerLock(self._db, worker, settle)
+
     async def claim(
         self,
         worker: str,
         lease: timedelta,
         platforms: Collection[str],
         album_window: timedelta,
+        takeover: timedelta | None = None,
     ) -> JobRecord | None:
         """Takes the oldest job that is pending, or whose worker's lease ran out, or the album
-        that no new item has joined for ``album_window``.
+        that no new item has joined for ``album_window``; and, with ``takeover`` (on
+        PostgreSQL), a running job whose worker holds no liveness lock and which has not
+        been renewed for ``takeover``: its worker died, though its lease has not run out.
 
         On PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps two processes off the same
         row; the conditional UPDATE keeps two tasks of one process apart everywhere.
         """
         moment = now()
+        running = Job.state == RUNNING
+        dead = running & (Job.lease_until < moment)
+        if takeover is not None and self._db.dialect == "postgresql":
+            dead = dead | (running & (Job.updated_at < moment - takeover) & ~lock_held(Job.worker))
         claimable = or_(
             (Job.state == PENDING) & (or_(Job.not_before.is_(None), Job.not_before <= moment)),
-            (Job.state == RUNNING) & (Job.lease_until < moment),
+            dead,
             (Job.state == COLLECTING) & (Job.updated_at < moment - album_window),
         )
         async with self._db.session.begin() as s:
@@ -131,7 +149,7 @@ class JobQueue:
                 .where(claimable, Job.platform.in_(list(platforms)))
                 .order_by(Job.id)
                 .limit(1)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=Job)
             )
             job = (await s.scalars(query)).first()
             if job is None:
@@ -160,24 +178,34 @@ class JobQueue:
             if job.sealed_results
             else JobResults()
         )
-        return JobRecord(job.id, job.platform, job.user_id, attempts, self._spec(job), results)
+        spec = self._spec(job)
+        return JobRecord(job.id, job.platform, job.user_id, attempts, spec, results, job.created_at)
 
-    async def renew_lease(self, job_id: int, worker: str, lease: timedelta) -> None:
+    async def renew_lease(self, job_id: int, worker: str, lease: timedelta) -> bool:
+        """The heartbeat of a running job: extends its lease and shows its worker alive
+        (``updated_at``). False when the job is no longer this worker's: it was taken over."""
         async with self._db.session.begin() as s:
-            await s.execute(
+            renewed = await s.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.worker == worker)
-                .values(lease_until=now() + lease)
+                .where(Job.id == job_id, Job.worker == worker, Job.state == RUNNING)
+                .values(lease_until=now() + lease, updated_at=now())
             )
+            return int(getattr(renewed, "rowcount", 0)) == 1
 
     @patient
-    async def save_results(self, job_id: int, results: JobResults) -> None:
+    async def save_results(
+        self, job_id: int, results: JobResults, worker: str | None = None
+    ) -> bool:
+        """Saves a job's results so far; with ``worker``, only while the job runs there.
+        False when it does not: another worker took it over, and its results are its own."""
+        mine = [Job.worker == worker, Job.state == RUNNING] if worker is not None else []
         async with self._db.session.begin() as s:
-            await s.execute(
+            saved = await s.execute(
                 update(Job)
-                .where(Job.id == job_id)
+                .where(Job.id == job_id, *mine)
                 .values(sealed_results=self._seal(results), updated_at=now())
             )
+            return int(getattr(saved, "rowcount", 0)) == 1
 
     @patient
     async def finish(self, job_id: int) -> None:
@@ -232,6 +260,12 @@ class JobQueue:
                 .values(state=PENDING, worker=None, lease_until=None)
             )
             return int(getattr(result, "rowcount", 0))
+
+    async def waiting(self) -> int:
+        """Jobs stored and not answered yet, of every platform and user."""
+        async with self._db.session() as s:
+            query = select(func.count()).select_from(Job).where(Job.state != DONE)
+            return int((await s.execute(query)).scalar_one())
 
     async def waiting_of(self, platform: str, user_id: str) -> int:
         """Jobs of one user not finished yet: what a per-user limit counts."""

@@ -94,6 +94,8 @@ def _with_params(error: BaseException) -> Text | None:
         return t("error.host_too_large", limit=error.limit_mb)
     if isinstance(error, errors.InvalidArgument):
         return t("error.invalid_argument", usage=error.usage)
+    if isinstance(error, errors.QuotaReached):
+        return t("error.quota_reached", limit=error.limit)
     return None
 
 

@@ -13,6 +13,7 @@ MESSAGES: dict[str, str] = {
     "command.upload": "Upload media once",
     "command.mirror": "Upload every image and video posted here (admins)",
     "command.history": "Your last uploads and their delete links",
+    "command.stats": "Uploads and errors, for the bot's admins",
     "help": (
         "I upload the images and videos you send me to {site} and answer with their links.\n"
         "\n"
@@ -67,7 +68,11 @@ MESSAGES: dict[str, str] = {
     "upload.usage": "Reply to a message that holds an image or a video with /upload.",
     "upload.queued": "Uploading {count} file(s)…",
     "upload.progress": "Uploading… {percent}%",
+    "retry.host": "The host is not answering; trying again in {delay} s ({attempt} of {attempts}).",
+    "retry.source": "I could not download the file from the chat; trying again in {delay} s ({attempt} of {attempts}).",
+    "retry.other": "That did not work this time; trying again in {delay} s ({attempt} of {attempts}).",
     "upload.done": "{filename}\n{viewer}\n{short}",
+    "upload.done_one": "{filename}\n{viewer}",
     "upload.expires": "Expires {when} UTC",
     "upload.duplicate": "{filename} is already on the host.",
     "upload.secret": "Delete link for {filename} (only you see this; opening it deletes the file):\n{delete}",
@@ -96,6 +101,13 @@ MESSAGES: dict[str, str] = {
     "error.invalid_argument": "I did not understand that. Usage: {usage}",
     "error.not_allowed": "You are not allowed to do that here.",
     "error.rate_limited": "You sent too many files at once. Wait until they are done, then send more.",
+    "error.quota_reached": "You have made today's {limit} uploads with the bot's shared key. Link your own key with /link in a private chat to upload more; the count starts again at midnight UTC.",
+    "access.private": "This bot is private: it serves only the people and chats its admin allows.",
+    "stats.private_only": "Use /stats in a private chat with me.",
+    "stats": "Uploads today: {today}\nUploads in the last 7 days: {week}\nUsers with a linked key: {linked}\nJobs waiting: {waiting}\nLast host error: {error}",
+    "stats.period": "{uploaded} uploaded, {duplicate} already on the host, {failed} failed; {size}",
+    "stats.error": "{kind} at {when} UTC",
+    "stats.no_error": "none",
     "error.key_rejected": "The host rejected your API key. Link a valid one with /link.",
     "error.uploads_disabled": "The host does not accept uploads through its API. Ask its admin to allow them.",
     "error.duplicate": "That file is already on the host.",

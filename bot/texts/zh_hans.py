@@ -13,6 +13,7 @@ MESSAGES: dict[str, str] = {
     "command.upload": "上传一次媒体",
     "command.mirror": "自动上传此处发布的所有图片和视频（管理员）",
     "command.history": "最近的上传及其删除链接",
+    "command.stats": "上传与错误统计（仅限机器人管理员）",
     "help": (
         "把图片或视频发给我，我会上传到 {site} 并回复链接。\n"
         "\n"
@@ -67,7 +68,11 @@ MESSAGES: dict[str, str] = {
     "upload.usage": "请用 /upload 回复一条带图片或视频的消息。",
     "upload.queued": "正在上传 {count} 个文件…",
     "upload.progress": "正在上传… {percent}%",
+    "retry.host": "图床没有响应；{delay} 秒后重试（第 {attempt} 次，共 {attempts} 次）。",
+    "retry.source": "我无法从聊天中下载该文件；{delay} 秒后重试（第 {attempt} 次，共 {attempts} 次）。",
+    "retry.other": "这次没有成功；{delay} 秒后重试（第 {attempt} 次，共 {attempts} 次）。",
     "upload.done": "{filename}\n{viewer}\n{short}",
+    "upload.done_one": "{filename}\n{viewer}",
     "upload.expires": "过期时间 {when} UTC",
     "upload.duplicate": "{filename} 已经在图床上了。",
     "upload.secret": "{filename} 的删除链接（仅你可见；打开即删除）：\n{delete}",
@@ -96,6 +101,13 @@ MESSAGES: dict[str, str] = {
     "error.invalid_argument": "我没有理解。用法：{usage}",
     "error.not_allowed": "你不能在这里执行此操作。",
     "error.rate_limited": "你一次发送的文件太多了。请等它们上传完毕后再发送。",
+    "error.quota_reached": "你今天已经用机器人的共享密钥上传了 {limit} 个文件。请在私聊中用 /link 绑定你自己的密钥以继续上传；计数在 UTC 零点重置。",
+    "access.private": "这是一个私有机器人：只为管理员允许的用户和群组服务。",
+    "stats.private_only": "请在与我的私聊中使用 /stats。",
+    "stats": "今日上传：{today}\n最近 7 天上传：{week}\n已绑定密钥的用户：{linked}\n等待中的任务：{waiting}\n最近一次图床错误：{error}",
+    "stats.period": "成功 {uploaded} 个，图床上已存在 {duplicate} 个，失败 {failed} 个；{size}",
+    "stats.error": "{kind}，时间 {when} UTC",
+    "stats.no_error": "无",
     "error.key_rejected": "图床拒绝了你的 API 密钥。请用 /link 绑定一个有效的密钥。",
     "error.uploads_disabled": "图床不接受通过 API 上传。请联系图床管理员开启。",
     "error.duplicate": "该文件已经在图床上了。",

@@ -27,6 +27,7 @@ from bot.domain import ChatKind, ChatRef, UserRef
 from bot.platform import Platform
 from bot.probe import probe_png
 from bot.settings import Settings
+from bot.tuning import Tuning
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.discord_api import FakeDiscord, RecordedRequest, ResolvedOption
 from tests.support.running import running as running_bot
@@ -166,10 +167,16 @@ def discord_for(fake: FakeDiscord, **extra: Any) -> DiscordSettings:
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: Settings, discord_settings: DiscordSettings, *, jobs: bool = True
+    settings: Settings,
+    discord_settings: DiscordSettings,
+    *,
+    jobs: bool = True,
+    tuning: Tuning | None = None,
 ) -> AsyncIterator[tuple[Core, DiscordAdapter]]:
-    """The bot with Discord connected and ready, and the job runner unless ``jobs`` is False."""
-    async with running_bot(settings, discord_settings, jobs=jobs, ready=_ready) as core:
+    """The bot with Discord connected and ready, and the job runner unless ``jobs`` is False;
+    production's timings unless ``tuning`` says otherwise."""
+    bot = running_bot(settings, discord_settings, jobs=jobs, ready=_ready, tuning=tuning)
+    async with bot as core:
         yield core, cast(DiscordAdapter, core.platforms["discord"])
 
 

@@ -24,6 +24,8 @@ class RecordingHandler:
         self.dm_open = dm_open
         self.sent: list[tuple[JobSpec, Reply]] = []
         self.progress_shown: list[Text] = []
+        self.status_given: list[str | None] = []
+        """The status message each progress call was handed (``job.answer.status``)."""
         self.answered = asyncio.Condition()
 
     async def fetch(self, ref: FileRef, into: Path) -> None:
@@ -37,8 +39,11 @@ class RecordingHandler:
             self.answered.notify_all()
         return True
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        """Shows a status message as a platform would: the one named in the job, or a new one."""
         self.progress_shown.append(text)
+        self.status_given.append(job.answer.status)
+        return job.answer.status or f"status-{len(self.progress_shown)}"
 
     async def wait_for_replies(self, count: int, timeout: float = 10) -> list[Reply]:
         async with asyncio.timeout(timeout), self.answered:

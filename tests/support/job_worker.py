@@ -18,6 +18,7 @@ from bot.chevereto import CheveretoClient
 from bot.crypto import Vault
 from bot.domain import Reply, Text
 from bot.jobs import JobRunner
+from bot.monitor import Monitor
 from bot.payloads import FileRef, JobSpec
 from bot.store import Store
 from bot.texts import render
@@ -43,8 +44,9 @@ class DiskHandler:
             out.write(line + "\n")
         return True
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
         del job, text
+        return None
 
 
 async def main() -> None:
@@ -55,6 +57,7 @@ async def main() -> None:
     service = UploadService(
         client,
         store,
+        monitor=Monitor(store),
         limit_mb=lambda platform: 20,
         temp_dir=Path(env["DATA_DIR"]) / "tmp",
         concurrency=2,

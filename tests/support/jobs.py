@@ -6,20 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from sqlalchemy import func, select
-
 from bot.jobs import JobRunner
 from bot.store import Store
-from bot.store.jobs import DONE
-from bot.store.tables import Job
 from tests.support.waiting import eventually
 
 
 async def unfinished_jobs(store: Store) -> int:
     """Jobs stored and not answered yet, on every platform."""
-    async with store.db.session() as s:
-        query = select(func.count()).select_from(Job).where(Job.state != DONE)
-        return int((await s.execute(query)).scalar_one())
+    return await store.jobs.waiting()
 
 
 @contextlib.asynccontextmanager

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 CLEAN_ENV = {
@@ -23,15 +24,22 @@ CLEAN_ENV = {
             "MAX_UPLOAD_MB",
             "UPLOAD_CONCURRENCY",
             "LOG_",
+            "ALLOWED_",
+            "BOT_ADMINS",
+            "SHARED_KEY_",
+            "HEALTH_",
+            "TESTCHAT_",
         )
     )
 }
 
 
-async def run_bot(env: dict[str, str], cwd: Path, *, timeout: float = 20) -> tuple[int, str]:
-    """Runs the bot to its end; its exit code and everything it wrote to stderr."""
+async def run_bot(
+    env: dict[str, str], cwd: Path, *, timeout: float = 20, python: str = sys.executable
+) -> tuple[int, str]:
+    """Runs the bot to its end (under ``python``); its exit code and everything on stderr."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
+        python,
         "-m",
         "bot",
         cwd=cwd,
@@ -64,6 +72,19 @@ class BotProcess:
             stderr=asyncio.subprocess.PIPE,
         )
         return self
+
+    async def line(self, matches: Callable[[str], bool], *, within: float = 20) -> str:
+        """Reads stderr as the bot writes it until a line ``matches``, and returns that line;
+        every line read is kept in ``stderr``. Fails at the end of stderr or after ``within``."""
+        assert self.process is not None
+        assert self.process.stderr is not None
+        async with asyncio.timeout(within):
+            while raw := await self.process.stderr.readline():
+                line = raw.decode()
+                self.stderr += line
+                if matches(line):
+                    return line
+        raise AssertionError(f"the bot ended without such a line:\n{self.stderr}")
 
     async def stop(self, *, within: float = 15) -> int:
         """SIGTERM, then the exit code; fails if the bot does not stop in time."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bot.app import Core
 from bot.platform import Platform, PlatformSettings
+from bot.reconnect import Backoff
 from bot.settings import Settings
 from bot.tuning import Tuning
 
@@ -20,6 +21,7 @@ FAST = Tuning(
     retry_delays=(0.2, 0.2),
     poll_s=0.05,
     album_window=timedelta(seconds=0.5),
+    reconnect=Backoff(first_s=0.1, most_s=2.0),
 )
 """Production's rules with test-sized waits: a fault test waits for retries, not minutes."""
 QUICK = replace(FAST, host_timeout=30.0)

@@ -15,6 +15,7 @@ import pytest
 from bot.commands import Commands
 from bot.crypto import Vault
 from bot.jobs import JobRunner
+from bot.monitor import Monitor
 from bot.payloads import FileRef, JobSpec
 from bot.probe import probe_png
 from bot.store import Store
@@ -104,7 +105,12 @@ async def test_data_dir_holds_no_key_and_no_delete_link(tmp_path, chevereto, cli
     commands = Commands(store, client, site=chevereto.url, default_key=None, texts=texts)
     await commands.link(ctx(), KEY)
     service = UploadService(
-        client, store, limit_mb=LIMITS_MB.__getitem__, temp_dir=data_dir / "tmp", concurrency=2
+        client,
+        store,
+        monitor=Monitor(store),
+        limit_mb=LIMITS_MB.__getitem__,
+        temp_dir=data_dir / "tmp",
+        concurrency=2,
     )
     runner = JobRunner(store, service, Tuning(poll_s=0.05))
     handler = RecordingHandler({"a.png": probe_png(), "b.png": probe_png()})

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import sqlite3
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -95,21 +94,6 @@ def _push_updates(telegram: FakeTelegram) -> list[Unit]:
                 for update in units[-1].updates:
                     telegram.push_update(update)
     return units
-
-
-@pytest.fixture
-async def shared_database() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database on the TEST_POSTGRES_URL server, dropped afterwards."""
-    if POSTGRES_URL is None:
-        pytest.fail("CI must run the scale-out test on PostgreSQL: TEST_POSTGRES_URL is unset")
-    name = f"test_scale_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def _unfinished_jobs(database: str) -> int:
@@ -213,13 +197,13 @@ if POSTGRES_URL or os.environ.get("CI"):  # not collected without PostgreSQL, ex
 
     @pytest.mark.slow
     async def test_webhook_replicas_upload_and_answer_each_photo_once(
-        shared_database: str, chevereto: FakeChevereto, tmp_path: Path
+        postgres_database: str, chevereto: FakeChevereto, tmp_path: Path
     ) -> None:
         """Two webhook replicas behind one address upload and answer each of 200 photos once."""
-        replicas_at = _webhook_replicas(chevereto, shared_database, tmp_path)
+        replicas_at = _webhook_replicas(chevereto, postgres_database, tmp_path)
         async with replicas_at as (telegram, proxy, replicas):
             units = _push_updates(telegram)
-            unfinished = await _answered_then_stopped(telegram, replicas, units, shared_database)
+            unfinished = await _answered_then_stopped(telegram, replicas, units, postgres_database)
         assert unfinished == 0
         assert telegram.pending_updates == []
         _check_each_uploaded_and_answered_once(telegram, chevereto, units)
@@ -231,10 +215,10 @@ if POSTGRES_URL or os.environ.get("CI"):  # not collected without PostgreSQL, ex
 
     @pytest.mark.slow
     async def test_album_items_posted_at_once_to_both_replicas_get_one_answer(
-        shared_database: str, chevereto: FakeChevereto, tmp_path: Path
+        postgres_database: str, chevereto: FakeChevereto, tmp_path: Path
     ) -> None:
         """Albums whose items reach both replicas at the same moment are each answered once."""
-        replicas_at = _webhook_replicas(chevereto, shared_database, tmp_path)
+        replicas_at = _webhook_replicas(chevereto, postgres_database, tmp_path)
         async with replicas_at as (telegram, proxy, replicas):
             albums = [_photos(telegram, telegram.user(6001 + n), 6, f"burst-{n}") for n in range(5)]
             hook = telegram.webhook
@@ -245,7 +229,7 @@ if POSTGRES_URL or os.environ.get("CI"):  # not collected without PostgreSQL, ex
                 for update in album.updates
             ]
             statuses = await asyncio.gather(*posts)  # as Telegram does over parallel connections
-            unfinished = await _answered_then_stopped(telegram, replicas, albums, shared_database)
+            unfinished = await _answered_then_stopped(telegram, replicas, albums, postgres_database)
         assert statuses == [200] * len(posts)
         assert unfinished == 0
         _check_each_uploaded_and_answered_once(telegram, chevereto, albums)

@@ -3,11 +3,13 @@ formats, retries, redirects and the delete link."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
 import os
 import struct
+import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +33,12 @@ from bot.errors import (
 )
 from tests.conftest import ADMIN_KEY, KEY
 from tests.support.fakes.chevereto import PHP_WARNING, FakeChevereto
+from tests.support.fault_harness import PortSwitch
+
+
+def port_of(chevereto: FakeChevereto) -> int:
+    return int(chevereto.url.rsplit(":", 1)[1])
+
 
 UNKNOWN_KEY = "chv_13_" + "x" * 128
 MIB = 1024 * 1024
@@ -262,14 +270,14 @@ async def test_empty_source_is_host_rejected(client: CheveretoClient) -> None:
     assert caught.value.code == 130
 
 
-async def test_flooding_is_host_unavailable_and_retried(
+async def test_flooding_is_host_unavailable(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """Code 130 "Flooding detected" is rate limiting: retried, then HostUnavailable."""
-    chevereto.error_next(130, "Flooding detected. Please try again later.", times=3)
+    """Code 130 "Flooding detected" is rate limiting: HostUnavailable, which the job retries."""
+    chevereto.error_next(130, "Flooding detected. Please try again later.")
     with pytest.raises(HostUnavailable):
         await client.upload(KEY, png)
-    assert len(chevereto.requests) == 3
+    assert len(chevereto.requests) == 1
 
 
 async def test_api_disabled_is_uploads_disabled(
@@ -392,65 +400,101 @@ async def test_fake_prefers_the_header_key_to_the_key_field(chevereto: FakeCheve
 # --- retries and redirects ---------------------------------------------------------------
 
 
-async def test_two_503_then_success_gives_one_image(
+async def test_a_503_is_host_unavailable_at_once(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """Two 503s are retried; the third try uploads the whole file once."""
-    chevereto.fail_next(503, times=2)
-    image = await client.upload(KEY, png)
-    assert len(chevereto.requests) == 3
-    assert list(chevereto.images) == [image.id_encoded]
-    assert chevereto.requests[-1].file_size == png.path.stat().st_size
-
-
-async def test_three_503_is_host_unavailable_after_three_tries(
-    client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
-) -> None:
-    """503 on every try raises HostUnavailable after exactly three tries."""
-    chevereto.fail_next(503, times=4)
+    """A 503 raises HostUnavailable after one request: the job retries it, telling the user,
+    rather than sending the file again while the user waits in silence."""
+    chevereto.fail_next(503, times=3)
     with pytest.raises(HostUnavailable):
         await client.upload(KEY, png)
-    assert len(chevereto.requests) == 3
+    assert len(chevereto.requests) == 1
 
 
 async def test_html_page_is_host_unavailable(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """An HTML 500 page instead of JSON raises HostUnavailable, after the retries."""
+    """An HTML 500 page instead of JSON raises HostUnavailable after one request."""
     chevereto.answer_html_next(times=3)
     with pytest.raises(HostUnavailable):
         await client.upload(KEY, png)
-    assert len(chevereto.requests) == 3
+    assert len(chevereto.requests) == 1
 
 
 async def test_hang_past_the_timeout_is_host_unavailable(
     chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A host that does not answer within the timeout raises HostUnavailable."""
+    """A host that does not answer within the timeout raises HostUnavailable, not tried again
+    within the call (a hung try already cost the whole timeout)."""
     chevereto.hang_next(30, times=2)
     async with CheveretoClient(chevereto.url, timeout=0.2, tries=2, backoff=0.01) as client:
         with pytest.raises(HostUnavailable):
             await client.upload(KEY, png)
-    assert len(chevereto.requests) == 2
+    assert len(chevereto.requests) == 1
 
 
 async def test_reset_connection_is_host_unavailable(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A connection dropped without an answer on every try raises HostUnavailable."""
+    """A connection dropped without an answer raises HostUnavailable, not tried again at once:
+    the host may have taken the file."""
     chevereto.close_next(times=3)
     with pytest.raises(HostUnavailable):
         await client.upload(KEY, png)
-    assert len(chevereto.requests) == 3
+    assert len(chevereto.requests) == 1
 
 
-async def test_reset_connection_is_retried(
-    client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
+async def test_a_refused_connection_is_tried_again_at_once(
+    chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A connection dropped once is retried, and the retry uploads the image."""
-    chevereto.close_next()
-    image = await client.upload(KEY, png)
+    """A port that refuses the first try and opens before the next: one upload, in one call."""
+    switch = PortSwitch(port_of(chevereto))
+    await switch.up()
+    await switch.down()
+
+    async def open_soon() -> None:
+        await asyncio.sleep(0.1)
+        await switch.up()
+
+    async with CheveretoClient(switch.url, tries=3, backoff=0.5) as client:
+        opening = asyncio.create_task(open_soon())
+        image = await client.upload(KEY, png)
+        await opening
+    await switch.down()
     assert list(chevereto.images) == [image.id_encoded]
+    assert len(chevereto.requests) == 1
+
+
+async def test_the_answer_may_take_longer_for_a_bigger_file(
+    chevereto: FakeChevereto, tmp_path: Path
+) -> None:
+    """The wait for the answer grows with the file's size: a host that takes 1 s to answer is
+    waited for with a 4 MB file (4.3 s, a margin a loaded machine keeps), and given up on with
+    a small one (0.3 s)."""
+    chevereto.delay = 1.0
+    big, small = png_bytes(size=4 * MIB), png_bytes()
+    async with CheveretoClient(chevereto.url, timeout=0.3, timeout_per_mb=1.0) as client:
+        assert client.upload_timeout(4 * MIB).read == pytest.approx(4.3)
+        await client.upload(KEY, file_source(tmp_path, big, "big.png"))
+        with pytest.raises(HostUnavailable):
+            await client.upload(KEY, file_source(tmp_path, small, "small.png"))
+    assert len(chevereto.images) == 1
+
+
+@pytest.mark.slow
+async def test_a_hanging_host_is_given_up_in_seconds_by_default(
+    chevereto: FakeChevereto, png: FileSource
+) -> None:
+    """With the default timeouts, a host that hangs on a small file costs about 10 s, not
+    minutes: the job's three attempts stay within the 60 s a user waits at most."""
+    chevereto.hang_next(120)
+    started = time.monotonic()
+    async with CheveretoClient(chevereto.url) as client:
+        with pytest.raises(HostUnavailable):
+            await client.upload(KEY, png)
+    waited = time.monotonic() - started
+    print(f"a hanging host was given up after {waited:.1f} s")
+    assert 9 < waited < 12
 
 
 async def test_host_answer_is_not_retried(

@@ -6,6 +6,7 @@ import pytest
 
 from bot.domain import ChatKind, ChatRef, MediaKind, Outcome, UploadOptions, UserRef
 from bot.errors import KeyRejected, MediaTooLarge, NotLinked, UnsupportedMedia
+from bot.monitor import Monitor
 from bot.probe import probe_png
 from bot.texts import error_text
 from bot.upload import UploadService
@@ -81,6 +82,7 @@ async def test_default_key_serves_users_without_one(client, store, temp_dir, che
     service = UploadService(
         client,
         store,
+        monitor=Monitor(store),
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
         concurrency=1,
@@ -95,6 +97,7 @@ async def test_own_key_beats_default(client, store, temp_dir, chevereto):
     service = UploadService(
         client,
         store,
+        monitor=Monitor(store),
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
         concurrency=1,
@@ -205,7 +208,12 @@ async def test_progress_is_reported(service, store):
 async def test_uploads_in_flight_are_capped(client, store, temp_dir):
     """No more than UPLOAD_CONCURRENCY files are fetched and uploaded at once."""
     service = UploadService(
-        client, store, limit_mb=LIMITS_MB.__getitem__, temp_dir=temp_dir, concurrency=2
+        client,
+        store,
+        monitor=Monitor(store),
+        limit_mb=LIMITS_MB.__getitem__,
+        temp_dir=temp_dir,
+        concurrency=2,
     )
     await store.keys.link(ALICE, KEY)
     started, gate = [], asyncio.Event()

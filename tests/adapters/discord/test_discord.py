@@ -224,7 +224,7 @@ async def test_commands_are_synced_with_chinese_labels(bot: Harness) -> None:
     """At start the commands are synced, with Chinese descriptions, choices and menu name."""
     commands = {c["name"]: c for c in bot.fake.commands[None]}
     assert set(commands) == {
-        *("start", "help", "link", "unlink", "settings", "history", "expire", "nsfw"),
+        *("start", "help", "link", "unlink", "settings", "history", "stats", "expire", "nsfw"),
         *("album", "mirror", "upload", "Upload to Chevereto"),
     }
     menu = commands["Upload to Chevereto"]

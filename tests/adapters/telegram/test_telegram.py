@@ -8,71 +8,32 @@ import sqlite3
 
 import pytest
 
-from bot.domain import UserRef
 from bot.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
-from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram
-from tests.support.jobs import unfinished_jobs
+from tests.support.fakes.telegram_api import TEST_TOKEN
 from tests.support.running import QUICK, running
 from tests.support.settings import core_settings
-from tests.support.telegram_harness import assert_delete_links_private, telegram_for
+from tests.support.telegram_harness import (
+    ALICE_ID,
+    BOB_ID,
+    GROUP_ID,
+    all_answered,
+    buttons,
+    handled,
+    mirror_on,
+    photo_update,
+    telegram_for,
+    texts_to,
+    user_ref,
+)
 from tests.support.waiting import eventually
 
 MB = 1024 * 1024
-ALICE_ID, BOB_ID, GROUP_ID = 1001, 1002, -100500
-
-
-@pytest.fixture
-async def telegram():
-    """The fake Bot API; afterwards, no delete link may have gone to a group or with a preview."""
-    async with FakeTelegram() as fake:
-        yield fake
-        assert_delete_links_private(fake)
-
-
-@pytest.fixture
-def settings(chevereto, tmp_path, database):
-    return core_settings(chevereto, tmp_path / "data", database)
-
-
-@pytest.fixture
-def platform(telegram):
-    return telegram_for(telegram)
-
-
-@pytest.fixture
-async def bot(settings, platform, telegram):
-    async with running(settings, platform, tuning=QUICK) as core:
-        await telegram.wait_for_call("getUpdates")
-        yield core
-
-
-async def all_answered(core) -> bool:
-    return await unfinished_jobs(core.store) == 0
-
-
-async def handled(telegram: FakeTelegram, update_id: int) -> None:
-    """Returns once the bot acknowledged ``update_id``: its handlers have run."""
-    await telegram.wait_for_call("getUpdates", lambda p: int(p.get("offset", 0)) > update_id)
-
-
-def texts_to(telegram: FakeTelegram, chat_id: int) -> list[str]:
-    return [m["text"] for m in telegram.sent if m["chat_id"] == chat_id]
-
-
-def photo_update(telegram, chat, user, *, data=None, **kwargs):
-    ref = telegram.add_file(data if data is not None else probe_png(), mime_type="image/png")
-    return telegram.message_update(chat, user, photo=ref, **kwargs)
-
-
-def buttons(message) -> list[dict]:
-    markup = message.get("reply_markup") or {}
-    return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def test_private_photo_gets_links_and_a_private_delete_link(bot, telegram, chevereto):
     """A photo in private: viewer and short URL with buttons, then the delete link, preview off."""
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
     public = await telegram.wait_for(
@@ -93,7 +54,7 @@ async def test_private_photo_gets_links_and_a_private_delete_link(bot, telegram,
 
 async def test_the_file_url_never_reaches_the_host(bot, telegram, chevereto):
     """Chevereto receives the bytes, never a URL: nothing it sees holds the bot token."""
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     data = probe_png()
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice, data=data))
@@ -107,8 +68,8 @@ async def test_the_file_url_never_reaches_the_host(bot, telegram, chevereto):
 
 async def test_mirrored_group_keeps_the_delete_link_private(bot, telegram, chevereto):
     """A mirrored group sees viewer and short URLs; the delete link goes to the poster alone."""
-    await _mirror(bot, telegram)
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await mirror_on(bot, telegram)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     telegram.push_update(photo_update(telegram, telegram.group_chat(GROUP_ID), alice))
     public = await telegram.wait_for(
@@ -123,8 +84,8 @@ async def test_mirrored_group_keeps_the_delete_link_private(bot, telegram, cheve
 
 async def test_closed_private_chat_points_to_history(bot, telegram):
     """When the poster never started the bot, the group answer says how to get the link."""
-    await _mirror(bot, telegram)
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await mirror_on(bot, telegram)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     telegram.forbid_chat(ALICE_ID)
     alice = telegram.user(ALICE_ID)
     telegram.push_update(photo_update(telegram, telegram.group_chat(GROUP_ID), alice))
@@ -135,7 +96,7 @@ async def test_closed_private_chat_points_to_history(bot, telegram):
 
 async def test_album_gets_one_answer(bot, telegram, chevereto):
     """Three photos with one media_group_id: one summary, the caption from whichever item has it."""
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     chat = telegram.private_chat(alice)
     for n in range(3):
@@ -153,7 +114,7 @@ async def test_album_gets_one_answer(bot, telegram, chevereto):
 
 async def test_oversize_is_refused_before_getfile(bot, telegram, chevereto):
     """A 25 MB video is refused naming the 20 MB limit, without getFile or any upload."""
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     ref = telegram.add_file(b"\x00\x00\x00\x18ftypmp42" + b"0" * 100, mime_type="video/mp4")
     telegram.push_update(
@@ -181,7 +142,7 @@ async def test_non_media_in_private_is_answered(bot, telegram):
 
 async def test_non_media_in_a_mirrored_group_is_ignored(bot, telegram):
     """In a mirrored group a PDF and a text get no answer at all."""
-    await _mirror(bot, telegram)
+    await mirror_on(bot, telegram)
     before = len(texts_to(telegram, GROUP_ID))
     alice = telegram.user(ALICE_ID)
     pdf = telegram.add_file(b"%PDF-1.4 test", file_name="a.pdf", mime_type="application/pdf")
@@ -201,7 +162,7 @@ async def test_link_in_a_group_is_deleted_and_not_stored(bot, telegram, cheveret
     answer = await telegram.wait_for(lambda m: m["chat_id"] == GROUP_ID)
     assert "private chat" in answer["text"]
     assert (GROUP_ID, update["message"]["message_id"]) in telegram.deleted
-    assert await bot.store.keys.of(_user(ALICE_ID)) is None
+    assert await bot.store.keys.of(user_ref(ALICE_ID)) is None
     assert chevereto.requests == []
     assert all(
         KEY not in str(call["params"]) for call in telegram.calls if call["method"] != "getUpdates"
@@ -217,13 +178,13 @@ async def test_link_in_private_verifies_and_masks(bot, telegram, chevereto):
     answer = await telegram.wait_for(lambda m: "linked" in (m["text"] or ""))
     assert "chv_…kkkk" in answer["text"]
     assert KEY not in answer["text"]
-    assert await bot.store.keys.of(_user(ALICE_ID)) == KEY
+    assert await bot.store.keys.of(user_ref(ALICE_ID)) == KEY
     assert len(chevereto.deleted) == 1
 
 
 async def test_delete_button_flow(bot, telegram, chevereto):
     """Delete asks first; another user cannot confirm; the uploader's confirmation deletes."""
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID)
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
     secret = await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""))
@@ -244,7 +205,7 @@ async def test_delete_button_flow(bot, telegram, chevereto):
 
 async def test_mirror_is_for_admins_and_uses_their_key(bot, telegram, chevereto):
     """A member cannot turn mirroring on; an admin can, and posters without a key use theirs."""
-    await bot.store.keys.link(_user(BOB_ID), OTHER_KEY)
+    await bot.store.keys.link(user_ref(BOB_ID), OTHER_KEY)
     telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID, first_name="Bob")
     group = telegram.group_chat(GROUP_ID)
@@ -272,7 +233,7 @@ async def test_chinese_for_zh_hans(bot, telegram):
 
 async def test_upload_as_a_reply(bot, telegram, chevereto):
     """/upload replying to a group message with a photo uploads it with the sender's key."""
-    await bot.store.keys.link(_user(BOB_ID), OTHER_KEY)
+    await bot.store.keys.link(user_ref(BOB_ID), OTHER_KEY)
     telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID)
     group = telegram.group_chat(GROUP_ID)
@@ -325,7 +286,7 @@ async def test_rate_limited_send_is_retried(bot, telegram):
 
 async def test_progress_edits_one_status_message(bot, telegram, chevereto):
     """A large file shows a status message, later edited into the answer."""
-    await bot.store.keys.link(_user(ALICE_ID), KEY)
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     chevereto.delay = 0.5
     big = probe_png() + b"\0" * (6 * MB)
@@ -357,7 +318,7 @@ async def test_restart_resumes_an_unfinished_upload(settings, platform, telegram
     alice = telegram.user(ALICE_ID)
     chevereto.hang_next(2)
     async with running(settings, platform, tuning=QUICK) as core:
-        await core.store.keys.link(_user(ALICE_ID), KEY)
+        await core.store.keys.link(user_ref(ALICE_ID), KEY)
         telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
         await eventually(lambda: bool(chevereto.upload_requests))
     assert not [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t]
@@ -367,22 +328,6 @@ async def test_restart_resumes_an_unfinished_upload(settings, platform, telegram
     public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
     assert len(public) == 1
     assert len(chevereto.images) == 1
-
-
-def _user(user_id: int) -> UserRef:
-    return UserRef("telegram", str(user_id))
-
-
-async def _mirror(core, telegram: FakeTelegram) -> None:
-    """Bob, an admin with a key, turns mirroring on; the bot is an admin so it sees photos."""
-    await core.store.keys.link(_user(BOB_ID), OTHER_KEY)
-    telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
-    telegram.set_chat_member(GROUP_ID, BOB_ID, "administrator")
-    bob = telegram.user(BOB_ID, first_name="Bob")
-    telegram.push_update(
-        telegram.message_update(telegram.group_chat(GROUP_ID), bob, text="/mirror on")
-    )
-    await telegram.wait_for(lambda m: "Mirroring is on" in (m["text"] or ""))
 
 
 async def test_webhook_mode_checks_the_secret(settings, telegram, unused_port):
@@ -449,7 +394,7 @@ async def test_an_update_whose_upload_cannot_be_stored_is_not_acknowledged(
     path = tmp_path / "bot.sqlite3"
     settings = core_settings(chevereto, tmp_path / "data", f"sqlite+aiosqlite:///{path}")
     async with running(settings, platform, tuning=QUICK) as core:
-        await core.store.keys.link(_user(ALICE_ID), KEY)
+        await core.store.keys.link(user_ref(ALICE_ID), KEY)
         await telegram.wait_for_call("getUpdates")
         await rename_table(path, "jobs", "jobs_away")
         alice = telegram.user(ALICE_ID)

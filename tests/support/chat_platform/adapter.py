@@ -8,7 +8,6 @@ service hand it out again rather than lose a photo.
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,20 +17,18 @@ from bot.app import Core
 from bot.domain import Reply, Text
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
+from bot.reconnect import Reconnect
 from tests.support.chat_platform.files import download
 from tests.support.chat_platform.inbound import Inbound
 from tests.support.chat_platform.outbound import Outbound
 from tests.support.chat_platform.settings import ChatSettings
 from tests.support.chat_platform.texts import TEXTS
 
-log = logging.getLogger(__name__)
 LIMIT_MB = 100
 """The largest file the service hands out."""
 POLL_TIMEOUT_S = 20
 UNSTORED_PAUSE_S = 0.5
 """How long polling waits before asking again for an update that could not be stored."""
-FIRST_PAUSE_S, MAX_PAUSE_S = 0.1, 5.0
-"""Polling after a failed poll: waits this long, doubling up to the most."""
 
 
 class ChatAdapter:
@@ -47,9 +44,15 @@ class ChatAdapter:
         self._http = httpx.AsyncClient(base_url=settings.url, timeout=timeout)
         self._outbound = Outbound(self._http)
         self._inbound = Inbound(core, self._http, self._outbound)
+        self._reconnect = Reconnect(self.name, core.tuning.reconnect, _network_error)
+        self._connected = False
 
     def size_limit_mb(self) -> int:
         return self._limit_mb
+
+    def connected(self) -> bool:
+        """Its last poll succeeded."""
+        return self._connected
 
     async def fetch(self, ref: FileRef, into: Path) -> None:
         await download(self._http, ref, into)
@@ -57,31 +60,33 @@ class ChatAdapter:
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         return await self._outbound.deliver(job, reply)
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
-        await self._outbound.progress(job, text)
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        return await self._outbound.progress(job, text)
 
     async def run(self) -> None:
         """Polls until cancelled, then closes the HTTP client (the job runner stopped first)."""
         try:
             await self._poll()
         finally:
+            self._connected = False
             await self._http.aclose()
 
     async def _poll(self) -> None:
-        offset, pause = 0, FIRST_PAUSE_S
+        offset = 0
         while True:
             try:
-                updates = await self._updates(offset)
+                # Until a poll has worked, one that does not wait: connected() turns true at once.
+                updates = await self._updates(offset, POLL_TIMEOUT_S if self._connected else 0)
             except httpx.HTTPError as error:
-                log.warning("polling failed (%s); again in %.1f s", type(error).__name__, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_PAUSE_S)
+                self._connected = False
+                await self._reconnect.failed(error, "polling")
                 continue
-            pause = FIRST_PAUSE_S
+            self._connected = True
+            self._reconnect.succeeded()
             offset = await self._process(updates, offset)
 
-    async def _updates(self, offset: int) -> list[dict[str, Any]]:
-        params = {"offset": offset, "timeout": POLL_TIMEOUT_S}
+    async def _updates(self, offset: int, wait_s: int) -> list[dict[str, Any]]:
+        params = {"offset": offset, "timeout": wait_s}
         response = await self._http.get("/updates", params=params)
         response.raise_for_status()
         updates: list[dict[str, Any]] = response.json()["updates"]
@@ -96,3 +101,8 @@ class ChatAdapter:
                 break
             offset = int(update["id"]) + 1
         return offset
+
+
+def _network_error(error: BaseException) -> bool:
+    """The service could not be reached or failed to answer: any HTTP error passes."""
+    return isinstance(error, httpx.HTTPError)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from bot.app import Core
-from bot.commands import Context, answered, deliver
+from bot.commands import Context, deliver
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
 from bot.payloads import AnswerTarget, JobSpec
@@ -67,6 +67,7 @@ class Inbound:
             "album": self._with_argument(core.commands.album),
             "mirror": self._mirror,
             "history": self._history,
+            "stats": self._simple(core.commands.stats),
             "upload": self._upload,
         }
 
@@ -100,7 +101,7 @@ class Inbound:
         if run is None:
             return
         ctx = context_of(message)
-        replies = await answered(self._core.store, ctx, lambda: run(ctx, argument, message))
+        replies = await self._core.commands.answered(ctx, lambda: run(ctx, argument, message))
         await self._answer(message, ctx, replies)
 
     async def _posted(self, message: Message) -> bool:
@@ -122,11 +123,11 @@ class Inbound:
     async def _press(self, press: Message) -> None:
         """A Delete button or its confirmation; the core checks that the presser is the uploader."""
         ctx = context_of(press)
-        try:
-            reply = await self._core.commands.action(ctx, press["action"])
-        except Exception as error:  # one sentence, never a traceback
-            reply = Reply(error_text(error))
-        await self._answer({"id": press["message"]}, ctx, [reply])
+        action = press["action"]
+        replies = await self._core.commands.answered(
+            ctx, lambda: self._core.commands.action(ctx, action)
+        )
+        await self._answer({"id": press["message"]}, ctx, replies)
 
     # commands
 

@@ -61,12 +61,11 @@ def _message(reply: Reply, language: Language) -> dict[str, Any]:
 
 
 class Outbound:
-    """Sends replies; a job's one status message is edited rather than sent again."""
+    """Sends replies; a job's one status message (its id in ``job.answer.status``, which the
+    core keeps in the job) is edited rather than sent again."""
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
-        self._status: dict[tuple[str, str | None], int] = {}
-        """The status message of each job being answered, by (chat, message answered)."""
 
     async def send(self, reply: Reply, where: Where, language: Language) -> bool:
         """Sends one reply where its visibility allows; False when it was meant for the
@@ -82,11 +81,10 @@ class Outbound:
         return True
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
-        """A job's reply; its public answer replaces the status message when there is one."""
+        """A job's reply; its public answer replaces the status message when there is one
+        (one that is gone is replaced by a new message)."""
         where = Where.of_job(job)
-        status = (
-            None if for_user_alone(reply) else self._status.pop((where.chat, where.reply_to), None)
-        )
+        status = None if for_user_alone(reply) else job.answer.status
         if status is not None:
             edited = await self._http.post(
                 f"/messages/{status}/edit", json=_message(reply, job.language)
@@ -95,17 +93,18 @@ class Outbound:
                 return True
         return await self.send(reply, where, job.language)
 
-    async def progress(self, job: JobSpec, text: Text) -> None:
-        """The first report sends a status message; later ones edit it."""
+    async def progress(self, job: JobSpec, text: Text) -> str | None:
+        """Edits the job's status message, or sends one (one that is gone, anew); its id."""
         where = Where.of_job(job)
-        key = (where.chat, where.reply_to)
         shown = {"text": render(text, job.language), "previews": False}
-        if key in self._status:
-            edited = await self._http.post(f"/messages/{self._status[key]}/edit", json=shown)
-            edited.raise_for_status()
-            return
+        status = job.answer.status
+        if status is not None:
+            edited = await self._http.post(f"/messages/{status}/edit", json=shown)
+            if edited.status_code != 404:
+                edited.raise_for_status()
+                return status
         sent = await self._http.post(
             "/messages", json={"chat": where.chat, "reply_to": where.reply_to, **shown}
         )
         sent.raise_for_status()
-        self._status[key] = int(sent.json()["id"])
+        return str(sent.json()["id"])

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -74,6 +75,10 @@ class Sent:
     reply_to: int | None
     previews: bool
     edits: list[str] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)
+    """When it was sent (``time.monotonic``)."""
+    edited_at: list[float] = field(default_factory=list)
+    """When each edit came, in order."""
 
     @property
     def urls(self) -> list[str]:
@@ -232,8 +237,13 @@ class FakeChat:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """The service goes away: requests in progress are cut, new ones refused."""
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     def _app(self) -> web.Application:
         @web.middleware
@@ -306,6 +316,7 @@ class FakeChat:
         if problem or not body.get("text"):
             return _error(400, problem or "a message needs a text")
         sent.edits.append(sent.text)
+        sent.edited_at.append(time.monotonic())
         sent.text, sent.buttons = body["text"], body.get("buttons") or []
         return web.json_response({"id": sent.id})
 

@@ -7,9 +7,14 @@ A real HTTP server (aiohttp), so the client is tested over real sockets::
         ...  # point a client at fake.url, then look at fake.requests and fake.images
 
 Uploads are streamed to a temporary directory and hashed as they arrive, so a large file
-never sits in memory. Settings are plain attributes (``fake.max_size_mb = 1``); failures are
+never sits in memory. As the real site, it tells image from video by the ``source`` part's
+type (a video sent as ``application/octet-stream`` fails with code 610), sets a new
+``PHPSESSID`` cookie on every answer, and with ``short_links = False`` answers a ``url_short``
+equal to ``url_viewer``. Settings are plain attributes (``fake.max_size_mb = 1``); failures are
 queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
-``redirect_next``, ``php_error_next`` and ``error_next``, one per request, in order.
+``redirect_next``, ``php_error_next`` and ``error_next``, one per request, in order. The
+bot's key-less start-up check (``site_checks``) takes none of them: a failure queued for an
+upload stays for the upload, whenever the check comes. (``delay`` holds the check too.)
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import secrets
 import socket
 import struct
 import tempfile
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -75,7 +81,11 @@ class RecordedRequest:
     file_name: str | None = None
     file_size: int | None = None
     file_md5: str | None = None
+    file_type: str | None = None
+    """The ``Content-Type`` of the multipart ``source`` part."""
     key_in_url: bool = False
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (``time.monotonic``)."""
 
 
 RECORD = web.RequestKey("record", RecordedRequest)
@@ -116,6 +126,8 @@ class _Blob:
     size: int
     md5: str
     head: bytes
+    content_type: str | None = None
+    """The multipart part's type; None for a base64 or URL source."""
 
 
 class _Refusal(Exception):
@@ -167,6 +179,7 @@ class FakeChevereto:
         self.disabled_extensions: set[str] = set()
         self.image_width = 1000  # the width of images that are not PNG
         self.delay = 0.0  # seconds added to every upload
+        self.short_links = True  # False: url_short is url_viewer, as on a site without them
         self._keys: dict[str, _Key] = {}
         self._albums: dict[str, str] = {}
         self._injections: deque[Injection] = deque()
@@ -235,7 +248,15 @@ class FakeChevereto:
 
     @property
     def upload_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.startswith(UPLOAD_PATH)]
+        """Requests to the upload path, but for the bot's start-up check (``site_checks``)."""
+        return [
+            r for r in self.requests if r.path.startswith(UPLOAD_PATH) and not _is_site_check(r)
+        ]
+
+    @property
+    def site_checks(self) -> list[RecordedRequest]:
+        """The key-less, file-less POSTs the bot makes at start to see what the site is."""
+        return [r for r in self.requests if _is_site_check(r)]
 
     # --- life --------------------------------------------------------------------------
 
@@ -266,11 +287,14 @@ class FakeChevereto:
         @web.middleware
         async def record_and_inject(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[RECORD] = self._record(request)
-            if self._injections:
+            answer = None
+            if self._injections and not _is_site_check(request[RECORD]):
                 answer = await self._injections.popleft()(request)
-                if answer is not None:
-                    return answer
-            return await handler(request)
+            if answer is None:
+                answer = await handler(request)
+            # Every answer of the site starts a PHP session, wanted or not.
+            answer.set_cookie("PHPSESSID", secrets.token_hex(13), path="/", httponly=True)
+            return answer
 
         app = web.Application(middlewares=[record_and_inject])
         app.router.add_route("*", UPLOAD_PATH, self._upload)
@@ -325,6 +349,7 @@ class FakeChevereto:
                     form[part.name or ""] = await part.text()
                 elif part.name == "source" and blob is None:
                     blob = await self._save(part, part.filename)
+                    blob.content_type = part.headers.get("Content-Type")
                 else:
                     await part.release()
         elif request.content_type == "application/x-www-form-urlencoded":
@@ -333,6 +358,7 @@ class FakeChevereto:
         record.form = form
         if blob is not None:
             record.file_name, record.file_size, record.file_md5 = blob.name, blob.size, blob.md5
+            record.file_type = blob.content_type
         return form, blob
 
     def _new_path(self) -> Path:
@@ -404,6 +430,9 @@ class FakeChevereto:
         if sniffed is None:
             raise _Refusal(400, "Invalid image")
         _, kind, extension = sniffed
+        if kind == "video" and not (blob.content_type or "video/").startswith("video/"):
+            # The site reads a part typed as anything but video/* as an image.
+            raise _Refusal(610, "Can't get target upload source info")
         if kind == "video" and not self.ffmpeg:
             raise _Refusal(600, "FFprobe error: ffprobe binary not found")
         if extension in self.disabled_extensions:
@@ -505,6 +534,7 @@ class FakeChevereto:
 
     def _image_json(self, image: StoredImage) -> dict[str, object]:
         direct = f"{self.url}/images/{image.id}.{image.extension}"
+        viewer = f"{self.url}/image/{image.id}"
         expires = image.expiration_date_gmt
         nothing = dict.fromkeys(("filename", "name", "mime", "extension", "url"))
         options = {name: value for name, value in image.options.items() if name != "expiration"}
@@ -530,9 +560,9 @@ class FakeChevereto:
             "image": {"filename": f"{image.id}.{image.extension}", "url": direct},
             "thumb": dict(nothing),
             "medium": dict(nothing),
-            "url_viewer": f"{self.url}/image/{image.id}",
+            "url_viewer": viewer,
             "path_viewer": f"/image/{image.id}",
-            "url_short": f"{self.url}/{image.id}",
+            "url_short": f"{self.url}/{image.id}" if self.short_links else viewer,
             "delete_url": f"{self.url}/image/{image.id}/delete/{image.delete_hash}",
         }
         return _without_urls(data) if not image.is_approved else data
@@ -562,6 +592,14 @@ class FakeChevereto:
 
     async def _home(self, _: web.Request) -> web.StreamResponse:
         return _html(200, "Fake Chevereto")
+
+
+def _is_site_check(record: RecordedRequest) -> bool:
+    """To the upload path with no key and no multipart body: the start-up check, never an
+    upload."""
+    multipart = record.headers.get("content-type", "").startswith("multipart/")
+    to_upload = record.path.startswith(UPLOAD_PATH)
+    return to_upload and "x-api-key" not in record.headers and not multipart
 
 
 def _json_error(code: int | str, message: str) -> web.StreamResponse:

@@ -101,6 +101,8 @@ class RecordedRequest:
     json: Any  # the JSON body, or the decoded payload_json of a multipart body
     files: tuple[RecordedFile, ...]
     status: int
+    at: float = field(default_factory=time.monotonic)
+    """When it was answered (``time.monotonic``)."""
 
 
 # Middleware reads each body once and hands it to the handlers under these keys.
@@ -211,6 +213,7 @@ class FakeDiscord:
         privileged_intents: int = PRIVILEGED_INTENTS,
         heartbeat_interval_ms: int = 41_250,
         attachment_size_limit: int = 10 * 1024 * 1024,
+        port: int = 0,
     ) -> None:
         self.token = token
         self.shard_count = shard_count
@@ -225,7 +228,8 @@ class FakeDiscord:
         self.commands: dict[int | None, list[JSON]] = {}
         self.messages: dict[int, JSON] = {}
         self.errors: list[Exception] = []
-        self.port = 0
+        self.port = port
+        """0 until started, unless given: a test of a bot started before Discord names one."""
         self._last_id = 0
         self._users: dict[int, JSON] = {}
         self._guilds: dict[int, JSON] = {}
@@ -249,7 +253,7 @@ class FakeDiscord:
         self._add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self

@@ -213,7 +213,8 @@ class _Signal:
 class FakeTelegram:
     """The Bot API on 127.0.0.1: ``async with FakeTelegram(token="123:ABC") as fake:``."""
 
-    def __init__(self, token: str = TEST_TOKEN) -> None:
+    def __init__(self, token: str = TEST_TOKEN, *, port: int = 0) -> None:
+        """``port`` 0 picks a free one; a test of a bot started before its Bot API names one."""
         bot_id, _, secret = token.partition(":")
         if not bot_id.isdigit() or not secret:
             raise ValueError("a bot token looks like '<digits>:<secret>'")
@@ -258,6 +259,7 @@ class FakeTelegram:
         self._session: ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._wanted_port = port
         self._methods: dict[str, tuple[str, Callable[[JSON], Awaitable[Any]]]] = {
             name.lower(): (name, handler) for name, handler in self._handlers().items()
         }
@@ -276,7 +278,7 @@ class FakeTelegram:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._wanted_port)
         await site.start()
         self._port = self._runner.addresses[0][1]
         self._session = ClientSession()
@@ -936,6 +938,7 @@ class FakeTelegram:
                 ),
                 "reply_to": reply_to,
                 "message": dict(msg),  # as it was then: later edits change the stored one
+                "at": time.monotonic(),
             }
         )
 

@@ -1,0 +1,87 @@
+"""What the bot counts: Prometheus metrics of this process, and file outcomes in the database so
+that /stats sees every replica. Nothing counted names a user, a file or a link."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.domain import Outcome
+from bot.errors import HostError
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_S = 3600.0
+"""How often old outcomes are dropped from the database."""
+SECONDS_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+
+
+def host_error_kind(error: HostError) -> str:
+    """``HostUnavailable`` → ``unavailable``: a short label for metrics and /stats."""
+    name = type(error).__name__
+    return (name.removeprefix("Host") or name).lower()
+
+
+class Monitor:
+    """One per core: its own metrics registry (tests run several cores in one process)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.registry = CollectorRegistry()
+        self._uploads = Counter(
+            "chevereto_bot_uploads",
+            "Files handled, by platform and outcome (uploaded, duplicate, failed).",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self._bytes = Counter(
+            "chevereto_bot_upload_bytes",
+            "Bytes uploaded to the host, by platform.",
+            ["platform"],
+            registry=self.registry,
+        )
+        self._seconds = Histogram(
+            "chevereto_bot_upload_seconds",
+            "From the platform's event to the answer, per job.",
+            buckets=SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+        self._host_errors = Counter(
+            "chevereto_bot_host_errors",
+            "Errors the host gave or could not be reached with, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._waiting = Gauge(
+            "chevereto_bot_jobs_waiting",
+            "Jobs stored and not answered yet, across every replica.",
+            registry=self.registry,
+        )
+        self._pruned_at = time.monotonic()
+
+    async def file_done(self, platform: str, outcome: Outcome, size: int = 0) -> None:
+        """One file's outcome; ``size`` is the bytes uploaded (0 unless uploaded)."""
+        self._uploads.labels(platform, outcome.value).inc()
+        if size:
+            self._bytes.labels(platform).inc(size)
+        await self._store.outcomes.record(platform, outcome.value, size)
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            await self._store.outcomes.forget_old()
+
+    async def host_error(self, error: HostError) -> None:
+        kind = host_error_kind(error)
+        self._host_errors.labels(kind).inc()
+        await self._store.outcomes.host_error(kind)
+
+    def answered(self, seconds: float) -> None:
+        """A job's answer went out ``seconds`` after its event."""
+        self._seconds.observe(seconds)
+
+    async def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format, the jobs gauge read from the database now."""
+        self._waiting.set(await self._store.jobs.waiting())
+        return generate_latest(self.registry)

@@ -1,0 +1,85 @@
+"""What a real Chevereto 4.2 does, met through Discord: a short URL equal to the viewer URL,
+videos told apart by their part's type, the host's own size limit, and its session cookies."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from bot.probe import probe_png
+from tests.conftest import KEY, OTHER_KEY
+from tests.support.discord_harness import (
+    ALICE_ID,
+    BOB_ID,
+    Harness,
+    bot_fixture,  # noqa: F401 - a fixture
+    buttons,
+    discord_user,
+    fake_fixture,  # noqa: F401 - a fixture
+)
+from tests.support.fakes.discord_api import RecordedRequest
+
+MB = 1024 * 1024
+
+
+def mp4() -> bytes:
+    """The head of an MP4 (what the host sniffs), unique."""
+    return b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(64)
+
+
+async def upload(bot: Harness, attachment: dict, user_id: int = ALICE_ID) -> dict:
+    """/upload of ``attachment`` by a user with a linked key; returns the interaction."""
+    key = KEY if user_id == ALICE_ID else OTHER_KEY
+    await bot.core.store.keys.link(discord_user(user_id), key)
+    file = bot.fake.attachment_option("file", attachment)
+    return await bot.slash("upload", file, user_id=user_id)
+
+
+async def answer(bot: Harness, payload: dict, text: str) -> RecordedRequest:
+    """The first answer to ``payload`` holding ``text`` that is not the delete-link follow-up."""
+
+    def public(request: RecordedRequest) -> bool:
+        content = str(request.json)
+        return payload["token"] in request.path and text in content and "/delete/" not in content
+
+    return await bot.answered(public, timeout=15)
+
+
+async def test_a_short_url_equal_to_the_viewer_url_is_shown_once(bot: Harness) -> None:
+    """A site without short links: the answer has the URL once, and one link button."""
+    bot.chevereto.short_links = False
+    payload = await upload(bot, bot.image())
+    public = await answer(bot, payload, "/image/")
+    (image,) = bot.chevereto.images.values()
+    viewer = f"{bot.chevereto.url}/image/{image.id}"
+    assert public.json["content"].count(viewer) == 1
+    assert [b["url"] for b in buttons(public.json)] == [viewer]
+
+
+@pytest.mark.parametrize("declared", ["video/mp4", None], ids=["typed", "untyped"])
+async def test_a_video_goes_out_as_a_video(bot: Harness, declared: str | None) -> None:
+    """A video attachment reaches the host as ``video/mp4``, also when Discord gave it no type
+    (its name says it); the host (which refuses an untyped video, code 610) takes it."""
+    video = bot.fake.add_attachment(mp4(), filename="clip.mp4", content_type=declared)
+    payload = await upload(bot, video)
+    await answer(bot, payload, "/image/")
+    (request,) = bot.chevereto.upload_requests
+    assert request.file_type == "video/mp4"
+    assert [image.type for image in bot.chevereto.images.values()] == ["video"]
+
+
+async def test_the_hosts_size_limit_is_named(bot: Harness) -> None:
+    """``File too big - max 1 MB`` from the host: the user's sentence names 1 MB."""
+    bot.chevereto.max_size_mb = 1
+    payload = await upload(bot, bot.image("big.png", probe_png() + b"\0" * (2 * MB)))
+    await answer(bot, payload, "larger than the host accepts (1 MB)")
+
+
+async def test_no_cookie_goes_from_one_users_upload_to_the_next(bot: Harness) -> None:
+    """The host sets PHPSESSID on every answer; Bob's upload after Alice's carries no Cookie."""
+    await answer(bot, await upload(bot, bot.image("a.png")), "/image/")
+    await answer(bot, await upload(bot, bot.image("b.png"), user_id=BOB_ID), "/image/")
+    first, second = bot.chevereto.upload_requests
+    assert (first.headers["x-api-key"], second.headers["x-api-key"]) == (KEY, OTHER_KEY)
+    assert "cookie" not in second.headers

@@ -1,0 +1,117 @@
+"""What a real Chevereto 4.2 does, met through Telegram: a short URL equal to the viewer URL,
+videos told apart by their part's type, the host's own size limit, and its session cookies."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from bot.domain import UserRef
+from bot.probe import probe_png
+from tests.conftest import KEY, OTHER_KEY
+from tests.support.fakes.telegram_api import FakeTelegram
+from tests.support.running import QUICK, running
+from tests.support.settings import core_settings
+from tests.support.telegram_harness import telegram_for
+
+ALICE_ID, BOB_ID = 1001, 1002
+MB = 1024 * 1024
+
+
+@pytest.fixture
+async def telegram():
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(chevereto, telegram, tmp_path):
+    settings = core_settings(chevereto, tmp_path / "data")
+    async with running(settings, telegram_for(telegram), tuning=QUICK) as core:
+        await core.store.keys.link(UserRef("telegram", str(ALICE_ID)), KEY)
+        await core.store.keys.link(UserRef("telegram", str(BOB_ID)), OTHER_KEY)
+        yield core
+
+
+def mp4() -> bytes:
+    """The head of an MP4 (what the host sniffs), unique."""
+    return b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(64)
+
+
+def buttons(message: dict) -> list[dict]:
+    markup = message.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def send(telegram: FakeTelegram, user_id: int, **media: object) -> dict:
+    """A private message carrying ``media``; returns the bot's public answer (or its refusal)."""
+    user = telegram.user(user_id)
+    telegram.push_update(telegram.message_update(telegram.private_chat(user), user, **media))
+    return await telegram.wait_for(
+        lambda m: (
+            m["chat_id"] == user_id
+            and "/delete/" not in (m["text"] or "")
+            and ("/image/" in (m["text"] or "") or "host" in (m["text"] or ""))
+        )
+    )
+
+
+async def test_a_short_url_equal_to_the_viewer_url_is_shown_once(bot, telegram, chevereto):
+    """A site without short links: the answer has the URL once, and one button."""
+    chevereto.short_links = False
+    answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
+    (image,) = chevereto.images.values()
+    viewer = f"{chevereto.url}/image/{image.id}"
+    assert answer["text"].count(viewer) == 1
+    assert [b["url"] for b in buttons(answer)] == [viewer]
+
+
+async def test_a_short_url_is_shown_beside_the_viewer_url(bot, telegram, chevereto):
+    """A site with short links: both, as text and as buttons."""
+    answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
+    (image,) = chevereto.images.values()
+    assert len(buttons(answer)) == 2
+    assert f"{chevereto.url}/{image.id}" in answer["text"]
+
+
+@pytest.mark.parametrize(
+    "declared",
+    ["video/mp4", "application/octet-stream"],
+    ids=["typed", "untyped"],
+)
+async def test_a_video_goes_out_as_a_video(bot, telegram, chevereto, declared):
+    """A Telegram video reaches the host as ``video/*`` even when Telegram typed it
+    ``application/octet-stream``; the host (which refuses such a video, code 610) takes it."""
+    ref = telegram.add_file(mp4(), mime_type=declared)
+    answer = await send(telegram, ALICE_ID, video=ref)
+    assert "/image/" in answer["text"]
+    (request,) = chevereto.upload_requests
+    assert request.file_type == "video/mp4"
+    assert [image.type for image in chevereto.images.values()] == ["video"]
+
+
+async def test_a_video_document_named_mp4_goes_out_as_a_video(bot, telegram, chevereto):
+    """A video sent as a file, typed ``application/octet-stream``: its name gives its type."""
+    ref = telegram.add_file(mp4(), file_name="clip.mp4", mime_type="application/octet-stream")
+    answer = await send(telegram, ALICE_ID, document=ref)
+    assert "/image/" in answer["text"]
+    assert chevereto.upload_requests[0].file_type == "video/mp4"
+
+
+async def test_the_hosts_size_limit_is_named(bot, telegram, chevereto):
+    """``File too big - max 1 MB`` from the host: the user's sentence names 1 MB."""
+    chevereto.max_size_mb = 1
+    big = probe_png() + b"\0" * (2 * MB)
+    answer = await send(telegram, ALICE_ID, photo=telegram.add_file(big))
+    assert answer["text"] == "That file is larger than the host accepts (1 MB)."
+
+
+async def test_no_cookie_goes_from_one_users_upload_to_the_next(bot, telegram, chevereto):
+    """The host sets PHPSESSID on every answer; Bob's upload after Alice's carries no Cookie."""
+    await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
+    await send(telegram, BOB_ID, photo=telegram.add_file(probe_png()))
+    first, second = chevereto.upload_requests
+    assert first.headers["x-api-key"] == KEY
+    assert second.headers["x-api-key"] == OTHER_KEY
+    assert "cookie" not in second.headers

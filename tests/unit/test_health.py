@@ -1,0 +1,284 @@
+"""/healthz and /metrics (``bot.health``) against a real core: the test platform on its fake
+chat service, the fake host, a real database; requests over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.app import Core
+from bot.domain import UserRef
+from bot.errors import StartupFailed
+from bot.health import MAX_CONNECTIONS, MAX_HEAD_BYTES, HealthServer
+from bot.probe import probe_png
+from tests.conftest import KEY
+from tests.support.chat_platform.settings import ChatSettings
+from tests.support.fakes.chat_api import FakeChat
+from tests.support.fakes.chevereto import FakeChevereto
+from tests.support.running import FAST, running
+from tests.support.settings import core_settings
+from tests.support.waiting import eventually
+
+ALICE = "1001"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A running core, its health server, and an HTTP client pointed at it."""
+
+    core: Core
+    server: HealthServer
+    http: httpx.AsyncClient
+
+
+@pytest.fixture
+async def chat() -> AsyncIterator[FakeChat]:
+    async with FakeChat() as fake:
+        yield fake
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    chevereto: FakeChevereto, chat: FakeChat, data_dir: Path, database: str
+) -> AsyncIterator[Served]:
+    """The core with the test platform connected (a first update ends its first long poll),
+    and its health server on a free port."""
+    settings = core_settings(chevereto, data_dir, database)
+    platform = ChatSettings(_env_file=None, url=chat.url)  # type: ignore[call-arg]
+    async with running(settings, platform, tuning=FAST) as core:
+        alice = chat.user(ALICE)
+        chat.post(alice, chat.private(alice), "/help")
+        await eventually(core.platforms["testchat"].connected)
+        async with HealthServer(core, "127.0.0.1:0", head_timeout=0.2) as server:
+            base = f"http://127.0.0.1:{server.port}"
+            async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+                yield Served(core, server, http)
+
+
+@pytest.fixture
+async def served(chevereto, chat, tmp_path, database) -> AsyncIterator[Served]:
+    """On SQLite and on PostgreSQL."""
+    async with serving(chevereto, chat, tmp_path / "data", database) as served:
+        yield served
+
+
+@pytest.fixture
+async def on_sqlite(chevereto, chat, tmp_path, migrated) -> AsyncIterator[Served]:
+    """On SQLite alone, for what does not depend on the database."""
+    path = tmp_path / "bot.sqlite3"
+    shutil.copyfile(migrated["sqlite"], path)
+    async with serving(chevereto, chat, tmp_path / "data", f"sqlite+aiosqlite:///{path}") as s:
+        yield s
+
+
+@pytest.fixture
+async def on_postgres(
+    chevereto, chat, tmp_path, postgres_database
+) -> AsyncIterator[tuple[Served, str]]:
+    """On a PostgreSQL database of its own, and that database's name."""
+    async with serving(chevereto, chat, tmp_path / "data", postgres_database) as served:
+        yield served, postgres_database.rsplit("/", 1)[1]
+
+
+async def exchange(server: HealthServer, data: bytes, *, eof: bool = False) -> bytes:
+    """Sends ``data`` on a raw connection (then closes its side, with ``eof``) and reads
+    until the server closes it; a reset reads as nothing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(data)
+        if eof:
+            writer.write_eof()
+        await writer.drain()
+        async with asyncio.timeout(5):
+            return await reader.read()
+    except ConnectionResetError:
+        return b""
+    finally:
+        writer.close()
+
+
+async def samples(http: httpx.AsyncClient) -> Samples:
+    """Every sample of /metrics, parsed as Prometheus text, by name and labels."""
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == CONTENT_TYPE_LATEST
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(found: Samples, name: str, **labels: str) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+async def answers(http: httpx.AsyncClient, status: int, text: str) -> bool:
+    response = await http.get("/healthz")
+    return (response.status_code, response.text) == (status, text)
+
+
+async def settled(core: Core) -> None:
+    async def no_jobs() -> bool:
+        return await core.store.jobs.waiting_of("testchat", ALICE) == 0
+
+    await eventually(no_jobs, within=15)
+
+
+async def test_healthz_is_ok_with_the_database_and_every_platform_up(served):
+    """200 ``ok`` for GET; HEAD has the same head and no body."""
+    response = await served.http.get("/healthz")
+    head = await served.http.head("/healthz")
+    assert (response.status_code, response.text) == (200, "ok")
+    assert response.headers["connection"] == "close"
+    assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", "2")
+
+
+async def test_healthz_names_a_platform_that_is_not_connected(on_sqlite, chat):
+    """The chat service goes away: 503 with one line, ``testchat not connected``."""
+    await chat.stop()
+    await eventually(lambda: answers(on_sqlite.http, 503, "testchat not connected"))
+
+
+async def test_healthz_names_the_database_while_it_refuses_connections(on_postgres):
+    """PostgreSQL refuses the bot's database and cuts its connections: 503 ``database
+    unavailable``; once it accepts them again, 200. (The server keeps running for the others
+    using it; tests/system/test_health.py stops it.)"""
+    served, name = on_postgres
+    assert POSTGRES_URL is not None
+    admin = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        await eventually(lambda: answers(served.http, 503, "database unavailable"))
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        await eventually(lambda: answers(served.http, 200, "ok"))
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        await admin.close()
+
+
+async def test_metrics_count_an_upload(served, chat):
+    """While a job's download is held it counts as waiting; once uploaded and answered, it
+    does not, and uploads_total{uploaded}, its bytes and one upload_seconds observation show."""
+    await served.core.store.keys.link(UserRef("testchat", ALICE), KEY)
+    release = chat.hold_next("/files/")
+    photo = probe_png()
+    alice = chat.user(ALICE)
+    chat.post(alice, chat.private(alice), files=[("photo.png", "image/png", photo)])
+
+    async def waiting(count: int) -> bool:
+        return value(await samples(served.http), "chevereto_bot_jobs_waiting") == count
+
+    await eventually(lambda: waiting(1))
+    release.set()
+    await chat.wait_for(lambda m: "/image/" in m.text)
+    await eventually(lambda: waiting(0))
+    found = await samples(served.http)
+    assert value(found, "chevereto_bot_uploads_total", platform="testchat", outcome="uploaded") == 1
+    assert value(found, "chevereto_bot_upload_bytes_total", platform="testchat") == len(photo)
+    assert value(found, "chevereto_bot_upload_seconds_count") == 1
+
+
+async def test_metrics_count_a_host_failure(served, chat, chevereto: FakeChevereto):
+    """The host answers 503 to every try: host_errors_total{unavailable} moves, and the file
+    counts once as failed."""
+    await served.core.store.keys.link(UserRef("testchat", ALICE), KEY)
+    before = await samples(served.http)
+    chevereto.fail_next(503, times=100)
+    alice = chat.user(ALICE)
+    chat.post(alice, chat.private(alice), files=[("photo.png", "image/png", probe_png())])
+
+    async def host_errors() -> float:
+        found = await samples(served.http)
+        return value(found, "chevereto_bot_host_errors_total", kind="unavailable")
+
+    await eventually(host_errors)  # the job is stored and tried
+    await settled(served.core)
+    found = await samples(served.http)
+    assert value(before, "chevereto_bot_host_errors_total", kind="unavailable") == 0
+    assert value(found, "chevereto_bot_uploads_total", platform="testchat", outcome="failed") == 1
+
+
+async def test_other_paths_are_404_and_other_methods_405(on_sqlite):
+    """Only /healthz and /metrics exist, and only for GET and HEAD; a query is ignored."""
+    http = on_sqlite.http
+    assert (await http.get("/")).status_code == 404
+    assert (await http.get("/healthz/x")).status_code == 404
+    refused = await http.post("/healthz", content=b"x")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert (await http.get("/healthz?verbose=1")).status_code == 200
+    assert (await http.head("/metrics")).status_code == 200
+
+
+TLS_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(64)) + b"\n\n"
+JUNK = [
+    (TLS_HELLO, False, b"HTTP/1.1 400"),
+    (b"GET\r\n\r\n", False, b"HTTP/1.1 400"),
+    (b"GET /healthz HTTP/2.0\r\n\r\n", False, b"HTTP/1.1 400"),
+    (b"GET /healthz HTTP/1.1 extra\r\n\r\n", False, b"HTTP/1.1 400"),
+    (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n", False, b"HTTP/1.1 431"),
+    (b"GET /healthz HTTP/1.1\r\n" + b"X: y\r\n" * 2000 + b"\r\n", False, b"HTTP/1.1 431"),
+    (b"GET /" + b"a" * 100_000, False, b"HTTP/1.1 431"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", False, b"HTTP/1.1 408"),  # stalls
+    (b"", False, b"HTTP/1.1 408"),  # says nothing
+    (b"GET /heal", True, b""),  # closes its side mid-request
+    (b"GET /healthz HTTP/1.0\n\n", False, b"HTTP/1.1 200"),  # bare LFs are fine
+]
+
+
+async def test_junk_gets_an_answer_or_a_closed_connection(on_sqlite):
+    """Junk, oversize, stalled or cut requests are answered 400, 431 or 408, or the connection
+    is closed; the server never stops: /healthz answers after each."""
+    for request, eof, answer in JUNK:
+        assert (await exchange(on_sqlite.server, request, eof=eof)).startswith(answer), request
+        assert await answers(on_sqlite.http, 200, "ok")
+
+
+async def test_connections_past_the_cap_are_closed_and_the_rest_still_served(on_sqlite):
+    """With MAX_CONNECTIONS slow clients open, one more is closed unanswered; once they are
+    dropped (their head deadline), /healthz answers again."""
+    server = on_sqlite.server
+    idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(MAX_CONNECTIONS)]
+    await eventually(lambda: server.connections == MAX_CONNECTIONS)
+    assert await exchange(server, b"GET /healthz HTTP/1.1\r\n\r\n") == b""
+    for reader, writer in idle:
+        async with asyncio.timeout(5):
+            assert (await reader.read()).startswith(b"HTTP/1.1 408")
+        writer.close()
+    assert await answers(on_sqlite.http, 200, "ok")
+
+
+async def test_leaving_closes_open_connections_and_a_taken_port_names_health_listen(on_sqlite):
+    """A second server on the same port fails to start, naming HEALTH_LISTEN; a server that
+    stops closes a connection still sending its request, and listens no more."""
+    core, port = on_sqlite.core, on_sqlite.server.port
+    with pytest.raises(StartupFailed, match=rf"HEALTH_LISTEN=127\.0\.0\.1:{port}: cannot listen"):
+        async with HealthServer(core, f"127.0.0.1:{port}"):
+            pass
+    async with HealthServer(core, "127.0.0.1:0") as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\n")
+        await eventually(lambda: server.connections == 1)
+    async with asyncio.timeout(1):
+        with contextlib.suppress(ConnectionResetError):
+            assert await reader.read() == b""
+    writer.close()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", server.port)

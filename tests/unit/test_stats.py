@@ -1,0 +1,57 @@
+"""/stats: numbers for BOT_ADMINS in private, the refusal for anyone else; counted per replica
+in the metrics and across replicas in the database."""
+
+from bot.access import Access
+from bot.commands import Commands
+from bot.domain import Outcome
+from bot.errors import HostUnavailable
+from bot.monitor import Monitor
+from bot.texts import render
+from tests.conftest import ALICE, BOB, GROUP, KEY, ctx, texts
+
+
+def commands_for(store, client) -> Commands:
+    access = Access(set(), set(), {("telegram", ALICE.id)})
+    return Commands(store, client, site="x", default_key=None, texts=texts, access=access)
+
+
+async def test_stats_for_an_admin_in_private(store, client):
+    """Today's and the week's files by outcome, bytes, linked users, jobs, the last host error."""
+    monitor = Monitor(store)
+    await store.keys.link(BOB, KEY)
+    await monitor.file_done("telegram", Outcome.UPLOADED, 3 * 1024 * 1024)
+    await monitor.file_done("discord", Outcome.UPLOADED, 1024 * 1024)
+    await monitor.file_done("telegram", Outcome.DUPLICATE)
+    await monitor.file_done("telegram", Outcome.FAILED)
+    await monitor.host_error(HostUnavailable("down"))
+    shown = render((await commands_for(store, client).stats(ctx())).text, "en")
+    assert shown.count("2 uploaded, 1 already on the host, 1 failed; 4.0 MB") == 2
+    assert "Users with a linked key: 1" in shown
+    assert "Jobs waiting: 0" in shown
+    assert "Last host error: unavailable at " in shown
+
+
+async def test_stats_refuse_anyone_else_and_say_no_number(store, client):
+    """A user who is not an admin hears the refusal; an admin in a group is sent to private."""
+    commands = commands_for(store, client)
+    await Monitor(store).file_done("telegram", Outcome.UPLOADED, 10)
+    refused = render((await commands.stats(ctx(BOB))).text, "en")
+    assert "not allowed" in refused
+    assert not any(c.isdigit() for c in refused)
+    in_group = render((await commands.stats(ctx(chat=GROUP))).text, "en")
+    assert "private chat" in in_group
+    assert not any(c.isdigit() for c in in_group)
+
+
+async def test_metrics_count_what_happened(store):
+    """The Prometheus text has the counters, labelled, and the jobs gauge."""
+    monitor = Monitor(store)
+    await monitor.file_done("telegram", Outcome.UPLOADED, 2048)
+    await monitor.host_error(HostUnavailable("down"))
+    monitor.answered(0.3)
+    text = (await monitor.exposition()).decode()
+    assert 'chevereto_bot_uploads_total{outcome="uploaded",platform="telegram"} 1.0' in text
+    assert 'chevereto_bot_upload_bytes_total{platform="telegram"} 2048.0' in text
+    assert 'chevereto_bot_host_errors_total{kind="unavailable"} 1.0' in text
+    assert "chevereto_bot_upload_seconds_count 1.0" in text
+    assert "chevereto_bot_jobs_waiting 0.0" in text
