@@ -9,7 +9,8 @@ BotError
 ├── MediaRejected
 │   ├── UnsupportedMedia     not an image or a video
 │   ├── MediaTooLarge        over the platform's or MAX_UPLOAD_MB's limit
-│   └── MediaUnavailable     the platform no longer serves it (deleted, link expired)
+│   ├── MediaUnavailable     the platform no longer serves it (deleted, link expired)
+│   └── SizeMismatch         the file is not the size the platform declared
 ├── BadOption
 │   ├── InvalidExpiration    not an ISO-8601 duration nor a short form
 │   ├── InvalidAlbum         not an encoded album id
@@ -63,6 +64,11 @@ class MediaTooLarge(MediaRejected):
 
 class MediaUnavailable(MediaRejected):
     """The platform no longer serves the file (a deleted message, an expired link)."""
+
+
+class SizeMismatch(MediaRejected):
+    """The file the platform handed over is not the size it declared: it is not sent, since the
+    request's length was that size."""
 
 
 class BadOption(BotError):

@@ -79,6 +79,7 @@ class JobRunner:
     async def run(self) -> None:
         """Runs jobs until cancelled; jobs cut off by a crash are picked up again."""
         platforms = frozenset(self._handlers)
+        self._service.drop_stale()
         released = await self._store.jobs.release_jobs_of_dead_workers(platforms, self._born)
         if released:
             log.info("resuming %d job(s) cut off by the last stop", released)
@@ -220,7 +221,7 @@ class JobRunner:
         """Uploads the files not done yet, saving each result as soon as it is known; the
         first failure that passes tells the user at once that the job will try again."""
         job = state.job
-        medias = job.spec.medias(state.handler.fetch)
+        medias = job.spec.medias(state.handler.fetch, job.id)
         meter = Meter(state, medias)
         will_retry = job.attempts < self._tuning.max_attempts
 
@@ -252,6 +253,7 @@ class JobRunner:
         await self._answer(state, results)
         state.releasing = True
         await self._store.jobs.finish(state.job.id)
+        self._service.drop_kept(state.job.id)
         await self._count(state.job, results)
 
     async def _count(self, job: JobRecord, results: JobResults) -> None:

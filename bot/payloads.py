@@ -9,9 +9,9 @@ because the job lives sealed in the database between those moments.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from functools import partial
 from typing import Any, Self
 
 from bot.domain import (
@@ -56,8 +56,8 @@ class FileRef:
         return cls(data["filename"], data["content_type"], data["size"], data["locator"])
 
 
-Fetch = Callable[[Path], Awaitable[None]]
-"""Writes a file's bytes to the given path: the adapter knows how, the core decides when."""
+Fetch = Callable[[], AsyncIterator[bytes]]
+"""A file's bytes as they arrive from its platform: the adapter knows how, the core when."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,8 @@ class IncomingMedia:
     fetch: Fetch
     caption: str | None = None
     options: UploadOptions = field(default_factory=UploadOptions)
+    spool: str | None = None
+    """The name the file is kept under between a job's attempts (None: not kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +109,22 @@ class JobSpec:
     """Asked so that answers for the user alone can be shown in place (a private reply)."""
     answer: AnswerTarget = field(default_factory=AnswerTarget)
 
-    def medias(self, fetch: Callable[[FileRef, Path], Awaitable[None]]) -> list[IncomingMedia]:
-        """One IncomingMedia per item, in order, fetched through ``fetch``."""
+    def medias(
+        self, fetch: Callable[[FileRef], AsyncIterator[bytes]], job_id: int | None = None
+    ) -> list[IncomingMedia]:
+        """One IncomingMedia per item, in order, fetched through ``fetch``; a stored job's
+        files are kept between its attempts under names of its own."""
         return [
             IncomingMedia(
-                self.user, self.chat, item, _bound(fetch, item), self.caption, self.options
+                self.user,
+                self.chat,
+                item,
+                partial(fetch, item),
+                self.caption,
+                self.options,
+                None if job_id is None else f"job-{job_id}-{index}",
             )
-            for item in self.items
+            for index, item in enumerate(self.items)
         ]
 
     def keeping(self, indexes: list[int]) -> JobSpec:
@@ -158,13 +169,6 @@ class JobSpec:
             ephemeral=data["ephemeral"],
             answer=AnswerTarget.from_json(data["answer"]),
         )
-
-
-def _bound(fetch: Callable[[FileRef, Path], Awaitable[None]], ref: FileRef) -> Fetch:
-    async def one(into: Path) -> None:
-        await fetch(ref, into)
-
-    return one
 
 
 @dataclass(frozen=True, slots=True)

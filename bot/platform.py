@@ -18,8 +18,8 @@ A platform is two things:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic_settings import BaseSettings
@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 class JobHandler(Protocol):
     """What the job runner needs of a platform: its files, and a way to answer."""
 
-    async def fetch(self, ref: FileRef, into: Path) -> None:
-        """Writes the file ``ref`` names to ``into``, streamed: memory must not grow with it.
+    def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
+        """The bytes of the file ``ref`` names, as they arrive (an async generator of chunks):
+        memory must not grow with the file, and the upload starts while they come.
 
         Raises SourceUnavailable when the platform cannot hand it over just now (the job
         tries again later), MediaUnavailable when it never will (deleted, link expired),

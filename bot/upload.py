@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
@@ -11,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.captions import clean_tags, clean_title, options_from_caption
-from bot.chevereto import CheveretoClient, FileSource, Progress
-from bot.domain import Outcome, UploadOptions, UserRef
+from bot.chevereto import CheveretoClient, FileSource, Progress, StreamSource
+from bot.domain import HostImage, Outcome, UploadOptions, UserRef
 from bot.errors import (
     Duplicate,
     HostError,
@@ -25,11 +27,22 @@ from bot.errors import (
 )
 from bot.monitor import Monitor
 from bot.payloads import FileRef, FileResult, IncomingMedia
+from bot.pipe import Pipe
 from bot.store import Store, database_unavailable
 from bot.texts import error_text
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
+STALE_SPOOL_S = 24 * 3600.0
+"""A kept file this old belongs to a job no process will resume."""
+
+
+async def _size_of(path: Path) -> int | None:
+    """The size of a file kept from an earlier attempt, or None when there is none."""
+    try:
+        return (await asyncio.to_thread(path.stat)).st_size
+    except FileNotFoundError:
+        return None
 
 
 def _transient(error: BaseException) -> bool:
@@ -134,35 +147,111 @@ class UploadService:
         options: UploadOptions,
         progress: Progress | None,
     ) -> FileResult:
-        """Fetches to a temp file, streams it to the host, records the upload."""
-        path = self._temp_dir / f"{uuid.uuid4().hex}.part"
+        """Sends the file to the host and records the upload. A file kept from an earlier
+        attempt is sent from disk; otherwise it goes through the pipe, download and upload
+        at once. The kept file is dropped once the outcome is final."""
+        spool = self._temp_dir / (media.spool or f"{uuid.uuid4().hex}.once")
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        keep = False
         try:
-            # A slot is held for the upload alone: the next file downloads meanwhile, so the
-            # host's pace, not the platform's, sets the throughput.
-            async with self._downloads:
-                size = await self._fetch(media, path)
-            async with self._slots:
-                source = FileSource(path, media.file.filename, media.file.content_type)
-                image = await self._client.upload(key, source, options, progress=progress)
+            size, image = await self._send(media, spool, key, options, progress)
         except Duplicate:
             return FileResult(media.file.filename, Outcome.DUPLICATE)
+        except Exception as error:
+            keep = media.spool is not None and _transient(error)
+            raise
         finally:
-            with suppress(FileNotFoundError):
-                path.unlink()
+            if not keep:
+                with suppress(FileNotFoundError):
+                    spool.unlink()
         record = await self._store.uploads.record(
             media.user, media.chat, media.file.filename, image
         )
         return FileResult(media.file.filename, Outcome.UPLOADED, upload=record, size=size)
 
-    async def _fetch(self, media: IncomingMedia, path: Path) -> int:
-        """Downloads through the adapter, then checks the real size: a declared one can lie."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await media.fetch(path)
+    async def _send(
+        self,
+        media: IncomingMedia,
+        spool: Path,
+        key: str,
+        options: UploadOptions,
+        progress: Progress | None,
+    ) -> tuple[int, HostImage]:
+        """The size sent and the host's answer. One slot of UPLOAD_CONCURRENCY covers the
+        download and the upload, which run at once."""
+        name, kind = media.file.filename, media.file.content_type
+        async with self._slots:
+            size = await _size_of(spool)
+            if size is None:
+                if media.file.size is not None:
+                    return await self._piped(media, spool, key, options, progress)
+                size = await self._download(media, spool)  # no Content-Length to give first
+            image = await self._client.upload(
+                key, FileSource(spool, name, kind), options, progress=progress
+            )
+            return size, image
+
+    async def _piped(
+        self,
+        media: IncomingMedia,
+        spool: Path,
+        key: str,
+        options: UploadOptions,
+        progress: Progress | None,
+    ) -> tuple[int, HostImage]:
+        """The upload fed by the download as it arrives (``bot.pipe``). When the host fails,
+        the download still goes to the end, so the next attempt sends the kept file."""
+        assert media.file.size is not None
         limit = self.limit_mb(media.user.platform)
-        size = (await asyncio.to_thread(path.stat)).st_size
-        if size > limit * MB:
-            raise MediaTooLarge(limit)
-        return size
+        pipe = Pipe(media.fetch, spool, declared=media.file.size, limit_mb=limit)
+        await pipe.start()
+        source = StreamSource(
+            pipe.body, media.file.size, media.file.filename, media.file.content_type
+        )
+        try:
+            image = await self._client.upload(key, source, options, progress=progress)
+        except HostError:
+            with suppress(Exception):  # a download that broke too leaves no file to keep
+                await pipe.finished()
+            raise
+        except BaseException:
+            await pipe.close()
+            raise
+        await pipe.finished()
+        return media.file.size, image
+
+    async def _download(self, media: IncomingMedia, spool: Path) -> int:
+        """The whole file to disk first, for a platform that did not say its size."""
+        limit = self.limit_mb(media.user.platform)
+        received = 0
+        partial = spool.with_name(spool.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                async for chunk in media.fetch():
+                    received += len(chunk)
+                    if received > limit * MB:
+                        raise MediaTooLarge(limit)
+                    out.write(chunk)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, spool)
+        return received
+
+    def drop_kept(self, job_id: int) -> None:
+        """A finished job's files kept between its attempts are no longer needed."""
+        for kept in self._temp_dir.glob(f"job-{job_id}-*"):
+            kept.unlink(missing_ok=True)
+
+    def drop_stale(self, older_than_s: float = STALE_SPOOL_S) -> None:
+        """Files left by a process that stopped mid-job and never came back for them."""
+        if not self._temp_dir.is_dir():
+            return
+        horizon = time.time() - older_than_s
+        for kept in self._temp_dir.iterdir():
+            with suppress(FileNotFoundError):
+                if kept.stat().st_mtime < horizon:
+                    kept.unlink()
 
     async def upload_item(
         self, media: IncomingMedia, progress: Progress | None = None

@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from bot.crypto import Vault
 from bot.domain import ChatKind, ChatRef, MediaKind, UploadOptions, UserRef
 from bot.jobs import JobRunner
 from bot.monitor import Monitor
-from bot.payloads import FileRef, IncomingMedia
+from bot.payloads import Fetch, FileRef, IncomingMedia
 from bot.platform import PlatformTexts
 from bot.probe import probe_png
 from bot.store import Store
@@ -255,9 +255,12 @@ def ctx(user: UserRef = ALICE, chat: ChatRef = PRIVATE, **kwargs: object) -> Con
     return Context(user, chat, "en", **kwargs)  # type: ignore[arg-type]
 
 
-def writer(data: bytes) -> Callable[[Path], Awaitable[None]]:
-    async def fetch(path: Path) -> None:
-        await asyncio.to_thread(path.write_bytes, data)
+def chunks_of(data: bytes, size: int = 64 * 1024) -> Fetch:
+    """A fetch that hands ``data`` over in chunks, as a platform's download would."""
+
+    async def fetch() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
 
     return fetch
 
@@ -273,16 +276,16 @@ def media(
     content_type: str | None = None,
     caption: str | None = None,
     options: UploadOptions | None = None,
-    fetch: Callable[[Path], Awaitable[None]] | None = None,
+    fetch: Fetch | None = None,
 ) -> IncomingMedia:
-    """An IncomingMedia whose fetch writes ``data`` (a unique PNG by default); its type is
+    """An IncomingMedia whose fetch hands over ``data`` (a unique PNG by default); its type is
     ``content_type``, else one of ``kind``."""
     body = probe_png() if data is None else data
     if content_type is None and kind is not None:
         content_type = "image/png" if kind is MediaKind.IMAGE else "video/mp4"
     file = FileRef(filename, content_type, len(body) if size is None else size, filename)
     return IncomingMedia(
-        user, chat, file, fetch or writer(body), caption, options or UploadOptions()
+        user, chat, file, fetch or chunks_of(body), caption, options or UploadOptions()
     )
 
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
 
 import aiohttp
@@ -139,8 +138,8 @@ class DiscordAdapter:
             client.is_ready() and not client.is_closed() and not any(s.is_closed() for s in shards)
         )
 
-    async def fetch(self, ref: FileRef, into: Path) -> None:
-        await files.fetch(self._logged_in_client, ref, into)
+    def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
+        return files.fetch(self._logged_in_client, ref)
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         return await self._answers.deliver(job, reply)

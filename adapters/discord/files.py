@@ -9,11 +9,9 @@ job runs at once, and it cannot be fetched again once its URL has expired.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import aiohttp
 import discord
@@ -60,41 +58,37 @@ def file_ref(attachment: discord.Attachment, message: discord.Message | None = N
     return FileRef(attachment.filename, kind, attachment.size, ref.locator())
 
 
-async def fetch(client: ClientSource, file: FileRef, path: Path) -> None:
-    """The stored URL first (a job usually runs at once), else a fresh one from its message."""
+async def fetch(client: ClientSource, file: FileRef) -> AsyncIterator[bytes]:
+    """The stored URL first (a job usually runs at once), else a fresh one from its message
+    (the CDN refuses an expired one before any byte, so nothing is sent twice)."""
     ref = AttachmentRef.of_locator(file.locator)
     try:
-        await download(ref.url, path)
+        async for chunk in download(ref.url):
+            yield chunk
+        return
     except MediaUnavailable:
         if ref.channel_id is None or ref.message_id is None:
             raise
-        url = await _fresh_url(await client(), ref.channel_id, ref.message_id, ref.id)
-        await download(url, path)
+    url = await _fresh_url(await client(), ref.channel_id, ref.message_id, ref.id)
+    async for chunk in download(url):
+        yield chunk
 
 
-async def download(url: str, path: Path) -> None:
-    """Streams ``url`` to ``path``: memory holds one chunk at a time, whatever the size.
+async def download(url: str) -> AsyncIterator[bytes]:
+    """Streams ``url``: memory holds one chunk at a time, whatever the size.
 
     A CDN that is down or cut off is SourceUnavailable, so the job tries again later.
     """
     try:
-        await _stream(url, path)
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session, session.get(url) as response:
+            if response.status in GONE:
+                raise MediaUnavailable(f"the CDN answered {response.status}")
+            if response.status != 200:
+                raise SourceUnavailable(f"the CDN answered {response.status}")
+            async for chunk in response.content.iter_chunked(CHUNK):
+                yield chunk
     except (aiohttp.ClientError, TimeoutError):
         raise SourceUnavailable("the Discord CDN could not be reached") from None
-
-
-async def _stream(url: str, path: Path) -> None:
-    async with aiohttp.ClientSession(timeout=TIMEOUT) as session, session.get(url) as response:
-        if response.status in GONE:
-            raise MediaUnavailable(f"the CDN answered {response.status}")
-        if response.status != 200:
-            raise SourceUnavailable(f"the CDN answered {response.status}")
-        handle = await asyncio.to_thread(path.open, "wb")
-        try:
-            async for chunk in response.content.iter_chunked(CHUNK):
-                await asyncio.to_thread(handle.write, chunk)
-        finally:
-            await asyncio.to_thread(handle.close)
 
 
 async def _fresh_url(

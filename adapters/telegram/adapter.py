@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from telegram import Update
@@ -90,8 +90,8 @@ class TelegramAdapter:
         """The long poll or the webhook is up, and its last getUpdates or setWebhook worked."""
         return self._connected
 
-    async def fetch(self, ref: FileRef, into: Path) -> None:
-        await self._downloader.fetch(ref, into)
+    def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
+        return self._downloader.fetch(ref)
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         return await self._outbound.deliver(job, reply)

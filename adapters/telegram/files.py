@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 from telegram import Bot, Message
@@ -62,7 +61,15 @@ class Downloader:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def fetch(self, ref: FileRef, into: Path) -> None:
+    async def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
+        """The file's bytes as they come: getFile, then a streamed GET, or in local mode
+        the file the Bot API server already has on this machine's disk."""
+        location = await self._locate(ref)
+        chunks = _read_local(location) if _is_local(location) else self._stream(location)
+        async for chunk in chunks:
+            yield chunk
+
+    async def _locate(self, ref: FileRef) -> str:
         try:
             file = await self._bot.get_file(ref.locator)
         except BadRequest as error:
@@ -71,20 +78,32 @@ class Downloader:
             raise SourceUnavailable("Telegram refused getFile") from None
         except TelegramError:
             raise SourceUnavailable("Telegram getFile failed") from None
-        location = file.file_path or ""
-        if os.path.isabs(location) and await asyncio.to_thread(os.path.isfile, location):
-            await asyncio.to_thread(shutil.copyfile, location, into)
-            return
-        await self._stream(location, into)
+        return file.file_path or ""
 
-    async def _stream(self, url: str, into: Path) -> None:
+    async def _stream(self, url: str) -> AsyncIterator[bytes]:
         """The URL holds the bot token: it is used here and nowhere else, never logged."""
         try:
             async with self._http.stream("GET", url) as response:
                 if response.status_code != 200:
                     raise SourceUnavailable(f"file download answered {response.status_code}")
-                with into.open("wb") as out:
-                    async for chunk in response.aiter_bytes(CHUNK):
-                        out.write(chunk)
+                async for chunk in response.aiter_bytes(CHUNK):
+                    yield chunk
         except (httpx.HTTPError, NetworkError):
             raise SourceUnavailable("file download failed") from None
+
+
+def _is_local(location: str) -> bool:
+    return os.path.isabs(location) and os.path.isfile(location)
+
+
+async def _read_local(path: str) -> AsyncIterator[bytes]:
+    """A local Bot API server's file, read in a thread chunk by chunk (it may be 2 GB)."""
+    try:
+        handle = await asyncio.to_thread(open, path, "rb")
+    except OSError:
+        raise SourceUnavailable("the local file could not be opened") from None
+    try:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
+    finally:
+        handle.close()

@@ -1,5 +1,6 @@
 """The upload request's body: the option fields, and a multipart/form-data body whose file
-part is streamed from disk with its length known up front."""
+part is streamed (from disk, or as it arrives from the platform) with its length known up
+front, so the request has a Content-Length and memory holds one chunk at a time."""
 
 from __future__ import annotations
 
@@ -30,13 +31,24 @@ class FileSource:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamSource:
+    """A file whose bytes arrive while it is sent: ``chunks`` yields exactly ``size`` bytes, or
+    raises, which aborts the request so the host never stores a part of the file."""
+
+    chunks: Callable[[], AsyncIterator[bytes]]
+    size: int
+    filename: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Base64Source:
     """Bare base64 data (no ``data:`` prefix: the host refuses it)."""
 
     data: str
 
 
-Source = FileSource | Base64Source
+Source = FileSource | StreamSource | Base64Source
 
 
 def option_fields(options: UploadOptions) -> list[tuple[str, str]]:
@@ -69,7 +81,7 @@ def _quote(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """A multipart/form-data body whose file part is streamed from disk.
+    """A multipart/form-data body whose file part is streamed, from disk or as it arrives.
 
     Its length is known up front (Content-Length), and memory holds one chunk at a time.
     It is single-use: build a new one for every try.
@@ -77,7 +89,7 @@ class Body:
 
     boundary: str
     head: bytes
-    file: Path | None
+    file: Callable[[], AsyncIterator[bytes]] | None
     file_size: int
     tail: bytes
 
@@ -90,11 +102,15 @@ class Body:
             cls._part_header(boundary, name) + value.encode() + b"\r\n" for name, value in fields
         )
         end = f"--{boundary}--\r\n".encode()
-        if not isinstance(source, FileSource):
+        if isinstance(source, Base64Source):
             return cls(boundary, head, None, 0, end)
         content_type = source.content_type or mimetypes.guess_type(source.filename)[0]
         head += cls._part_header(boundary, "source", source.filename, content_type)
-        return cls(boundary, head, source.path, source.path.stat().st_size, b"\r\n" + end)
+        if isinstance(source, StreamSource):
+            return cls(boundary, head, source.chunks, source.size, b"\r\n" + end)
+        size = source.path.stat().st_size
+        path = source.path
+        return cls(boundary, head, lambda: _read_file(path, size), size, b"\r\n" + end)
 
     @staticmethod
     def _part_header(
@@ -130,7 +146,7 @@ class Body:
     async def _pieces(self) -> AsyncIterator[bytes]:
         yield self.head
         if self.file is not None:
-            async for chunk in _read_file(self.file, self.file_size):
+            async for chunk in self.file():
                 yield chunk
         yield self.tail
 

@@ -70,6 +70,7 @@ _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.NotLinked, "error.not_linked"),
     (errors.UnsupportedMedia, "error.unsupported"),
     (errors.MediaUnavailable, "error.media_unavailable"),
+    (errors.SizeMismatch, "error.size_mismatch"),
     (errors.InvalidExpiration, "error.invalid_expiration"),
     (errors.InvalidAlbum, "error.invalid_album"),
     (errors.NotAllowed, "error.not_allowed"),

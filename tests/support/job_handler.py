@@ -7,10 +7,12 @@ adapters' own tests drive the real platform libraries.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 from bot.domain import Reply, Text, Visibility
 from bot.payloads import FileRef, JobSpec
+
+CHUNK = 64 * 1024
 
 
 def file(name: str, content_type: str = "image/png", size: int | None = None) -> FileRef:
@@ -28,8 +30,10 @@ class RecordingHandler:
         """The status message each progress call was handed (``job.answer.status``)."""
         self.answered = asyncio.Condition()
 
-    async def fetch(self, ref: FileRef, into: Path) -> None:
-        await asyncio.to_thread(into.write_bytes, self.files[ref.locator])
+    async def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
+        data = self.files[ref.locator]
+        for start in range(0, len(data), CHUNK):
+            yield data[start : start + CHUNK]
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         if reply.visibility is Visibility.PRIVATE_TO_USER and not self.dm_open:

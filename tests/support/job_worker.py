@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.chevereto import CheveretoClient
@@ -32,9 +32,9 @@ class DiskHandler:
     def __init__(self, replies: Path) -> None:
         self._replies = replies
 
-    async def fetch(self, ref: FileRef, into: Path) -> None:
+    async def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
         """The job's file is a path on disk."""
-        await asyncio.to_thread(shutil.copyfile, ref.locator, into)
+        yield await asyncio.to_thread(Path(ref.locator).read_bytes)
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         line = json.dumps(

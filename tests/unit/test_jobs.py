@@ -135,11 +135,12 @@ async def test_a_retried_album_does_not_upload_twice(runner, store, chevereto):
     real_fetch = handler.fetch
     attempts = Counter()
 
-    async def fetch(ref, into):
+    async def fetch(ref):
         attempts[ref.locator] += 1
         if ref.locator == "b.png" and attempts["b.png"] == 1:
             raise HostUnavailable("platform file server down")
-        await real_fetch(ref, into)
+        async for chunk in real_fetch(ref):
+            yield chunk
 
     handler.fetch = fetch
     async with running(runner, store):

@@ -3,6 +3,7 @@ when; the final answer replaces that message, from this process or the next one.
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -64,11 +65,12 @@ async def test_a_download_that_failed_is_told_as_the_chat_s(runner, store, cheve
     handler = RecordingHandler({"a.png": probe_png()})
     real_fetch, failed = handler.fetch, []
 
-    async def fetch(ref: FileRef, into) -> None:
+    async def fetch(ref: FileRef) -> AsyncIterator[bytes]:
         if not failed:
             failed.append(ref)
             raise SourceUnavailable("the platform's file server is down")
-        await real_fetch(ref, into)
+        async for chunk in real_fetch(ref):
+            yield chunk
 
     handler.fetch = fetch  # type: ignore[method-assign]
     runner.register("telegram", handler)
@@ -108,13 +110,14 @@ async def test_the_first_failure_is_told_while_other_files_still_upload(runner, 
     real_fetch, release = handler.fetch, asyncio.Event()
     failed: list[str] = []
 
-    async def fetch(ref: FileRef, into) -> None:
+    async def fetch(ref: FileRef) -> AsyncIterator[bytes]:
         if ref.locator == "slow.png":
             await release.wait()
         elif not failed:
             failed.append(ref.locator)
             raise SourceUnavailable("down for a moment")
-        await real_fetch(ref, into)
+        async for chunk in real_fetch(ref):
+            yield chunk
 
     handler.fetch = fetch  # type: ignore[method-assign]
     runner.register("telegram", handler)

@@ -1,11 +1,12 @@
 """The upload service checks, picks the key and options, streams via disk, and records."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from bot.domain import ChatKind, ChatRef, MediaKind, Outcome, UploadOptions, UserRef
-from bot.errors import KeyRejected, MediaTooLarge, NotLinked, UnsupportedMedia
+from bot.errors import KeyRejected, MediaTooLarge, NotLinked, SizeMismatch, UnsupportedMedia
 from bot.monitor import Monitor
 from bot.probe import probe_png
 from bot.texts import error_text
@@ -33,8 +34,9 @@ async def test_too_large_is_refused_before_download(service, store, chevereto):
     await store.keys.link(ALICE, KEY)
     fetched = []
 
-    async def fetch(path):
-        fetched.append(path)
+    async def fetch():
+        fetched.append(True)
+        yield b""
 
     with pytest.raises(MediaTooLarge) as caught:
         await service.upload(media(kind=MediaKind.VIDEO, size=21 * MB, fetch=fetch))
@@ -54,11 +56,23 @@ async def test_discord_has_its_own_limit(service, store, chevereto):
     assert (await service.upload(media(user=user, chat=chat))).outcome is Outcome.UPLOADED
 
 
-async def test_a_lying_declared_size_is_caught_after_download(service, store, chevereto, temp_dir):
-    """A file larger than declared is refused once on disk, never sent; its temp file is removed."""
+@pytest.mark.parametrize("declared", [10, 19 * MB, 20 * MB])
+async def test_a_declared_size_that_lies_is_refused(service, store, chevereto, temp_dir, declared):
+    """A file longer or shorter than the platform declared is never sent with a wrong length:
+    the upload is cut, the host stores nothing, the temp file is removed."""
     await store.keys.link(ALICE, KEY)
+    with pytest.raises(SizeMismatch):
+        await service.upload(media(b"\x89PNG" + b"0" * (20 * MB - 100), size=declared))
+    assert chevereto.images == {}
+    assert list(temp_dir.iterdir()) == []
+
+
+async def test_a_file_past_the_limit_is_cut_while_it_streams(service, store, chevereto, temp_dir):
+    """A platform that says nothing of the size is cut at the limit as the bytes come."""
+    await store.keys.link(ALICE, KEY)
+    big = media(b"\x89PNG" + b"0" * (21 * MB))
     with pytest.raises(MediaTooLarge):
-        await service.upload(media(b"\x89PNG" + b"0" * (21 * MB), size=10))
+        await service.upload(replace(big, file=replace(big.file, size=None)))
     assert chevereto.upload_requests == []
     assert list(temp_dir.iterdir()) == []
 
@@ -181,8 +195,8 @@ async def test_failed_fetch_leaves_no_temp_file(service, store, temp_dir):
     """A download that breaks halfway leaves nothing on disk and fails that file only."""
     await store.keys.link(ALICE, KEY)
 
-    async def broken(path):
-        path.write_bytes(b"partial")
+    async def broken():
+        yield b"partial"
         raise ConnectionError("platform went away")
 
     result = await service.upload_item(media(fetch=broken))
@@ -218,15 +232,16 @@ async def test_uploads_in_flight_are_capped(client, store, temp_dir):
     await store.keys.link(ALICE, KEY)
     started, gate = [], asyncio.Event()
 
-    def gated():
-        async def fetch(path):
-            started.append(path)
+    def gated(data: bytes):
+        async def fetch():
+            started.append(data)
             await gate.wait()
-            path.write_bytes(probe_png())
+            yield data
 
         return fetch
 
-    tasks = [asyncio.create_task(service.upload(media(fetch=gated()))) for _ in range(5)]
+    photos = [probe_png() for _ in range(5)]
+    tasks = [asyncio.create_task(service.upload(media(p, fetch=gated(p)))) for p in photos]
     await eventually(lambda: len(started) >= 2)
     await asyncio.sleep(0.2)
     assert len(started) == 2

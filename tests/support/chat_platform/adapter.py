@@ -8,7 +8,7 @@ service hand it out again rather than lose a photo.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import httpx
@@ -54,8 +54,8 @@ class ChatAdapter:
         """Its last poll succeeded."""
         return self._connected
 
-    async def fetch(self, ref: FileRef, into: Path) -> None:
-        await download(self._http, ref, into)
+    def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
+        return download(self._http, ref)
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
         return await self._outbound.deliver(job, reply)

@@ -1,12 +1,12 @@
 """The fake service's files as FileRefs, and their download: the locator is the file's id.
 
-The bytes are streamed to the job's path chunk by chunk, so memory does not grow
-with the file, as the contract asks of every platform.
+The bytes are handed over chunk by chunk as they arrive, so memory does not grow with
+the file, as the contract asks of every platform.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,7 +25,7 @@ def files_of(message: dict[str, Any]) -> tuple[FileRef, ...]:
     )
 
 
-async def download(http: httpx.AsyncClient, ref: FileRef, into: Path) -> None:
+async def download(http: httpx.AsyncClient, ref: FileRef) -> AsyncIterator[bytes]:
     """A file the service no longer has never comes back; any other failure may pass."""
     try:
         async with http.stream("GET", f"/files/{ref.locator}") as response:
@@ -33,8 +33,7 @@ async def download(http: httpx.AsyncClient, ref: FileRef, into: Path) -> None:
                 raise MediaUnavailable(ref.filename)
             if response.status_code != 200:
                 raise SourceUnavailable(f"the file download answered {response.status_code}")
-            with into.open("wb") as out:
-                async for chunk in response.aiter_bytes(CHUNK):
-                    out.write(chunk)
+            async for chunk in response.aiter_bytes(CHUNK):
+                yield chunk
     except httpx.HTTPError:
         raise SourceUnavailable("the file download failed") from None
