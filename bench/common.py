@@ -42,8 +42,8 @@ WRITE_CHUNK = 8 * MB
 class TimedTelegram(FakeTelegram):
     """The fake Bot API, with a ``perf_counter`` stamp on each sent message and getUpdates."""
 
-    def __init__(self) -> None:
-        super().__init__(token=TOKEN)
+    def __init__(self, bandwidth: float | None = None) -> None:
+        super().__init__(token=TOKEN, bandwidth=bandwidth)
         self.poll_times: list[float] = []
 
     def _record(
@@ -57,17 +57,21 @@ class TimedTelegram(FakeTelegram):
         return await super()._get_updates(p)
 
     def answers(self, site: str) -> dict[tuple[int, int], float]:
-        """When each message got its public answer (the one with the viewer URL), by
-        (chat id, id of the message answered)."""
+        """When each message got its answer (the one with the viewer URL, which in a private
+        chat holds the delete link too), by (chat id, id of the message answered). A job that
+        ran long enough to show a status message is answered by editing it."""
         viewer = f"{site}/image/"
-        return {
-            (m["chat_id"], m["reply_to"]): m["at"]
+        replied = {
+            (m["chat_id"], m["message_id"]): m["reply_to"]
             for m in self.sent
-            if m["method"] == "sendMessage"
-            and m["reply_to"] is not None
-            and viewer in (m["text"] or "")
-            and "/delete/" not in (m["text"] or "")
+            if m["method"] == "sendMessage" and m["reply_to"] is not None
         }
+        answered: dict[tuple[int, int], float] = {}
+        for m in self.sent:
+            reply_to = replied.get((m["chat_id"], m["message_id"]))
+            if reply_to is not None and viewer in (m["text"] or ""):
+                answered.setdefault((m["chat_id"], reply_to), m["at"])
+        return answered
 
 
 @dataclass
@@ -102,10 +106,13 @@ class Stage:
 
 
 @contextlib.asynccontextmanager
-async def stage(*, admin_key: bool = False) -> AsyncIterator[Stage]:
-    """Starts both fakes on 127.0.0.1; ``admin_key`` lets the same bytes be uploaded twice."""
+async def stage(*, admin_key: bool = False, bandwidth: float | None = None) -> AsyncIterator[Stage]:
+    """Starts both fakes on 127.0.0.1; ``admin_key`` lets the same bytes be uploaded twice;
+    ``bandwidth`` (bytes per second) paces Telegram's file downloads and the host's reading of
+    uploads alike."""
     with tempfile.TemporaryDirectory(prefix="chevereto-bench-") as tmp:
-        async with TimedTelegram() as telegram, FakeChevereto() as chevereto:
+        telegram, chevereto = TimedTelegram(bandwidth), FakeChevereto(bandwidth=bandwidth)
+        async with telegram, chevereto:
             chevereto.add_key(KEY, admin=admin_key)
             yield Stage(telegram, chevereto, Path(tmp))
 

@@ -2,8 +2,9 @@
 
 Telegram local mode, as with a self-hosted Bot API server: TELEGRAM_LOCAL_MODE=true,
 MAX_UPLOAD_MB=2000, and the fake answers getFile with an absolute path
-(``local_file_paths``), which the adapter copies into DATA_DIR before the upload streams
-it to the fake Chevereto (``max_size_mb`` 2000). The video is an MP4 'ftyp' header then
+(``local_file_paths``), which the adapter reads in chunks through the same pipe as any
+download: into the upload to the fake Chevereto (``max_size_mb`` 2000) and the job's spool
+file at once. The video is an MP4 'ftyp' header then
 zeros, written to disk in chunks. Each size runs in a fresh bot process; the peak is the
 kernel's high-water mark (VmHWM in /proc/<pid>/status) read once the answer is in, and
 VmRSS is also sampled every 20 ms while the video goes through.

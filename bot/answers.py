@@ -1,4 +1,5 @@
-"""What the bot answers for a finished job: a public summary, and delete links for the uploader."""
+"""What the bot answers for a finished job: a public summary, and delete links for the uploader;
+in a private chat both in one message."""
 
 from __future__ import annotations
 
@@ -70,17 +71,40 @@ def public_reply(items: Sequence[FileResult]) -> Reply:
     return Reply(t("lines", lines=lines))
 
 
-def secret_reply(items: Sequence[FileResult], chat: ChatRef, ephemeral: bool) -> Reply | None:
-    """Delete links and Delete buttons, seen by the uploader alone; None when nothing uploaded."""
-    records = [item.upload for item in items if item.upload is not None]
-    if not records:
-        return None
-    lines = [t("upload.secret", filename=r.filename, delete=r.delete_url) for r in records]
-    buttons = tuple(
+def _records(items: Sequence[FileResult]) -> list[UploadRecord]:
+    return [item.upload for item in items if item.upload is not None]
+
+
+def _delete_links(records: Sequence[UploadRecord]) -> list[Text]:
+    return [t("upload.secret", filename=r.filename, delete=r.delete_url) for r in records]
+
+
+def _delete_buttons(records: Sequence[UploadRecord]) -> tuple[Button, ...]:
+    return tuple(
         Button(t("button.delete", filename=r.filename), action=f"del:{r.id}") for r in records
     )
+
+
+def secret_reply(items: Sequence[FileResult], chat: ChatRef, ephemeral: bool) -> Reply | None:
+    """Delete links and Delete buttons, seen by the uploader alone; None when nothing uploaded."""
+    records = _records(items)
+    if not records:
+        return None
     where = Visibility.USER_ONLY if chat.is_private or ephemeral else Visibility.PRIVATE_TO_USER
-    return Reply(t("lines", lines=lines), buttons, where, secret=True)
+    text = t("lines", lines=_delete_links(records))
+    return Reply(text, _delete_buttons(records), where, secret=True)
+
+
+def private_reply(items: Sequence[FileResult]) -> Reply:
+    """In a private chat, one message: the public reply's links and buttons, then the delete
+    links and their Delete buttons; secret (previews off), as it holds delete links."""
+    public = public_reply(items)
+    records = _records(items)
+    if not records:
+        return public
+    text = t("lines", lines=[public.text, *_delete_links(records)])
+    buttons = public.buttons + _delete_buttons(records)
+    return Reply(text, buttons, Visibility.USER_ONLY, secret=True)
 
 
 def dm_closed() -> Reply:

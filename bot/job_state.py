@@ -1,10 +1,13 @@
 """A running job as its attempt builds it: its results, its status message, whose it is.
 
-While a job runs the user sees one status message: upload progress for big files,
-and, when a file failed in a way that passes, that the bot will try again and when.
-The platform shows it (``JobHandler.progress``) and gives back a handle, which is
-saved in the job's results at once: the public answer then replaces that message
-even when another process sends it (after a restart, or on another replica).
+While a job runs the user sees at most one status message: upload progress once the
+job has run a while, and, when a file failed in a way that passes, that the bot will
+try again and when. The platform shows it (``JobHandler.progress``) and gives back a
+handle, which is saved in the job's results at once: the public answer then replaces
+that message even when another process sends it (after a restart, or on another replica).
+
+Each state change is one write: a file's upload is recorded with the job's results in
+one transaction, and a write that succeeds shows the job still this worker's.
 """
 
 from __future__ import annotations
@@ -14,19 +17,22 @@ import contextlib
 import logging
 import math
 import time
+from datetime import timedelta
 
 from bot.chevereto import Progress
-from bot.domain import Text
+from bot.domain import Outcome, Text, UploadRecord
 from bot.payloads import FileResult, IncomingMedia, JobResults, JobSpec
 from bot.platform import JobHandler
 from bot.store import JobRecord
 from bot.store.jobs import JobQueue
+from bot.store.uploads import NewUpload
 from bot.texts import t
+from bot.upload import Recorder
 
 log = logging.getLogger(__name__)
 
-PROGRESS_MIN_BYTES = 4 * 1024 * 1024
-"""Files smaller than this upload too fast for a progress message to help."""
+STATUS_AFTER_S = 2.0
+"""A job done sooner shows no status message: its answer comes before one would help."""
 PROGRESS_EVERY_S = 2.0
 RETRY_NOTES = {"error.host_unavailable": "retry.host", "error.source_unavailable": "retry.source"}
 """The note for a file's failure that passes, by the failure's sentence: the host's, or
@@ -43,11 +49,22 @@ class JobState:
     """One attempt at a job: the results so far and the status message, saved as they change,
     and whether the job is still this worker's."""
 
-    def __init__(self, queue: JobQueue, job: JobRecord, handler: JobHandler, worker: str) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        job: JobRecord,
+        handler: JobHandler,
+        worker: str,
+        lease: timedelta,
+    ) -> None:
         self.job = job
         self.handler = handler
         self._queue = queue
         self._worker = worker
+        self._lease = lease
+        self._confirmed_at = time.monotonic()
+        """When the job was last shown this worker's: it was claimed (or stored running)
+        just now."""
         self.files: dict[int, FileResult] = job.results.settled()
         self.status = job.results.status
         self.public_sent = job.results.public_sent
@@ -68,15 +85,63 @@ class JobState:
     def results(self) -> JobResults:
         return JobResults(dict(sorted(self.files.items())), self.public_sent, self.status)
 
+    def recorder(self, index: int) -> Recorder:
+        """Records file ``index``'s upload together with the job's results holding it: one
+        transaction, so the upload is never in the history without being in the job."""
+
+        async def record(new: NewUpload, size: int) -> FileResult:
+            def holding(upload: UploadRecord) -> JobResults:
+                self.files[index] = FileResult(new.filename, Outcome.UPLOADED, upload, size=size)
+                return self.results()
+
+            async with self._saving:
+                since = time.monotonic()
+                try:
+                    _, mine = await self._queue.save_upload(
+                        self.job.id, new, holding, self._worker, self._lease
+                    )
+                except BaseException:
+                    self.files.pop(index, None)  # not written: no later save may hold it
+                    raise
+                self._owned(mine, since)
+            return self.files[index]
+
+        return record
+
     async def file_done(self, index: int, result: FileResult) -> None:
+        """Saves a file's result, unless it was saved with its upload's record already. A
+        failure that passes is not saved: the next attempt tries the file again anyway."""
+        if self.files.get(index) is result:
+            return
         self.files[index] = result
-        await self.save()
+        if not result.transient:
+            await self.save()
 
     async def save(self) -> None:
         """Saves the results in the job, while it is this worker's."""
         async with self._saving:
-            if not await self._queue.save_results(self.job.id, self.results(), self._worker):
-                self.lose()
+            since = time.monotonic()
+            saved = await self._queue.save_results(
+                self.job.id, self.results(), self._worker, self._lease
+            )
+            self._owned(saved, since)
+
+    def _owned(self, mine: bool, since: float) -> None:
+        if mine:
+            self.confirm(since)
+        else:
+            self.lose()
+
+    def confirm(self, since: float) -> None:
+        """A conditional write (a save, a lease renewal) found the job this worker's. ``since``
+        is when that write started (``time.monotonic``): the job's renewal is dated from
+        before it, so a write that took long confirms no later than it began."""
+        self._confirmed_at = max(self._confirmed_at, since)
+
+    def confirmed_within(self, seconds: float) -> bool:
+        """Whether the job was shown this worker's less than ``seconds`` ago: no other worker
+        can have taken it over since (that takes several heartbeats without a write)."""
+        return time.monotonic() - self._confirmed_at < seconds
 
     def lose(self) -> None:
         """The job was found to be another worker's: this one stops touching it."""
@@ -94,8 +159,9 @@ class JobState:
 
     async def show(self, text: Text, *, wait: bool = True) -> None:
         """Shows ``text`` in the status message and saves its handle when it is new. A call
-        with ``wait`` False (a percentage) is skipped while another is being shown."""
-        if not wait and self._showing.locked():
+        with ``wait`` False (a percentage) is skipped while another is being shown. A job
+        taken over shows nothing more here: its status message is the other worker's now."""
+        if self.lost or (not wait and self._showing.locked()):
             return
         async with self._showing:
             try:
@@ -110,26 +176,50 @@ class JobState:
 
 
 class Meter:
-    """Adds up the bytes sent of a job's files and shows a percentage, at most every 2 s."""
+    """Adds up the bytes sent of a job's files. Once the job has run ``STATUS_AFTER_S``, shows
+    the percentage in the status message, then again every ``PROGRESS_EVERY_S`` while it
+    changes; a job done sooner shows none. A retry note, once shown, stays."""
 
     def __init__(self, state: JobState, medias: list[IncomingMedia]) -> None:
         self._state = state
         self._sent: dict[int, int] = {}
-        self._total = sum(m.file.size or 0 for m in medias)
-        self._shown_at = 0.0
+        self._totals = {index: media.file.size or 0 for index, media in enumerate(medias)}
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
-    def for_item(self, index: int) -> Progress | None:
-        if self._total < PROGRESS_MIN_BYTES:
-            return None
-
+    def for_item(self, index: int) -> Progress:
         async def report(sent: int, total: int) -> None:
-            del total
             self._sent[index] = sent
-            moment = time.monotonic()
-            if self._state.noted or moment - self._shown_at < PROGRESS_EVERY_S:
-                return
-            self._shown_at = moment
-            percent = min(99, 100 * sum(self._sent.values()) // max(self._total, 1))
-            await self._state.show(t("upload.progress", percent=percent), wait=False)
+            self._totals[index] = total
 
         return report
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._show_while_running())
+
+    async def stop(self) -> None:
+        """Shows nothing more; a status being shown now is let finish, so its handle is kept."""
+        self._done.set()
+        if self._task is not None:
+            await self._task
+
+    def percent(self) -> int:
+        total = sum(self._totals.values())
+        return min(99, 100 * sum(self._sent.values()) // total) if total else 0
+
+    async def _show_while_running(self) -> None:
+        shown, wait = None, STATUS_AFTER_S
+        while not await self._stopped_within(wait):
+            wait = PROGRESS_EVERY_S
+            percent = self.percent()
+            if self._state.noted or percent == shown:
+                continue
+            shown = percent
+            await self._state.show(t("upload.progress", percent=percent), wait=False)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        # Not wait_for: on Python 3.11 it swallows a cancel that comes as the event is set.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._done.wait()
+        return self._done.is_set()

@@ -1,11 +1,12 @@
 """The job runner: claims durable jobs, uploads their files, answers once.
 
 A job is one answer's worth of files (see ``bot.payloads``). It is written before
-the platform's event is acknowledged; each finished file is saved in it at once,
-so a job cut off by a crash resumes where it stopped and never uploads a file
-twice. A job whose files failed in a way that passes (the host down) is tried
-again later, and the user hears so at once in the job's status message (see
-``bot.job_state``); after the last attempt the answer says why.
+the platform's event is acknowledged, already running here when a slot is free (no
+claim query then); each finished file is saved in it at once, so a job cut off by a
+crash resumes where it stopped and never uploads a file twice. A job whose files
+failed in a way that passes (the host down) is tried again later, and the user hears
+so at once in the job's status message (see ``bot.job_state``); after the last attempt
+the answer says why.
 
 Several runners may share one PostgreSQL. Each renews its running jobs' leases
 every ``Tuning.heartbeat`` and holds a liveness lock (``bot.store.liveness``), so a
@@ -17,16 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from bot.answers import dm_closed, public_reply, secret_reply
+from bot.answers import dm_closed, private_reply, public_reply, secret_reply
 from bot.domain import Reply
 from bot.job_state import JobState, Meter
 from bot.monitor import Monitor
 from bot.payloads import IncomingMedia, JobResults, JobSpec
 from bot.platform import JobHandler
-from bot.store import JobRecord, Store
+from bot.store import FileCount, JobRecord, Store
 from bot.store.liveness import WorkerLock
 from bot.texts import unexpected
 from bot.tuning import Tuning
@@ -59,6 +61,8 @@ class JobRunner:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._answering: set[asyncio.Future[None]] = set()
+        self._serving = False
+        """The runner runs: a job submitted here may start here at once."""
         self.worker = f"worker-{uuid.uuid4().hex[:12]}"
         self._born = datetime.now(UTC)
 
@@ -67,10 +71,33 @@ class JobRunner:
         self._handlers[platform] = handler
 
     async def submit(self, spec: JobSpec) -> int:
-        """Stores the job durably and wakes the runner; acknowledge the event only after this."""
+        """Stores the job durably; acknowledge the event only after this. With a slot free,
+        the job is stored running here and starts at once; otherwise it waits its turn."""
+        if self._serving and spec.user.platform in self._handlers and not self._slots.locked():
+            await self._slots.acquire()  # free: taken at once, before any other task runs
+            try:
+                job = await self._store.jobs.add_running(spec, self.worker, self._tuning.lease)
+            except BaseException:
+                self._slots.release()
+                raise
+            if not self._serving:  # stopped while the job was written: it waits for the next
+                self._slots.release()
+                await self._hand_back(job.id)
+                return job.id
+            self._start(job)
+            return job.id
         job_id = await self._store.jobs.add(spec)
         self._wake.set()
         return job_id
+
+    async def _hand_back(self, job_id: int) -> None:
+        """A job stored running here that this stopped runner will not run: pending again, so
+        the next runner takes it at once. It is stored either way; if the database is away,
+        its lease or the next start hands it on."""
+        try:
+            await self._store.jobs.release(job_id, self.worker)
+        except Exception:
+            log.warning("could not hand job %d back; its lease will", job_id, exc_info=True)
 
     async def collect(self, spec: JobSpec, group_key: str, max_items: int) -> int:
         """Stores one item of an album; the album runs as one job once its items stop coming."""
@@ -85,9 +112,11 @@ class JobRunner:
             log.info("resuming %d job(s) cut off by the last stop", released)
         lock = self._store.jobs.worker_lock(self.worker, self._tuning.lock_settle)
         keeper = None if lock is None else asyncio.create_task(self._keep(lock))
+        self._serving = True
         try:
             await self._serve(platforms, lock)
         finally:
+            self._serving = False
             await self._stop()
             if keeper is not None and lock is not None:
                 keeper.cancel()
@@ -106,9 +135,13 @@ class JobRunner:
                     async with asyncio.timeout(self._tuning.poll_s):
                         await self._wake.wait()
                 continue
-            task = asyncio.create_task(self._run_job(job))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(job)
+
+    def _start(self, job: JobRecord) -> None:
+        """Runs a job this worker holds, in a slot already taken for it."""
+        task = asyncio.create_task(self._run_job(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _keep(self, lock: WorkerLock) -> None:
         """Holds the liveness lock while the runner runs, taking it again whenever it is lost
@@ -148,7 +181,8 @@ class JobRunner:
             return None
 
     async def _run_job(self, job: JobRecord) -> None:
-        state = JobState(self._store.jobs, job, self._handlers[job.platform], self.worker)
+        handler = self._handlers[job.platform]
+        state = JobState(self._store.jobs, job, handler, self.worker, self._tuning.lease)
         heartbeat = asyncio.create_task(self._heartbeat(state))
         try:
             await self._attempt(state)
@@ -180,6 +214,7 @@ class JobRunner:
         found to be another worker's is left to it."""
         while True:
             await asyncio.sleep(self._tuning.heartbeat.total_seconds())
+            since = time.monotonic()
             try:
                 owned = await self._store.jobs.renew_lease(
                     state.job.id, self.worker, self._tuning.lease
@@ -187,7 +222,9 @@ class JobRunner:
             except Exception as error:  # the database may be restarting: the lease covers it
                 log.debug("could not renew job %d's lease (%s)", state.job.id, type(error).__name__)
                 continue
-            if not owned:
+            if owned:
+                state.confirm(since)
+            else:
                 state.lose()
 
     def _delay(self, job: JobRecord) -> float:
@@ -228,53 +265,68 @@ class JobRunner:
         async def one(index: int, media: IncomingMedia) -> None:
             if state.lost:
                 return
-            result = await self._service.upload_item(media, meter.for_item(index))
+            progress, record = meter.for_item(index), state.recorder(index)
+            result = await self._service.upload_item(media, progress, record)
             await state.file_done(index, result)
             if result.transient and will_retry:
                 await state.note_retry(result.reason, self._delay(job), self._tuning.max_attempts)
 
-        await asyncio.gather(*(one(i, m) for i, m in enumerate(medias) if i not in state.files))
+        meter.start()
+        try:
+            await asyncio.gather(*(one(i, m) for i, m in enumerate(medias) if i not in state.files))
+        finally:
+            await meter.stop()
         return state.results()
 
     async def _still_mine(self, state: JobState) -> bool:
-        """Checked before answering: a job taken over by another worker is answered there."""
+        """Checked before answering: a job taken over by another worker is answered there.
+        A job a write found this worker's a moment ago (its last file's result) needs no
+        check: a takeover waits several heartbeats without one."""
+        tuning = self._tuning
+        recent = min(tuning.heartbeat, tuning.takeover_after / 2).total_seconds()
+        if state.confirmed_within(recent):
+            return True
+        since = time.monotonic()
         try:
             owned = await self._store.jobs.renew_lease(
                 state.job.id, self.worker, self._tuning.lease
             )
         except Exception:  # the database may be restarting: the answer's writes wait for it
             return True
-        if not owned:
+        if owned:
+            state.confirm(since)
+        else:
             state.lose()
         return owned
 
     async def _answer_and_finish(self, state: JobState, results: JobResults) -> None:
-        """Shielded from a stop: an answer half sent would be sent again after a restart."""
+        """Shielded from a stop: an answer half sent would be sent again after a restart. The
+        job's end and its files' outcomes (what /stats counts) are one write."""
         await self._answer(state, results)
         state.releasing = True
-        await self._store.jobs.finish(state.job.id)
-        self._service.drop_kept(state.job.id)
-        await self._count(state.job, results)
-
-    async def _count(self, job: JobRecord, results: JobResults) -> None:
-        """Counted once, when the job is done: each file's final outcome, and the user's wait
-        from the event to the answer. Counting never fails a job."""
+        job = state.job
+        counts = [FileCount(job.platform, r.outcome.value, r.size) for r in results.files.values()]
+        await self._store.jobs.finish(job.id, counts)
+        self._service.drop_kept(job.id)
         self._monitor.answered((datetime.now(UTC) - job.created_at).total_seconds())
-        try:
-            for result in results.files.values():
-                await self._monitor.file_done(job.platform, result.outcome, result.size)
-        except Exception:  # the database may be away; the answer is out already
-            log.warning("could not count a finished job's files", exc_info=True)
+        await self._monitor.files_done(counts)
 
     async def _answer(self, state: JobState, results: JobResults) -> None:
-        """The public reply, in place of the status message, noted in the job once sent (a
-        retry after a failed delete-link message must not repeat it); then the delete links."""
+        """In a private chat, one message: links, delete links and Delete buttons, in place
+        of the status message. Elsewhere the public reply, then the delete links for the
+        uploader alone; the public reply is noted in the job once sent, so a retry after a
+        failed delete-link message does not repeat it."""
         files = list(results.files.values())
         handler, spec = state.handler, state.job.spec
+        if spec.chat.is_private:
+            await handler.deliver(state.spec(), private_reply(files))
+            return
+        secret = secret_reply(files, spec.chat, spec.ephemeral)
         if not state.public_sent:
             await handler.deliver(state.spec(), public_reply(files))
+            if secret is None:
+                return
             state.public_sent = True
             await state.save()
-        secret = secret_reply(files, spec.chat, spec.ephemeral)
         if secret is not None and not await handler.deliver(spec, secret):
             await handler.deliver(spec, dm_closed())

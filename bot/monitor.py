@@ -1,16 +1,17 @@
 """What the bot counts: Prometheus metrics of this process, and file outcomes in the database so
-that /stats sees every replica. Nothing counted names a user, a file or a link."""
+that /stats sees every replica (a job writes its files' outcomes with its end, see
+``JobQueue.finish``). Nothing counted names a user, a file or a link."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.domain import Outcome
 from bot.errors import HostError
-from bot.store import Store
+from bot.store import FileCount, Store
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +63,20 @@ class Monitor:
         )
         self._pruned_at = time.monotonic()
 
-    async def file_done(self, platform: str, outcome: Outcome, size: int = 0) -> None:
-        """One file's outcome; ``size`` is the bytes uploaded (0 unless uploaded)."""
-        self._uploads.labels(platform, outcome.value).inc()
-        if size:
-            self._bytes.labels(platform).inc(size)
-        await self._store.outcomes.record(platform, outcome.value, size)
+    async def files_done(self, counts: Collection[FileCount]) -> None:
+        """Finished files in this process's metrics; their outcomes are in the database already
+        (written with the job's end). Old outcomes are dropped hourly; counting never fails
+        a job."""
+        for count in counts:
+            self._uploads.labels(count.platform, count.outcome).inc()
+            if count.size:
+                self._bytes.labels(count.platform).inc(count.size)
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
             self._pruned_at = time.monotonic()
-            await self._store.outcomes.forget_old()
+            try:
+                await self._store.outcomes.forget_old()
+            except Exception:  # the database may be away; the next hour tries again
+                log.warning("could not drop old outcomes", exc_info=True)
 
     async def host_error(self, error: HostError) -> None:
         kind = host_error_kind(error)

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -28,13 +28,17 @@ from bot.errors import (
 from bot.monitor import Monitor
 from bot.payloads import FileRef, FileResult, IncomingMedia
 from bot.pipe import Pipe
-from bot.store import Store, database_unavailable
+from bot.store import Prefs, Store, database_unavailable
+from bot.store.uploads import NewUpload
 from bot.texts import error_text
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
 STALE_SPOOL_S = 24 * 3600.0
 """A kept file this old belongs to a job no process will resume."""
+Recorder = Callable[[NewUpload, int], Awaitable[FileResult]]
+"""Keeps a finished upload (and the bytes it sent) and says what became of its file. A job's
+runner records it together with the job's results, in one transaction (``JobState``)."""
 
 
 async def _size_of(path: Path) -> int | None:
@@ -85,28 +89,19 @@ class UploadService:
         if file.size is not None and file.size > limit * MB:
             raise MediaTooLarge(limit)
 
-    async def key_for(self, media: IncomingMedia) -> tuple[str, bool]:
-        """The poster's key, else (in a mirrored chat) the enabling admin's, else the default;
-        and whether it is the poster's own."""
-        own = await self._store.keys.of(media.user)
-        if own is not None:
-            return own, True
-        return await self._shared_key_for(media), False
+    async def key_and_options(self, media: IncomingMedia) -> tuple[str, bool, UploadOptions]:
+        """The key (the poster's, else in a mirrored chat the enabling admin's, else the
+        default), whether it is the poster's own, and the options; the uploader's key and
+        defaults are read together, in one session."""
+        profile = await self._store.profiles.of(media.user, media.chat)
+        key = profile.key or self._default_key
+        if key is None:
+            raise NotLinked
+        return key, profile.own, self._options(media, profile.prefs)
 
-    async def _shared_key_for(self, media: IncomingMedia) -> str:
-        if not media.chat.is_private:
-            chat = await self._store.chats.of(media.chat)
-            if chat.mirror and chat.mirror_by is not None:
-                admin = await self._store.keys.of(UserRef(media.user.platform, chat.mirror_by))
-                if admin is not None:
-                    return admin
-        if self._default_key is not None:
-            return self._default_key
-        raise NotLinked
-
-    async def options_for(self, media: IncomingMedia) -> UploadOptions:
+    @staticmethod
+    def _options(media: IncomingMedia, prefs: Prefs) -> UploadOptions:
         """User defaults < caption < per-upload options; the title and tags made clean."""
-        prefs = await self._store.prefs.of(media.user)
         defaults = UploadOptions(
             expiration=prefs.expiration, nsfw=prefs.nsfw, album_id=prefs.album_id
         )
@@ -119,21 +114,28 @@ class UploadService:
             return False
         return await self._store.quota.used(user) >= self.shared_key_daily_limit
 
-    async def upload(self, media: IncomingMedia, progress: Progress | None = None) -> FileResult:
+    async def upload(
+        self,
+        media: IncomingMedia,
+        progress: Progress | None = None,
+        record: Recorder | None = None,
+    ) -> FileResult:
         """Uploads one file; a file already on the host is a result, other failures raise.
+        ``record`` keeps the finished upload (by default, alone in the history).
 
         An upload with a key that is not the user's own is counted against today's
         SHARED_KEY_DAILY_LIMIT before it starts, and uncounted if it did not happen.
         """
         self.check(media.user.platform, media.file)
-        (key, own), options = await asyncio.gather(self.key_for(media), self.options_for(media))
+        key, own, options = await self.key_and_options(media)
+        record = record or self._record
         if own or not self.shared_key_daily_limit:
-            return await self._upload(media, key, options, progress)
+            return await self._upload(media, key, options, progress, record)
         if not await self._store.quota.take(media.user, self.shared_key_daily_limit):
             raise QuotaReached(self.shared_key_daily_limit)
         uploaded = False
         try:
-            result = await self._upload(media, key, options, progress)
+            result = await self._upload(media, key, options, progress, record)
             uploaded = result.outcome is Outcome.UPLOADED
             return result
         finally:
@@ -146,6 +148,7 @@ class UploadService:
         key: str,
         options: UploadOptions,
         progress: Progress | None,
+        record: Recorder,
     ) -> FileResult:
         """Sends the file to the host and records the upload. A file kept from an earlier
         attempt is sent from disk; otherwise it goes through the pipe, download and upload
@@ -164,10 +167,12 @@ class UploadService:
             if not keep:
                 with suppress(FileNotFoundError):
                     spool.unlink()
-        record = await self._store.uploads.record(
-            media.user, media.chat, media.file.filename, image
-        )
-        return FileResult(media.file.filename, Outcome.UPLOADED, upload=record, size=size)
+        return await record(NewUpload(media.user, media.chat, media.file.filename, image), size)
+
+    async def _record(self, new: NewUpload, size: int) -> FileResult:
+        """An upload made outside a job is recorded alone."""
+        record = await self._store.uploads.record(new.user, new.chat, new.filename, new.image)
+        return FileResult(new.filename, Outcome.UPLOADED, upload=record, size=size)
 
     async def _send(
         self,
@@ -254,11 +259,14 @@ class UploadService:
                     kept.unlink()
 
     async def upload_item(
-        self, media: IncomingMedia, progress: Progress | None = None
+        self,
+        media: IncomingMedia,
+        progress: Progress | None = None,
+        record: Recorder | None = None,
     ) -> FileResult:
         """Like ``upload``, but a failure becomes a FAILED result that says why."""
         try:
-            return await self.upload(media, progress)
+            return await self.upload(media, progress, record)
         except Exception as error:  # one broken file must not take its batch down
             reason = error_text(error)  # an unexpected error is logged there, with a reference
             if isinstance(error, HostError):

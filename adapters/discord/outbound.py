@@ -7,7 +7,11 @@ PUBLIC); after that, a public reply to the channel, replying to the source
 message, and a reply for the user alone by DM (or in the DM it came from). A
 reply holding a delete link therefore never reaches a guild channel, and goes
 with embeds suppressed: a link preview would fetch it, and it deletes on a GET.
-Mentions are off on the client, so ``@everyone.png`` pings no one.
+Such a reply never takes the place of a status message or a deferred response by
+editing it (an edit's new text could be previewed before its flags apply, and an
+interaction's original response cannot be made ephemeral): in a DM (one answer, delete
+link included) it is sent anew, embeds suppressed, and the message it replaces is
+deleted. Mentions are off on the client, so ``@everyone.png`` pings no one.
 """
 
 from __future__ import annotations
@@ -170,7 +174,8 @@ class JobAnswers:
         interaction = InteractionRef.live(job.answer.handle)
         if interaction is not None and reply.visibility is not Visibility.PRIVATE_TO_USER:
             try:
-                await self._on_interaction(client, interaction, pieces(reply, job.language))
+                parts = pieces(reply, job.language)
+                await self._on_interaction(client, interaction, parts, job.chat.is_private)
             except discord.HTTPException as error:
                 if not _token_gone(error):
                     raise
@@ -206,15 +211,27 @@ class JobAnswers:
         return str(message.id)
 
     async def _on_interaction(
-        self, client: discord.Client, interaction: InteractionRef, parts: list[Piece]
+        self,
+        client: discord.Client,
+        interaction: InteractionRef,
+        parts: list[Piece],
+        private: bool,
     ) -> None:
-        """A public reply fills the deferred response once; the rest are follow-ups."""
+        """A public reply fills the deferred response once; the rest are follow-ups. In a DM
+        the one answer, delete link included, takes the deferred response's place: that is
+        deleted first, as a first follow-up would otherwise become it, embeds and all."""
         webhook = _webhook(client, interaction)
         ephemeral = parts[0].ephemeral
-        original = None if ephemeral else self._unanswered_original(interaction)
-        if original is not None:
-            first, *parts = parts
-            await webhook.edit_message(original, content=first.content, view=first.view)
+        if not ephemeral:
+            original = self._unanswered_original(interaction)
+            if original is not None:
+                first, *parts = parts
+                await webhook.edit_message(original, content=first.content, view=first.view)
+        elif private and parts[0].secret:
+            original = self._unanswered_original(interaction)
+            if original is not None:
+                with contextlib.suppress(discord.NotFound):  # deleted by an earlier try
+                    await webhook.delete_message(original)
         for part in parts:
             await webhook.send(
                 part.content,
@@ -233,16 +250,20 @@ class JobAnswers:
         return interaction.original_id if first else None
 
     async def _in_channel(self, client: discord.Client, job: JobSpec, parts: list[Piece]) -> None:
-        """Replaces the job's status message with the first piece, if it showed one that is
-        still there."""
+        """Replaces the job's status message, if it showed one that is still there, with the
+        first piece; a secret answer (a DM's) is posted anew and the status deleted."""
         channel = client.get_partial_messageable(int(job.chat.id))
-        status = None if parts[0].secret else job.answer.status
-        if status is not None:
+        status = job.answer.status
+        if status is not None and not parts[0].secret:
             first = parts[0]
             with contextlib.suppress(discord.NotFound):
                 await channel.get_partial_message(int(status)).edit(
                     content=first.content, view=first.view
                 )
                 parts = parts[1:]
+            status = None
         for part in parts:
             await _post(channel, part, job.answer.reply_to)
+        if status is not None:
+            with contextlib.suppress(discord.NotFound):  # deleted already
+                await channel.get_partial_message(int(status)).delete()

@@ -20,7 +20,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 import discord
 
 from bot.domain import Button, Reply, Text, Visibility
-from bot.texts import Language, render
+from bot.texts import Language, render, split
 
 MESSAGE_MAX = 2000
 ACTION = re.compile(r"[a-z]+:[0-9]+")
@@ -45,29 +45,12 @@ def plain(text: Text, language: Language) -> str:
     return discord.utils.escape_markdown(render(text, language))
 
 
-def split(text: str, limit: int = MESSAGE_MAX) -> list[str]:
-    """Chunks of at most ``limit`` characters, cut between lines where possible."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            chunks.append(current)
-        cut = range(0, len(line), limit)
-        *whole, current = [line[start : start + limit] for start in cut] or [""]
-        chunks += whole
-    return [*chunks, current]
-
-
 def is_ephemeral(reply: Reply) -> bool:
     return reply.visibility is not Visibility.PUBLIC or reply.secret
 
 
 def pieces(reply: Reply, language: Language) -> list[Piece]:
-    chunks = split(plain(reply.text, language))
+    chunks = split(plain(reply.text, language), MESSAGE_MAX)
     views = [discord.ui.View() for _ in chunks[:-1]] + [build_view(reply.buttons, language)]
     flags = (reply.secret, is_ephemeral(reply))
     return [Piece(chunk, view, *flags) for chunk, view in zip(chunks, views, strict=True)]

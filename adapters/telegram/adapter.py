@@ -78,6 +78,8 @@ class TelegramAdapter:
         self._app = _application(settings)
         self._reconnect = Reconnect(self.name, core.tuning.reconnect, network_error)
         self._connected = False
+        self._handled: set[int] = set()
+        """Updates of the last batch whose handlers ran and stored what they had to."""
         self._downloader = Downloader(self._app.bot, self._limit_mb)
         self._outbound = Outbound(self._app.bot)
         self._inbound = Inbound(core, self._outbound)
@@ -153,15 +155,31 @@ class TelegramAdapter:
         self._reconnect.succeeded()
 
     async def _process(self, updates: tuple[Update, ...], offset: int) -> int:
-        """Runs each update's handlers in order; the offset that acknowledges those stored.
-        At the first one not stored it stops, and polling fetches it again after a pause."""
+        """Runs the updates' handlers, each chat's in order and the chats side by side, so a
+        burst from many users is stored at once rather than one by one; returns the offset
+        that acknowledges those stored. A chat stops at its first update not stored, and the
+        offset stops before it: polling fetches it again after a pause, with what followed
+        (updates of other chats handled meanwhile are not handled twice)."""
+        chats: dict[int, list[Update]] = {}
         for update in updates:
-            await self._app.process_update(update)
-            if not self._inbound.stored(update):
+            if update.update_id not in self._handled:
+                chat = update.effective_chat
+                chats.setdefault(update.update_id if chat is None else chat.id, []).append(update)
+        await asyncio.gather(*(self._process_chat(chat) for chat in chats.values()))
+        for update in updates:
+            if update.update_id not in self._handled:
                 await asyncio.sleep(UNSTORED_PAUSE_S)
                 break
             offset = update.update_id + 1
+        self._handled = {done for done in self._handled if done >= offset}
         return offset
+
+    async def _process_chat(self, updates: list[Update]) -> None:
+        for update in updates:
+            await self._app.process_update(update)
+            if not self._inbound.stored(update):
+                return
+            self._handled.add(update.update_id)
 
     def _webhook_secret(self) -> str:
         if self._settings.webhook_secret is not None:

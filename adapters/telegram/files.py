@@ -86,7 +86,7 @@ class Downloader:
             async with self._http.stream("GET", url) as response:
                 if response.status_code != 200:
                     raise SourceUnavailable(f"file download answered {response.status_code}")
-                async for chunk in response.aiter_bytes(CHUNK):
+                async for chunk in response.aiter_bytes():
                     yield chunk
         except (httpx.HTTPError, NetworkError):
             raise SourceUnavailable("file download failed") from None

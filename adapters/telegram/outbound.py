@@ -2,12 +2,12 @@
 
 A reply holding a delete link (``secret``) only ever goes to the user's private
 chat, with link previews off: Telegram's preview crawler would open the link,
-and opening it deletes the upload.
+and opening it deletes the upload. A reply longer than a message goes as several,
+cut between lines, its buttons on the last.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from telegram import (
@@ -21,9 +21,12 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.domain import Reply, Text, Visibility
 from bot.payloads import JobSpec
-from bot.texts import Language, render
+from bot.texts import Language, render, split
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MESSAGE_MAX = 4096
+"""Telegram's limit on a message's text, in characters."""
+Piece = tuple[str, InlineKeyboardMarkup | None]
 
 
 def keyboard(reply: Reply, language: Language) -> InlineKeyboardMarkup | None:
@@ -36,6 +39,17 @@ def keyboard(reply: Reply, language: Language) -> InlineKeyboardMarkup | None:
         elif button.action is not None:
             rows.append([InlineKeyboardButton(label, callback_data=button.action)])
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def pieces(reply: Reply, language: Language) -> list[Piece]:
+    """The reply as messages within Telegram's limit; the buttons go with the last."""
+    chunks = split(render(reply.text, language), MESSAGE_MAX)
+    markups = [None] * (len(chunks) - 1) + [keyboard(reply, language)]
+    return list(zip(chunks, markups, strict=True))
+
+
+def _previews(reply: Reply) -> LinkPreviewOptions | None:
+    return NO_PREVIEW if reply.secret else None
 
 
 def _replying(message_id: int | None) -> ReplyParameters | None:
@@ -70,6 +84,11 @@ class Where:
             job.chat.is_private,
         )
 
+    def for_user(self, reply: Reply) -> bool:
+        """Whether ``reply`` goes to the user's private chat rather than this chat: a reply
+        meant for it, or a delete link asked for outside it."""
+        return reply.visibility is Visibility.PRIVATE_TO_USER or (reply.secret and not self.private)
+
     def toward(self, to_user: bool) -> tuple[int, int | None]:
         """The chat to send to and the message to reply to there: none in the user's private
         chat when the request came from elsewhere."""
@@ -96,18 +115,10 @@ class Outbound:
     async def send(self, reply: Reply, where: Where, language: Language) -> bool:
         """Sends one reply where its visibility allows; False when the user's private chat
         is closed to the bot."""
-        to_user = reply.visibility is Visibility.PRIVATE_TO_USER or (
-            reply.secret and not where.private
-        )
+        to_user = where.for_user(reply)
         chat_id, reply_to = where.toward(to_user)
         try:
-            await self._bot.send_message(
-                chat_id,
-                render(reply.text, language),
-                reply_markup=keyboard(reply, language),
-                link_preview_options=NO_PREVIEW if reply.secret else None,
-                reply_parameters=_replying(reply_to),
-            )
+            await self._post(chat_id, pieces(reply, language), _previews(reply), reply_to)
         except (Forbidden, BadRequest) as error:
             if not (to_user and _closed(error)):
                 raise
@@ -115,20 +126,51 @@ class Outbound:
         return True
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
-        """A job's reply; its public answer replaces the status message when there is one
-        (a status message that is gone, or no longer editable, is replaced by a new one)."""
+        """A job's reply; one for the job's own chat replaces its status message when there
+        is one: in a private chat, that is the one answer, delete link included, previews
+        off. A status message that is gone, or no longer editable, is replaced by a new one."""
         where = Where.of_job(job)
         status = job.answer.status
-        if status is not None and reply.visibility is Visibility.PUBLIC and not reply.secret:
-            with contextlib.suppress(TelegramError):
-                await self._bot.edit_message_text(
-                    render(reply.text, job.language),
-                    where.chat_id,
-                    int(status),
-                    reply_markup=keyboard(reply, job.language),
-                )
-                return True
-        return await self.send(reply, where, job.language)
+        if status is None or where.for_user(reply):
+            return await self.send(reply, where, job.language)
+        first, *rest = pieces(reply, job.language)
+        previews = _previews(reply)
+        if await self._edit(where.chat_id, int(status), first, previews):
+            await self._post(where.chat_id, rest, previews, None)
+        else:
+            await self._post(where.chat_id, [first, *rest], previews, where.reply_to)
+        return True
+
+    async def _post(
+        self,
+        chat_id: int,
+        parts: list[Piece],
+        previews: LinkPreviewOptions | None,
+        reply_to: int | None,
+    ) -> None:
+        """Sends the pieces in order, the first replying to ``reply_to``."""
+        for text, markup in parts:
+            await self._bot.send_message(
+                chat_id,
+                text,
+                reply_markup=markup,
+                link_preview_options=previews,
+                reply_parameters=_replying(reply_to),
+            )
+            reply_to = None
+
+    async def _edit(
+        self, chat_id: int, message_id: int, piece: Piece, previews: LinkPreviewOptions | None
+    ) -> bool:
+        """Edits a message into ``piece``; False when it cannot be (gone, too old)."""
+        text, markup = piece
+        try:
+            await self._bot.edit_message_text(
+                text, chat_id, message_id, reply_markup=markup, link_preview_options=previews
+            )
+        except TelegramError:
+            return False
+        return True
 
     async def progress(self, job: JobSpec, text: Text) -> str | None:
         """Edits the job's status message, or sends one in reply to the job's message;

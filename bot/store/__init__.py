@@ -2,7 +2,8 @@
 
 ``Store`` opens one database and hands out one small part per kind of record:
 ``store.keys``, ``store.prefs``, ``store.chats``, ``store.uploads``, ``store.jobs``,
-``store.quota`` and ``store.notices`` (daily counts), ``store.outcomes`` (what /stats reads).
+``store.quota`` and ``store.notices`` (daily counts), ``store.outcomes`` (what /stats reads),
+``store.profiles`` (an uploader's key and defaults, read together).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from bot.store.database import Database, database_unavailable
 from bot.store.jobs import JobQueue, JobRecord
 from bot.store.keys import Keys
 from bot.store.prefs import Chats, ChatSettings, Preferences, Prefs
+from bot.store.profile import Profile, Profiles
 from bot.store.quota import Notices, SharedKeyQuota
-from bot.store.stats import Outcomes, Stats
+from bot.store.stats import FileCount, Outcomes, Stats
 from bot.store.uploads import Uploads
 
 
@@ -30,6 +32,7 @@ class Store:
         self.quota = SharedKeyQuota(self.db)
         self.notices = Notices(self.db)
         self.outcomes = Outcomes(self.db)
+        self.profiles = Profiles(self.db)
 
     async def migrate(self) -> None:
         await self.db.migrate()
@@ -47,8 +50,10 @@ class Store:
 
 __all__ = [
     "ChatSettings",
+    "FileCount",
     "JobRecord",
     "Prefs",
+    "Profile",
     "Stats",
     "Store",
     "database_unavailable",

@@ -10,18 +10,21 @@ On SQLite only one process runs jobs.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain import UploadRecord
 from bot.errors import RateLimited
 from bot.payloads import JobResults, JobSpec
 from bot.store.database import Database, now, patient
 from bot.store.liveness import WorkerLock, lock_held
+from bot.store.stats import FileCount, add_outcomes
 from bot.store.tables import Job
+from bot.store.uploads import NewUpload, add_upload
 
 PENDING, RUNNING, DONE, COLLECTING = "pending", "running", "done", "collecting"
 
@@ -51,20 +54,36 @@ class JobQueue:
         return JobSpec.from_json(json.loads(self._db.vault.open(job.sealed_payload)))
 
     async def add(self, spec: JobSpec) -> int:
-        """Writes a job durably; the adapter acknowledges the platform's event only after."""
+        """Writes a job durably, pending; the adapter acknowledges the platform's event only
+        after."""
+        return await self._insert(spec, now(), state=PENDING, attempts=0)
+
+    async def add_running(self, spec: JobSpec, worker: str, lease: timedelta) -> JobRecord:
+        """Writes a job durably, already running on ``worker`` under a lease: the claim folded
+        into the insert, for a worker with a free slot. A crash leaves it to be taken over
+        like any running job."""
+        moment = now()
+        values = {"state": RUNNING, "attempts": 1, "worker": worker, "lease_until": moment + lease}
+        job_id = await self._insert(spec, moment, **values)
+        return JobRecord(job_id, spec.user.platform, spec.user.id, 1, spec, JobResults(), moment)
+
+    async def _insert(self, spec: JobSpec, moment: datetime, **values: object) -> int:
+        """One INSERT, its id returned by the database: nothing is read back."""
         async with self._db.session.begin() as s:
-            job = Job(
-                platform=spec.user.platform,
-                user_id=spec.user.id,
-                state=PENDING,
-                attempts=0,
-                sealed_payload=self._seal(spec),
-                created_at=now(),
-                updated_at=now(),
+            job_id = await s.scalar(
+                insert(Job)
+                .values(
+                    platform=spec.user.platform,
+                    user_id=spec.user.id,
+                    sealed_payload=self._seal(spec),
+                    created_at=moment,
+                    updated_at=moment,
+                    **values,
+                )
+                .returning(Job.id)
             )
-            s.add(job)
-            await s.flush()
-            return job.id
+        assert job_id is not None
+        return int(job_id)
 
     async def collect(self, spec: JobSpec, group_key: str, max_items: int = 50) -> int:
         """Adds the spec's items to the job collecting ``group_key``, or starts that job.
@@ -192,24 +211,57 @@ class JobQueue:
             )
             return int(getattr(renewed, "rowcount", 0)) == 1
 
+    def _saving(
+        self, job_id: int, results: JobResults, worker: str | None, lease: timedelta | None
+    ) -> Update:
+        """The update that saves results; with ``worker``, only while the job runs there, and
+        then its lease is renewed too: a save that succeeds shows the job this worker's for a
+        while, as a heartbeat does."""
+        moment = now()
+        mine = [Job.worker == worker, Job.state == RUNNING] if worker is not None else []
+        renewed = {} if worker is None or lease is None else {"lease_until": moment + lease}
+        return (
+            update(Job)
+            .where(Job.id == job_id, *mine)
+            .values(sealed_results=self._seal(results), updated_at=moment, **renewed)
+        )
+
     @patient
     async def save_results(
-        self, job_id: int, results: JobResults, worker: str | None = None
+        self,
+        job_id: int,
+        results: JobResults,
+        worker: str | None = None,
+        lease: timedelta | None = None,
     ) -> bool:
         """Saves a job's results so far; with ``worker``, only while the job runs there.
         False when it does not: another worker took it over, and its results are its own."""
-        mine = [Job.worker == worker, Job.state == RUNNING] if worker is not None else []
         async with self._db.session.begin() as s:
-            saved = await s.execute(
-                update(Job)
-                .where(Job.id == job_id, *mine)
-                .values(sealed_results=self._seal(results), updated_at=now())
-            )
+            saved = await s.execute(self._saving(job_id, results, worker, lease))
             return int(getattr(saved, "rowcount", 0)) == 1
 
     @patient
-    async def finish(self, job_id: int) -> None:
-        """A finished job keeps no spec or results: they held what it needed, no more."""
+    async def save_upload(
+        self,
+        job_id: int,
+        new: NewUpload,
+        results: Callable[[UploadRecord], JobResults],
+        worker: str,
+        lease: timedelta,
+    ) -> tuple[UploadRecord, bool]:
+        """Records a finished upload and saves the job's results holding it, in one
+        transaction: ``results`` builds them around the record once its id is known. The
+        upload is recorded even when the job is no longer this worker's (False): it did
+        happen, and its delete link belongs in the uploader's history."""
+        async with self._db.session.begin() as s:
+            record = await add_upload(s, self._db.vault, new)
+            saved = await s.execute(self._saving(job_id, results(record), worker, lease))
+            return record, int(getattr(saved, "rowcount", 0)) == 1
+
+    @patient
+    async def finish(self, job_id: int, counts: Collection[FileCount] = ()) -> None:
+        """A finished job keeps no spec or results: they held what it needed, no more. Its
+        files' outcomes (what /stats counts) are written in the same transaction."""
         async with self._db.session.begin() as s:
             await s.execute(
                 update(Job)
@@ -223,6 +275,7 @@ class JobQueue:
                     updated_at=now(),
                 )
             )
+            await add_outcomes(s, counts)
 
     @patient
     async def retry_later(self, job_id: int, delay: timedelta) -> None:
@@ -238,6 +291,10 @@ class JobQueue:
                     updated_at=now(),
                 )
             )
+
+    async def release(self, job_id: int, worker: str) -> bool:
+        """Hands one job of ``worker`` back, pending: it did not start here after all."""
+        return await self._release(Job.id == job_id, Job.worker == worker) == 1
 
     async def release_jobs_of(self, worker: str) -> int:
         """A stopping worker hands its running jobs back, so a restart need not wait for leases."""

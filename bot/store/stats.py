@@ -5,10 +5,11 @@ Outcomes are kept without user, file name or link: counts are all /stats shows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.database import Database, now
@@ -16,6 +17,27 @@ from bot.store.tables import FileOutcome, HostErrorSeen, LinkedKey
 
 KEEP = timedelta(days=8)
 """Outcomes older than this are dropped: /stats looks back seven days."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileCount:
+    """One finished file as /stats counts it: its platform, its outcome, the bytes uploaded."""
+
+    platform: str
+    outcome: str
+    size: int = 0
+
+
+async def add_outcomes(s: AsyncSession, counts: Collection[FileCount]) -> None:
+    """Writes the outcomes in the session's transaction: a job's are written with its end."""
+    if not counts:
+        return
+    moment = now()
+    rows = [
+        {"platform": c.platform, "outcome": c.outcome, "bytes": c.size, "at": moment}
+        for c in counts
+    ]
+    await s.execute(insert(FileOutcome), rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +60,10 @@ class Outcomes:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, platform: str, outcome: str, size: int) -> None:
+    async def record(self, counts: Collection[FileCount]) -> None:
+        """Counts files finished outside a job's end (a job's go with ``JobQueue.finish``)."""
         async with self._db.session.begin() as s:
-            s.add(FileOutcome(platform=platform, outcome=outcome, bytes=size, at=now()))
+            await add_outcomes(s, counts)
 
     async def host_error(self, kind: str) -> None:
         async with self._db.session.begin() as s:

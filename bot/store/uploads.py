@@ -2,11 +2,60 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from dataclasses import dataclass
 
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.crypto import Vault
 from bot.domain import ChatRef, HostImage, UploadRecord, UserRef
 from bot.store.database import Database, now, patient
 from bot.store.tables import Upload
+
+
+@dataclass(frozen=True, slots=True)
+class NewUpload:
+    """A finished upload not recorded yet: who, where, which file, what the host answered."""
+
+    user: UserRef
+    chat: ChatRef
+    filename: str
+    image: HostImage
+
+
+async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRecord:
+    """Writes ``new`` in the session's transaction; the record returned is built from what was
+    written, not read back. A job writes it together with its results (``JobQueue``)."""
+    moment, image = now(), new.image
+    filename = new.filename[:255]
+    upload_id = await s.scalar(
+        insert(Upload)
+        .values(
+            platform=new.user.platform,
+            user_id=new.user.id,
+            chat_id=new.chat.id,
+            filename=filename,
+            id_encoded=image.id_encoded,
+            url_viewer=image.url_viewer,
+            url_short=image.url_short,
+            sealed_delete_url=vault.seal(image.delete_url),
+            expires_at=image.expiration_date_gmt,
+            created_at=moment,
+            deleted=False,
+        )
+        .returning(Upload.id)
+    )
+    assert upload_id is not None
+    return UploadRecord(
+        id=upload_id,
+        user=new.user,
+        filename=filename,
+        url_viewer=image.url_viewer,
+        url_short=image.url_short,
+        delete_url=image.delete_url,
+        expires_at=image.expiration_date_gmt,
+        created_at=moment,
+    )
 
 
 class Uploads:
@@ -17,33 +66,10 @@ class Uploads:
     async def record(
         self, user: UserRef, chat: ChatRef, filename: str, image: HostImage
     ) -> UploadRecord:
-        """Keeps one finished upload; the record it returns is what was written."""
-        row = Upload(
-            platform=user.platform,
-            user_id=user.id,
-            chat_id=chat.id,
-            filename=filename[:255],
-            id_encoded=image.id_encoded,
-            url_viewer=image.url_viewer,
-            url_short=image.url_short,
-            sealed_delete_url=self._db.vault.seal(image.delete_url),
-            expires_at=image.expiration_date_gmt,
-            created_at=now(),
-            deleted=False,
-        )
+        """Keeps one finished upload made outside a job; the record it returns is what was
+        written."""
         async with self._db.session.begin() as s:
-            s.add(row)
-            await s.flush()
-        return UploadRecord(
-            id=row.id,
-            user=user,
-            filename=row.filename,
-            url_viewer=image.url_viewer,
-            url_short=image.url_short,
-            delete_url=image.delete_url,
-            expires_at=image.expiration_date_gmt,
-            created_at=row.created_at,
-        )
+            return await add_upload(s, self._db.vault, NewUpload(user, chat, filename, image))
 
     def _record(self, row: Upload) -> UploadRecord:
         return UploadRecord(

@@ -115,3 +115,21 @@ def unexpected(error: BaseException) -> Text:
     ref = secrets.token_hex(4)
     log.error("unexpected error, reference %s", ref, exc_info=error)
     return t("error.unexpected", ref=ref)
+
+
+def split(text: str, limit: int) -> list[str]:
+    """Chunks of at most ``limit`` characters, cut between lines where possible: a rendered
+    reply longer than a platform's message limit, as several messages."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+        cut = range(0, len(line), limit)
+        *whole, current = [line[start : start + limit] for start in cut] or [""]
+        chunks += whole
+    return [*chunks, current]

@@ -7,6 +7,7 @@ adapters' own tests drive the real platform libraries.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 from bot.domain import Reply, Text, Visibility
@@ -26,6 +27,8 @@ class RecordingHandler:
         self.dm_open = dm_open
         self.sent: list[tuple[JobSpec, Reply]] = []
         self.progress_shown: list[Text] = []
+        self.progress_at: list[float] = []
+        """When each progress call came (``time.monotonic``)."""
         self.status_given: list[str | None] = []
         """The status message each progress call was handed (``job.answer.status``)."""
         self.answered = asyncio.Condition()
@@ -46,6 +49,7 @@ class RecordingHandler:
     async def progress(self, job: JobSpec, text: Text) -> str | None:
         """Shows a status message as a platform would: the one named in the job, or a new one."""
         self.progress_shown.append(text)
+        self.progress_at.append(time.monotonic())
         self.status_given.append(job.answer.status)
         return job.answer.status or f"status-{len(self.progress_shown)}"
 

@@ -48,6 +48,15 @@ def texts_to(telegram: FakeTelegram, chat_id: int) -> list[str]:
     return [m["text"] for m in telegram.sent if m["chat_id"] == chat_id]
 
 
+def history(telegram: FakeTelegram, chat_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Each bot message in the chat (by id): its sending, then each edit, in order."""
+    messages: dict[int, list[dict[str, Any]]] = {}
+    for record in telegram.sent:
+        if record["chat_id"] == chat_id:
+            messages.setdefault(record["message_id"], []).append(record)
+    return messages
+
+
 def photo_update(telegram, chat, user, *, data=None, **kwargs):
     ref = telegram.add_file(data if data is not None else probe_png(), mime_type="image/png")
     return telegram.message_update(chat, user, photo=ref, **kwargs)
@@ -56,6 +65,16 @@ def photo_update(telegram, chat, user, *, data=None, **kwargs):
 def buttons(message) -> list[dict]:
     markup = message.get("reply_markup") or {}
     return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def url_buttons(message) -> list[str]:
+    """The URLs of the message's link buttons, in order."""
+    return [b["url"] for b in buttons(message) if "url" in b]
+
+
+def action_buttons(message) -> list[str]:
+    """The callback data of the message's action buttons (Delete, ...), in order."""
+    return [b["callback_data"] for b in buttons(message) if "callback_data" in b]
 
 
 def user_ref(user_id: int) -> UserRef:

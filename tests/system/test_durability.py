@@ -19,6 +19,7 @@ from bot.monitor import Monitor
 from bot.payloads import FileRef, JobSpec
 from bot.probe import probe_png
 from bot.store import Store
+from bot.texts import render
 from bot.tuning import Tuning
 from bot.upload import UploadService
 from tests.conftest import ALICE, KEY, LIMITS_MB, PRIVATE, SECRET, ctx, texts
@@ -81,16 +82,17 @@ async def test_killed_mid_upload_finishes_after_restart(tmp_path, chevereto):
     assert replies(out) == []
     second = await start_worker(env)
     try:
-        await eventually(lambda: len(replies(out)) >= 2, within=30)
+        await eventually(lambda: len(replies(out)) >= 1, within=30)
         await eventually(lambda: no_unfinished_jobs_in(store), within=30)
         await asyncio.sleep(0.5)
     finally:
         second.send_signal(signal.SIGTERM)
         await second.wait()
     answers = replies(out)
-    assert [a["key"] for a in answers] == ["lines", "lines"]
+    assert [a["key"] for a in answers] == ["lines"]
     assert {a["pid"] for a in answers} == {second.pid}
     assert "/image/" in answers[0]["text"]
+    assert "/delete/" in answers[0]["text"]
     assert len(chevereto.images) == 1
     assert second.returncode == 0
     await store.close()
@@ -117,7 +119,8 @@ async def test_data_dir_holds_no_key_and_no_delete_link(tmp_path, chevereto, cli
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(JobSpec(ALICE, PRIVATE, "en", (file("a.png"), file("b.png"))))
-        await handler.wait_for_replies(2)
+        (answer,) = await handler.wait_for_replies(1)
+    assert render(answer.text, "en").count("/delete/") == 2  # sent, and not kept in DATA_DIR
     await commands.history(ctx())
     await store.close()
     delete_links = [image.delete_hash for image in chevereto.images.values()]

@@ -60,11 +60,13 @@ async def no_unfinished_jobs(core) -> bool:
 
 
 async def assert_uploaded_once(core, telegram: FakeTelegram, chevereto, message: JSON) -> None:
-    """The photo is on the host once; Alice saw its links, then its delete link; no job left."""
-    await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=20)
+    """The photo is on the host once; Alice saw one message, its links then its delete link,
+    with link previews off; no job left."""
+    answer = await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=20)
     await eventually(lambda: no_unfinished_jobs(core))
     public, secret = upload_answer(chevereto, photo_name(message))
-    assert final_texts(telegram, ALICE_ID) == [public, secret]
+    assert final_texts(telegram, ALICE_ID) == [f"{public}\n{secret}"]
+    assert answer["preview_disabled"]
     assert len(chevereto.images) == 1
 
 

@@ -102,7 +102,7 @@ async def test_a_10000_character_caption_becomes_a_bounded_title(bot_core, teleg
     """A 10,000-character caption: uploaded once, with a title of at most 100 characters."""
     message = send(telegram, probe_png(), caption=LONG_CAPTION)
     texts = await finished(bot_core, telegram, "/delete/")
-    assert texts == list(upload_answer(chevereto, photo_name(message)))
+    assert texts == ["\n".join(upload_answer(chevereto, photo_name(message)))]
     form = chevereto.upload_requests[0].form
     assert form["title"] == LONG_CAPTION[:TITLE_MAX].strip()
     assert form["tags"] == "sunset"

@@ -11,12 +11,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.crypto import Vault
 from bot.jobs import JobRunner
 from bot.payloads import JobSpec
 from bot.probe import probe_png
 from bot.store import Store
+from bot.store.tables import Job
 from bot.tuning import Tuning
 from tests.conftest import ALICE, KEY, PRIVATE
 from tests.support.fakes.chevereto import FakeChevereto
@@ -69,7 +71,7 @@ async def test_sigkill_mid_upload_then_restart_answers_once(tmp_path, chevereto)
             await eventually(lambda: _no_unfinished_jobs(data_dir), within=10)
             assert await second.stop() == 0
     public, secret = upload_answer(chevereto, photo_name(update["message"]))
-    assert final_texts(telegram, ALICE_ID) == [public, secret]
+    assert final_texts(telegram, ALICE_ID) == [f"{public}\n{secret}"]
     assert len(chevereto.images) == 1
     assert len(chevereto.upload_requests) == 2
     assert "resuming 1 job(s) cut off by the last stop" in second.stderr
@@ -84,13 +86,15 @@ async def _no_unfinished_jobs(data_dir: Path) -> bool:
         await store.close()
 
 
-async def test_a_stop_that_comes_with_a_new_job_still_stops_the_runner(store, service):
-    """A stop in the same instant a submitted job wakes the runner stops it; the job waits,
-    and the next runner answers it."""
+@pytest.mark.parametrize("starts_here", [True, False], ids=["started", "woken"])
+async def test_a_stop_that_comes_with_a_new_job_still_stops_the_runner(store, service, starts_here):
+    """A stop in the same instant a job is submitted stops the runner; the job waits, and the
+    next runner answers it once. Either the job started at once (a slot was free), or, for a
+    platform this runner does not serve, it was stored pending and woke the idle runner."""
     await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
     first = JobRunner(store, service, Tuning(poll_s=30))
-    first.register("telegram", handler)
+    first.register("telegram" if starts_here else "discord", handler)
     task = asyncio.create_task(first.run())
     try:
         await asyncio.sleep(0.2)  # idle: waiting to be woken
@@ -105,5 +109,63 @@ async def test_a_stop_that_comes_with_a_new_job_still_stops_the_runner(store, se
     second = JobRunner(store, service, Tuning(poll_s=0.05))
     second.register("telegram", handler)
     async with running(second, store):
-        await handler.wait_for_replies(2)
+        await handler.wait_for_replies(1)
     assert await unfinished_jobs(store) == 0
+    assert len(handler.sent) == 1
+
+
+async def test_a_stop_while_a_new_job_is_written_leaves_it_to_the_next_runner(
+    store, service, chevereto
+):
+    """A job submitted with a slot free is written as running here; a stop that comes while
+    it is being written must not leave it running in the stopped runner: it waits, stored,
+    and the next runner answers it, once."""
+    await store.keys.link(ALICE, KEY)
+    handler = RecordingHandler({"a.png": probe_png()})
+    first = JobRunner(store, service, Tuning(poll_s=30))
+    first.register("telegram", handler)
+    serving, writing, stopped = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    claim, add_running = store.jobs.claim, store.jobs.add_running
+
+    async def claim_then_say(*args, **kwargs):
+        serving.set()
+        return await claim(*args, **kwargs)
+
+    async def written_after_the_stop(*args, **kwargs):
+        writing.set()
+        await stopped.wait()
+        return await add_running(*args, **kwargs)
+
+    store.jobs.claim = claim_then_say  # type: ignore[method-assign]
+    store.jobs.add_running = written_after_the_stop  # type: ignore[method-assign]
+    task = asyncio.create_task(first.run())
+    try:
+        await serving.wait()
+        submitted = asyncio.create_task(
+            first.submit(JobSpec(ALICE, PRIVATE, "en", (file("a.png"),)))
+        )
+        await writing.wait()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        assert done, "the runner ignored its stop"
+        stopped.set()
+        await submitted  # stored: the platform's event may be acknowledged
+    finally:
+        task.cancel()
+        stopped.set()
+        await asyncio.wait({task}, timeout=5)
+    assert await job_states(store) == [("pending", None)]
+    assert handler.sent == []
+    second = JobRunner(store, service, Tuning(poll_s=0.05))
+    second.register("telegram", handler)
+    async with running(second, store):
+        await handler.wait_for_replies(1)
+    assert len(handler.sent) == 1
+    assert len(chevereto.upload_requests) == 1
+
+
+async def job_states(store: Store) -> list[tuple[str, str | None]]:
+    """Each job's state and the worker holding it."""
+    async with store.db.session() as s:
+        rows = await s.execute(select(Job.state, Job.worker).order_by(Job.id))
+        return [(state, worker) for state, worker in rows]

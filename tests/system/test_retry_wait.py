@@ -33,8 +33,9 @@ async def telegram():
 async def test_a_hanging_host_is_answered_within_a_minute_with_default_timings(
     telegram: FakeTelegram, chevereto: FakeChevereto, tmp_path
 ) -> None:
-    """Three attempts that hang: a note within 5 s of the first timeout, edited for the last
-    try, then the failure sentence in that same message, under 60 s after the first failure."""
+    """Three attempts that hang: the upload's progress after 2 s, then a note within 5 s of
+    the first timeout, edited for the last try, then the failure sentence in that same
+    message, under 60 s after the first failure."""
     chevereto.hang_next(600, times=3)
     settings = core_settings(chevereto, tmp_path / "data")
     async with running(settings, telegram_for(telegram), tuning=DEFAULTS) as core:
@@ -48,7 +49,9 @@ async def test_a_hanging_host_is_answered_within_a_minute_with_default_timings(
             lambda: any(m["text"] == HOST_UNAVAILABLE for m in telegram.sent), within=90
         )
     versions = [m for m in telegram.sent if m["chat_id"] == ALICE_ID]
-    note, *_, final = versions
+    progress, *_ = versions
+    note = next(m for m in versions if "trying again" in (m["text"] or ""))
+    final = versions[-1]
     first_failed_at = chevereto.upload_requests[0].at + DEFAULTS.host_timeout
     told = note["at"] - first_failed_at
     whole = final["at"] - first_failed_at
@@ -58,7 +61,9 @@ async def test_a_hanging_host_is_answered_within_a_minute_with_default_timings(
         f"first failure -> final answer {whole:.1f} s; "
         f"first request -> final answer {final['at'] - chevereto.upload_requests[0].at:.1f} s"
     )
+    assert progress["text"].startswith("Uploading")  # the first attempt outlasted 2 s
     assert "trying again in 5 s (2 of 3)" in note["text"]
+    assert final["text"] == HOST_UNAVAILABLE
     assert told < FEEDBACK_WITHIN_S
     assert whole < WHOLE_WAIT_S
     assert {m["message_id"] for m in versions} == {note["message_id"]}

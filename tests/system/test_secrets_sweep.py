@@ -182,7 +182,9 @@ async def telegram_flows(sweep: Sweep) -> None:
     await to(TG_ALICE, "Your last uploads", 2)
     _snapshot_owners(sweep)
     secret = next(m for m in telegram.sent if "/delete/" in (m["text"] or ""))
-    delete = next(b for row in secret["reply_markup"]["inline_keyboard"] for b in row)
+    delete = next(
+        b for row in secret["reply_markup"]["inline_keyboard"] for b in row if "callback_data" in b
+    )
     telegram.push_update(telegram.callback_query(alice, secret, delete["callback_data"]))
     ask = await to(TG_ALICE, "cannot be undone")
     confirm = next(

@@ -93,11 +93,18 @@ def answers(telegram: FakeTelegram) -> list[str]:
     return [m["text"] for m in telegram.sent if m["chat_id"] == ALICE_ID]
 
 
+def messages(telegram: FakeTelegram) -> dict[int, str]:
+    """Alice's messages from the bot, each as it reads now (a status is edited into the
+    answer)."""
+    return {m["message_id"]: m["text"] for m in telegram.sent if m["chat_id"] == ALICE_ID}
+
+
 async def answered_once_after(
     telegram: FakeTelegram, chevereto: FakeChevereto, alive: list[Replica], killed_at: float
 ) -> float:
-    """Waits for the public answer and the delete link; checks that each came once and the
-    photo is on the host once. Returns the seconds from the kill to the public answer."""
+    """Waits for the answer (in the private chat one message: the links, then the delete
+    link); checks that it came once, that no other message is left, and that the photo is on
+    the host once. Returns the seconds from the kill to the answer."""
     await until(
         lambda: any("/delete/" in text for text in answers(telegram)),
         alive,
@@ -105,11 +112,13 @@ async def answered_once_after(
         what="the photo is answered",
     )
     await asyncio.sleep(2)  # a second answer would show
-    public = [m for m in telegram.sent if "/image/" in m["text"] and "/delete/" not in m["text"]]
-    secret = [m for m in telegram.sent if "/delete/" in m["text"]]
-    assert (len(public), len(secret)) == (1, 1), answers(telegram)
+    answered = [m for m in telegram.sent if "/delete/" in m["text"]]
+    assert len(answered) == 1, answers(telegram)
+    (final,) = messages(telegram).values()  # any status message became the answer
+    assert final == answered[0]["text"]
+    assert answered[0]["preview_disabled"]
     assert len(chevereto.images) == 1
-    took = public[0]["at"] - killed_at
+    took = answered[0]["at"] - killed_at
     retaken = chevereto.upload_requests[1].at - killed_at
     print(f"takeover on PostgreSQL: kill -> upload again {retaken:.2f} s, -> answer {took:.2f} s")
     return took

@@ -18,7 +18,11 @@ from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.process import BotProcess
-from tests.support.telegram_harness import assert_delete_links_private
+from tests.support.telegram_harness import (
+    action_buttons,
+    assert_delete_links_private,
+    url_buttons,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 TOKEN = "7301234567:AAH-process-test-token-0123456789abcdef"
@@ -97,13 +101,20 @@ async def test_link_checks_and_masks_the_key(served):
 
 
 async def test_private_photo(served):
-    """A photo in private: links with buttons, then the delete link with preview off."""
+    """A photo in private: one message, the links then the delete link, with the links'
+    buttons and a Delete button, preview off."""
     user = await link(served, 2003)
     photo(served, served.telegram.private_chat(user), user)
-    public = await to(served, 2003, "/image/")
-    assert public["reply_markup"]["inline_keyboard"]
-    secret = await to(served, 2003, "/delete/")
-    assert secret["preview_disabled"]
+    answer = await to(served, 2003, "/delete/")
+    (image,) = [i for i in served.chevereto.images.values() if i.delete_hash in answer["text"]]
+    viewer = f"{served.chevereto.url}/image/{image.id}"
+    assert answer["text"].index(f"{viewer}\n") < answer["text"].index("/delete/")
+    assert viewer in url_buttons(answer)
+    assert [data.startswith("del:") for data in action_buttons(answer)] == [True]
+    assert answer["preview_disabled"]
+    assert [m for m in served.telegram.sent if m["chat_id"] == 2003 and "/image/" in m["text"]] == [
+        answer
+    ]
 
 
 async def test_album_is_one_answer(served):
@@ -184,7 +195,7 @@ async def test_history_and_delete_flow(served):
     secret = await to(served, 2011, "/delete/")
     telegram.push_update(telegram.message_update(chat, user, text="/history"))
     await to(served, 2011, "Your last uploads")
-    data = secret["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    (data,) = action_buttons(secret)
     telegram.push_update(telegram.callback_query(user, secret, data))
     ask = await to(served, 2011, "cannot be undone")
     confirm = ask["reply_markup"]["inline_keyboard"][0][0]["callback_data"]

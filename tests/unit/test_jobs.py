@@ -29,34 +29,46 @@ def text(reply) -> str:
 
 
 async def test_a_photo_gets_links_and_a_private_delete_link(runner, store, chevereto):
-    """One photo: a public answer with the links, and the delete link for the user alone."""
+    """One photo in a private chat: one message, for the user alone and with previews off, that
+    holds the links, then the delete link and its Delete button."""
     await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(spec("a.png"))
-        public, secret = await handler.wait_for_replies(2)
+        (reply,) = await handler.wait_for_replies(1)
     (image,) = chevereto.images.values()
-    assert f"/image/{image.id}" in text(public)
-    assert public.buttons[0].url.endswith(f"/image/{image.id}")
-    assert "/delete/" not in text(public)
-    assert secret.secret
-    assert secret.visibility is Visibility.USER_ONLY
-    assert "/delete/" in text(secret)
-    assert secret.buttons[0].action.startswith("del:")
+    shown = text(reply)
+    assert f"/image/{image.id}" in shown
+    assert "/delete/" in shown
+    assert shown.index(f"/image/{image.id}") < shown.index("/delete/")
+    assert reply.secret
+    assert reply.visibility is Visibility.USER_ONLY
+    assert reply.buttons[0].url.endswith(f"/image/{image.id}")
+    assert reply.buttons[-1].action.startswith("del:")
     assert await unfinished_jobs(store) == 0
+    assert len(handler.sent) == 1
 
 
-async def test_in_a_group_the_delete_link_goes_private(runner, store):
-    """In a group, the delete link is sent to the uploader privately."""
+async def test_in_a_group_the_delete_link_goes_private(runner, store, chevereto):
+    """In a group, the public answer holds the links only; the delete link is sent to the
+    uploader privately, with previews off."""
     await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(spec("a.png", chat=GROUP))
         public, secret = await handler.wait_for_replies(2)
+    (image,) = chevereto.images.values()
     assert public.visibility is Visibility.PUBLIC
+    assert f"/image/{image.id}" in text(public)
+    assert public.buttons[0].url.endswith(f"/image/{image.id}")
+    assert "/delete/" not in text(public)
+    assert not any(b.action for b in public.buttons)
     assert secret.visibility is Visibility.PRIVATE_TO_USER
+    assert secret.secret
+    assert "/delete/" in text(secret)
+    assert secret.buttons[0].action.startswith("del:")
 
 
 async def test_closed_private_chat_says_use_history(runner, store):
@@ -79,14 +91,17 @@ async def test_an_album_gets_one_summary(runner, store):
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(spec("a.png", "b.png", "bad.png"))
-        summary, secret = await handler.wait_for_replies(2)
+        (summary,) = await handler.wait_for_replies(1)
     shown = text(summary)
     assert "2 of 3 files uploaded" in shown
     assert "Some files could not be uploaded" in shown
     assert "bad.png: The host refused that file" in shown
-    assert len(secret.buttons) == 2
+    assert shown.count("/delete/") == 2
+    assert summary.secret
+    assert len(summary.buttons) == 2
+    assert all((b.action or "").startswith("del:") for b in summary.buttons)
     await asyncio.sleep(0.1)
-    assert len(handler.sent) == 2
+    assert len(handler.sent) == 1
 
 
 async def test_not_linked_is_one_clear_answer(runner, store):
@@ -107,11 +122,11 @@ async def test_host_down_is_retried_then_answered_once(runner, store, chevereto)
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(spec("a.png"))
-        public, _ = await handler.wait_for_replies(2)
-    assert "/image/" in text(public)
+        (answer,) = await handler.wait_for_replies(1)
+    assert "/image/" in text(answer)
     assert len(chevereto.images) == 1
     await asyncio.sleep(0.1)
-    assert len(handler.sent) == 2
+    assert len(handler.sent) == 1
 
 
 async def test_host_down_for_good_gives_up_with_a_clear_answer(runner, store, chevereto):
@@ -145,7 +160,7 @@ async def test_a_retried_album_does_not_upload_twice(runner, store, chevereto):
     handler.fetch = fetch
     async with running(runner, store):
         await runner.submit(spec("a.png", "b.png"))
-        summary, _ = await handler.wait_for_replies(2)
+        (summary,) = await handler.wait_for_replies(1)
     assert attempts == {"a.png": 1, "b.png": 2}
     assert "2 of 2" in text(summary)
     assert len(chevereto.upload_requests) == 2
@@ -182,7 +197,8 @@ async def test_a_job_is_stored_before_it_runs(store, service):
     handler = RecordingHandler({"a.png": probe_png()})
     later.register("telegram", handler)
     async with running(later, store):
-        await handler.wait_for_replies(2)
+        (answer,) = await handler.wait_for_replies(1)
+    assert "/image/" in text(answer)
 
 
 @pytest.mark.slow
@@ -205,13 +221,13 @@ async def test_two_workers_run_each_of_200_jobs_once(database, service, store, c
         chat = ChatRef("telegram", user.id, ChatKind.PRIVATE)
         await store.jobs.add(JobSpec(user, chat, "en", (file(f"{n}.png"),)))
     async with running(runners[0], store), running(runners[1], second_store):
-        await eventually(lambda: len(handlers[0].sent) + len(handlers[1].sent) >= 400, within=120)
+        await eventually(lambda: len(handlers[0].sent) + len(handlers[1].sent) >= 200, within=120)
         await asyncio.sleep(0.2)
     await second_store.close()
     assert len(chevereto.images) == 200
     assert len(chevereto.upload_requests) == 200
     answered = Counter(spec_.items[0].locator for h in handlers for spec_, _ in h.sent)
-    assert set(answered.values()) == {2}
+    assert set(answered.values()) == {1}
     assert len(answered) == 200
     if store.db.dialect == "postgresql":
         assert handlers[0].sent
@@ -227,6 +243,6 @@ async def test_caption_reaches_the_host_from_a_job(runner, store, chevereto, cap
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(spec("a.png", caption=caption))
-        await handler.wait_for_replies(2)
+        await handler.wait_for_replies(1)
     form = chevereto.upload_requests[0].form
     assert (form["title"], form["tags"]) == ("Cat", "cute")

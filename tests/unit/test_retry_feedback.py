@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.domain import ChatRef
 from bot.errors import SourceUnavailable
 from bot.jobs import JobRunner
 from bot.payloads import FileRef, JobSpec
 from bot.probe import probe_png
 from bot.texts import render
 from bot.tuning import Tuning
-from tests.conftest import ALICE, KEY, PRIVATE
+from tests.conftest import ALICE, GROUP, KEY, PRIVATE
 from tests.support.job_handler import RecordingHandler, file
 from tests.support.jobs import running, unfinished_jobs
 from tests.support.retrying import waiting_to_retry
@@ -22,8 +23,8 @@ from tests.support.waiting import eventually
 TUNING = Tuning(retry_delays=(0.05, 0.05), poll_s=0.05, album_window=timedelta(seconds=0.5))
 
 
-def spec(*names: str) -> JobSpec:
-    return JobSpec(ALICE, PRIVATE, "en", tuple(file(n) for n in names))
+def spec(*names: str, chat: ChatRef = PRIVATE) -> JobSpec:
+    return JobSpec(ALICE, chat, "en", tuple(file(n) for n in names))
 
 
 def shown(handler: RecordingHandler, language: str = "en") -> list[str]:
@@ -39,10 +40,28 @@ async def test_a_host_down_once_is_told_then_replaced_by_the_links(runner, store
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(spec("a.png"))
-        public, _ = await handler.wait_for_replies(2)
+        (answer,) = await handler.wait_for_replies(1)
+    assert shown(handler) == ["The host is not answering; trying again in 1 s (2 of 3)."]
+    ((answered, _),) = handler.sent
+    assert "/image/" in render(answer.text, "en")
+    assert answered.answer.status == "status-1"
+
+
+async def test_in_a_group_only_the_public_answer_replaces_the_note(runner, store, chevereto):
+    """In a group the links replace the status message; the delete link, sent to the uploader
+    alone, is a message of its own."""
+    await store.keys.link(ALICE, KEY)
+    chevereto.fail_next(503)
+    handler = RecordingHandler({"a.png": probe_png()})
+    runner.register("telegram", handler)
+    async with running(runner, store):
+        await runner.submit(spec("a.png", chat=GROUP))
+        public, secret = await handler.wait_for_replies(2)
     assert shown(handler) == ["The host is not answering; trying again in 1 s (2 of 3)."]
     (answered, _), (secret_job, _) = handler.sent
     assert "/image/" in render(public.text, "en")
+    assert "/delete/" not in render(public.text, "en")
+    assert secret.secret
     assert answered.answer.status == "status-1"
     assert secret_job.answer.status is None  # only the public answer takes the status's place
 
@@ -55,7 +74,7 @@ async def test_the_note_is_in_the_user_s_language(runner, store, chevereto):
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(replace(spec("a.png"), language="zh"))
-        await handler.wait_for_replies(2)
+        await handler.wait_for_replies(1)
     assert shown(handler, "zh") == ["图床没有响应；1 秒后重试（第 2 次，共 3 次）。"]
 
 
@@ -76,7 +95,7 @@ async def test_a_download_that_failed_is_told_as_the_chat_s(runner, store, cheve
     runner.register("telegram", handler)
     async with running(runner, store):
         await runner.submit(spec("a.png"))
-        await handler.wait_for_replies(2)
+        await handler.wait_for_replies(1)
     assert shown(handler) == [
         "I could not download the file from the chat; trying again in 1 s (2 of 3)."
     ]
@@ -126,7 +145,7 @@ async def test_the_first_failure_is_told_while_other_files_still_upload(runner, 
         await eventually(lambda: handler.progress_shown, within=5)
         assert chevereto.upload_requests == []  # slow.png is still on its way
         release.set()
-        summary, _ = await handler.wait_for_replies(2)
+        (summary,) = await handler.wait_for_replies(1)
     assert "2 of 2 files uploaded" in render(summary.text, "en")
     assert handler.sent[0][0].answer.status == "status-1"
 
@@ -151,15 +170,15 @@ async def test_the_status_message_outlives_the_process(store, service, chevereto
     after = JobRunner(store, service, TUNING)
     after.register("telegram", second)
     async with running(after, store):
-        await second.wait_for_replies(2)
-    (answered, _), _ = second.sent
+        await second.wait_for_replies(1)
+    ((answered, _),) = second.sent
     assert answered.answer.status == "status-1"
     assert await unfinished_jobs(store) == 0
 
 
 async def test_no_note_once_the_public_answer_is_out(runner, store, chevereto):
-    """The links went out and the delete-link message failed: the job tries that again, and
-    shows no "trying again" message beside an answer already given."""
+    """In a group, the links went out and the delete-link message failed: the job tries that
+    again, and shows no "trying again" message beside an answer already given."""
     await store.keys.link(ALICE, KEY)
     handler = RecordingHandler({"a.png": probe_png()})
     real_deliver, broken = handler.deliver, []
@@ -173,8 +192,9 @@ async def test_no_note_once_the_public_answer_is_out(runner, store, chevereto):
     handler.deliver = deliver  # type: ignore[method-assign]
     runner.register("telegram", handler)
     async with running(runner, store):
-        await runner.submit(spec("a.png"))
+        await runner.submit(spec("a.png", chat=GROUP))
         public, secret = await handler.wait_for_replies(2)
+    assert broken
     assert handler.progress_shown == []
     assert "/image/" in render(public.text, "en")
     assert secret.secret

@@ -6,8 +6,17 @@ from bot.commands import Commands
 from bot.domain import Outcome
 from bot.errors import HostUnavailable
 from bot.monitor import Monitor
+from bot.payloads import JobSpec
+from bot.store import FileCount, Store
 from bot.texts import render
-from tests.conftest import ALICE, BOB, GROUP, KEY, ctx, texts
+from tests.conftest import ALICE, BOB, GROUP, KEY, PRIVATE, ctx, texts
+from tests.support.job_handler import file
+
+
+async def finish_job(store: Store, *counts: FileCount) -> None:
+    """A job ends as the runner ends it: its files' outcomes are written with its end."""
+    job_id = await store.jobs.add(JobSpec(ALICE, PRIVATE, "en", (file("a.png"),)))
+    await store.jobs.finish(job_id, counts)
 
 
 def commands_for(store, client) -> Commands:
@@ -19,10 +28,13 @@ async def test_stats_for_an_admin_in_private(store, client):
     """Today's and the week's files by outcome, bytes, linked users, jobs, the last host error."""
     monitor = Monitor(store)
     await store.keys.link(BOB, KEY)
-    await monitor.file_done("telegram", Outcome.UPLOADED, 3 * 1024 * 1024)
-    await monitor.file_done("discord", Outcome.UPLOADED, 1024 * 1024)
-    await monitor.file_done("telegram", Outcome.DUPLICATE)
-    await monitor.file_done("telegram", Outcome.FAILED)
+    await finish_job(
+        store,
+        FileCount("telegram", Outcome.UPLOADED.value, 3 * 1024 * 1024),
+        FileCount("telegram", Outcome.DUPLICATE.value),
+    )
+    await finish_job(store, FileCount("discord", Outcome.UPLOADED.value, 1024 * 1024))
+    await finish_job(store, FileCount("telegram", Outcome.FAILED.value))
     await monitor.host_error(HostUnavailable("down"))
     shown = render((await commands_for(store, client).stats(ctx())).text, "en")
     assert shown.count("2 uploaded, 1 already on the host, 1 failed; 4.0 MB") == 2
@@ -34,7 +46,7 @@ async def test_stats_for_an_admin_in_private(store, client):
 async def test_stats_refuse_anyone_else_and_say_no_number(store, client):
     """A user who is not an admin hears the refusal; an admin in a group is sent to private."""
     commands = commands_for(store, client)
-    await Monitor(store).file_done("telegram", Outcome.UPLOADED, 10)
+    await finish_job(store, FileCount("telegram", Outcome.UPLOADED.value, 10))
     refused = render((await commands.stats(ctx(BOB))).text, "en")
     assert "not allowed" in refused
     assert not any(c.isdigit() for c in refused)
@@ -46,7 +58,7 @@ async def test_stats_refuse_anyone_else_and_say_no_number(store, client):
 async def test_metrics_count_what_happened(store):
     """The Prometheus text has the counters, labelled, and the jobs gauge."""
     monitor = Monitor(store)
-    await monitor.file_done("telegram", Outcome.UPLOADED, 2048)
+    await monitor.files_done([FileCount("telegram", Outcome.UPLOADED.value, 2048)])
     await monitor.host_error(HostUnavailable("down"))
     monitor.answered(0.3)
     text = (await monitor.exposition()).decode()

@@ -61,15 +61,31 @@ async def test_upload_sends_the_delete_link_in_an_ephemeral_follow_up(bot: Harne
     assert "/delete/" not in contents(public)
 
 
-async def test_upload_in_a_dm_answers_there(bot: Harness) -> None:
-    """/upload in a DM gets the same public answer and ephemeral delete link."""
+async def test_upload_in_a_dm_answers_in_one_message_without_embeds(bot: Harness) -> None:
+    """/upload in a DM gets one ephemeral answer, embeds suppressed: the links, then the delete
+    link and its Delete button. The deferred response is deleted, not edited into it: an edit
+    cannot suppress embeds."""
     await link_alice(bot)
     dm = bot.fake.snowflake()
     payload = await upload(bot, bot.image(), channel_id=dm, guild_id=None)
-    await bot.answer_of(payload, "Short link")
-    secret = await bot.answer_of(payload, "/delete/")
-    assert secret.json["flags"] == EPHEMERAL | SUPPRESS_EMBEDS
+    answer = await bot.answer_of(payload, "/delete/")
+    deleted = await bot.answered(lambda r: r.method == "DELETE" and payload["token"] in r.path)
+    (image,) = bot.chevereto.images.values()
+    content = answer.json["content"]
     assert "guild_id" not in payload
+    assert answer.method == "POST"
+    assert answer.json["flags"] == EPHEMERAL | SUPPRESS_EMBEDS
+    assert content.index(f"{bot.chevereto.url}/{image.id}") < content.index(image.delete_hash)
+    assert [b["url"] for b in buttons(answer.json) if "url" in b] == [
+        f"{bot.chevereto.url}/image/{image.id}",
+        f"{bot.chevereto.url}/{image.id}",
+    ]
+    assert [b["custom_id"][:4] for b in buttons(answer.json) if "custom_id" in b] == ["del:"]
+    webhook = [r for r in bot.fake.requests if r.path.startswith("/webhooks/")]
+    assert [r for r in webhook if r.method in ("POST", "PATCH")] == [answer]
+    assert deleted.status == 204
+    in_dm = [m for m in bot.fake.messages.values() if m["channel_id"] == str(dm)]
+    assert [m["content"] for m in in_dm if m["author"]["id"] == str(bot.fake.bot_id)] == [content]
 
 
 async def test_link_is_ephemeral_and_the_key_never_leaves(bot: Harness) -> None:
@@ -145,13 +161,17 @@ async def test_a_non_media_attachment_is_refused(bot: Harness) -> None:
 
 
 async def test_a_long_upload_shows_progress_in_the_response(bot: Harness) -> None:
-    """A file of several MB is streamed, and its progress edits the deferred response."""
+    """A file that takes about 2.5 s to come from the CDN: once the job has run 2 s its
+    progress edits the deferred response, which the answer then replaces."""
     await link_alice(bot)
-    data = probe_png() + b"\0" * (6 * MB)
+    bot.fake.bandwidth = 400 * 1024
+    data = probe_png() + b"\0" * MB
     payload = await upload(bot, bot.image("big.png", data))
     progress = await bot.answer_of(payload, "Uploading…")
-    await bot.answer_of(payload, "Short link", timeout=20)
-    assert progress.method == "PATCH"
+    answer = await bot.answer_of(payload, "Short link", timeout=20)
+    assert progress.method == answer.method == "PATCH"
+    assert answer.path == progress.path
+    assert "/delete/" not in str(answer.json)
     (image,) = bot.chevereto.images.values()
     assert image.size == len(data)
 

@@ -109,9 +109,11 @@ async def test_an_unmirrored_channel_is_left_alone(bot: Harness) -> None:
 
 
 async def test_a_long_mirrored_upload_shows_a_status_that_becomes_the_answer(bot: Harness) -> None:
-    """A big file's progress is a reply in the channel, edited into the answer when done."""
+    """A file that takes about 2.5 s to come from the CDN: once the job has run 2 s its
+    progress is a reply in the channel, edited into the answer when done."""
     await mirror_channel(bot)
-    data = probe_png() + b"\0" * (6 * MB)
+    bot.fake.bandwidth = 400 * 1024
+    data = probe_png() + b"\0" * MB
     await bot.post(CHANNEL, bot.image("big.png", data), user_id=BOB_ID)
     status = await bot.answered(posted_to(CHANNEL, "Uploading…"))
     edit = await bot.answered(
@@ -123,15 +125,20 @@ async def test_a_long_mirrored_upload_shows_a_status_that_becomes_the_answer(bot
     assert message["content"].startswith("big.png")
 
 
-async def test_an_image_sent_by_dm_is_uploaded(bot: Harness) -> None:
-    """An image sent to the bot in a DM is answered there, the delete link unembedded."""
+async def test_an_image_sent_by_dm_gets_one_answer_without_embeds(bot: Harness) -> None:
+    """An image sent to the bot in a DM: one message there, embeds suppressed, holding the
+    links, then the delete link and its Delete button; done within 2 s, no status before it."""
     await bot.core.store.keys.link(discord_user(ALICE_ID), KEY)
     dm = bot.fake.snowflake()
     await bot.post(dm, bot.image(), user_id=ALICE_ID)
-    await bot.answered(posted_to(dm, "Short link"))
-    secret = await bot.answered(posted_to(dm, "/delete/"))
-    assert secret.json["flags"] == SUPPRESS_EMBEDS
-    assert buttons(secret.json)[0]["custom_id"].startswith("del:")
+    answer = await bot.answered(posted_to(dm, "/delete/"))
+    (image,) = bot.chevereto.images.values()
+    content = answer.json["content"]
+    assert answer.json["flags"] == SUPPRESS_EMBEDS
+    assert content.index(f"{bot.chevereto.url}/{image.id}") < content.index(image.delete_hash)
+    assert "Short link" in str(answer.json)
+    assert [b["custom_id"][:4] for b in buttons(answer.json) if "custom_id" in b] == ["del:"]
+    assert [r for r in bot.fake.requests if r.path.startswith(f"/channels/{dm}/")] == [answer]
 
 
 async def test_a_dm_without_media_says_so(bot: Harness) -> None:

@@ -1,6 +1,7 @@
 """Feedback while retrying, on Discord: the status (the deferred response, or a message in the
 channel) says the bot will try again and when, within seconds of the failure; the final
-answer is an edit of that same message, even from the next process."""
+answer is an edit of that same message, even from the next process. In a DM the answer holds
+the delete link, and an edit cannot suppress embeds: it is sent anew, and the status deleted."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.support.discord_harness import (
     BOB_ID,
     CHANNEL,
     OWNER_ID,
+    SUPPRESS_EMBEDS,
     Harness,
     discord_for,
     discord_user,
@@ -86,7 +88,7 @@ async def post(bot: Harness, where: str) -> str:
     return f"/channels/{CHANNEL}/messages"
 
 
-@pytest.mark.parametrize("where", ["interaction", "channel", "dm", "album"])
+@pytest.mark.parametrize("where", ["interaction", "channel", "album"])
 async def test_a_host_down_once_is_told_then_the_links_replace_it(bot: Harness, where) -> None:
     """A 503 on the first attempt: within 5 s the status says the bot tries again, when and
     which try; the links then replace that very message."""
@@ -115,6 +117,35 @@ async def test_a_host_down_once_is_told_then_the_links_replace_it(bot: Harness, 
         assert note.method == "POST"
         assert answer.path == f"{path}/{message['id']}"
     assert [r for r in writes if r.method == "POST" and done in str(r.json)] == []
+
+
+async def test_in_a_dm_a_host_down_once_is_told_then_one_answer_takes_its_place(
+    bot: Harness,
+) -> None:
+    """A 503 on the first attempt of a DM's upload: within 5 s a status message says the bot
+    tries again; then the one answer, links and delete link with embeds suppressed, is sent
+    anew, and the status message is deleted, never edited into it."""
+    bot.chevereto.fail_next(503)
+    path = await post(bot, "dm")
+    dm = int(path.split("/")[2])
+    note = await bot.answered(lambda r: r.path == path and "trying again" in str(r.json))
+    (status,) = bot.sent_by_bot(dm)
+    deleted = await bot.answered(
+        lambda r: r.method == "DELETE" and r.path == f"{path}/{status['id']}", timeout=15
+    )
+    failed_at = bot.chevereto.upload_requests[0].at
+    print(f"discord (dm): first failure -> status {note.at - failed_at:.3f} s")
+    assert note.at - failed_at < FEEDBACK_WITHIN_S
+    assert (note.method, note.json["content"]) == ("POST", NOTE)
+    note_and_answer = writes_to(bot, path)
+    assert note_and_answer[0] is note
+    (answer,) = note_and_answer[1:]
+    assert answer.method == "POST"
+    assert "/image/" in answer.json["content"]
+    assert "/delete/" in answer.json["content"]
+    assert answer.json["flags"] == SUPPRESS_EMBEDS
+    assert answer.at <= deleted.at
+    assert [m["content"] for m in bot.sent_by_bot(dm)] == [answer.json["content"]]
 
 
 async def test_a_host_down_for_good_ends_in_the_status_message(bot: Harness) -> None:

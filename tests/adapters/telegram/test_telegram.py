@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
+import time
 
 import pytest
 
+from adapters.telegram.outbound import MESSAGE_MAX
+from bot.job_state import STATUS_AFTER_S
 from bot.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN
@@ -17,38 +21,45 @@ from tests.support.telegram_harness import (
     ALICE_ID,
     BOB_ID,
     GROUP_ID,
+    action_buttons,
     all_answered,
     buttons,
     handled,
+    history,
     mirror_on,
     photo_update,
     telegram_for,
     texts_to,
+    url_buttons,
     user_ref,
 )
 from tests.support.waiting import eventually
 
 MB = 1024 * 1024
+PERCENT = re.compile(r"Uploading… (\d+)%")
 
 
-async def test_private_photo_gets_links_and_a_private_delete_link(bot, telegram, chevereto):
-    """A photo in private: viewer and short URL with buttons, then the delete link, preview off."""
+async def test_private_photo_gets_one_answer_with_links_and_the_delete_link(
+    bot, telegram, chevereto
+):
+    """A photo in private: one message for Alice alone, link previews off: viewer and short URL
+    with their buttons, then the delete link and its Delete button; no status message first."""
     await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
-    public = await telegram.wait_for(
-        lambda m: "/image/" in (m["text"] or "") and "/delete/" not in m["text"]
-    )
+    answer = await telegram.wait_for(lambda m: "/image/" in (m["text"] or ""))
+    await eventually(lambda: all_answered(bot))
+    assert telegram.sent == [answer]
     (image,) = chevereto.images.values()
-    assert public["text"].count(chevereto.url) == 2
-    assert [b["url"] for b in buttons(public)] == [
-        f"{chevereto.url}/image/{image.id}",
-        f"{chevereto.url}/{image.id}",
-    ]
-    secret = await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""))
-    assert secret["chat_id"] == ALICE_ID
-    assert secret["preview_disabled"]
-    assert buttons(secret)[0]["callback_data"].startswith("del:")
+    viewer, short = f"{chevereto.url}/image/{image.id}", f"{chevereto.url}/{image.id}"
+    delete = f"{viewer}/delete/{image.delete_hash}"
+    lines = answer["text"].splitlines()
+    assert lines.index(viewer) < lines.index(short) < lines.index(delete)
+    assert (answer["method"], answer["chat_id"]) == ("sendMessage", ALICE_ID)
+    assert answer["preview_disabled"]
+    links, (delete_button,) = url_buttons(answer), action_buttons(answer)
+    assert links == [viewer, short]
+    assert delete_button.startswith("del:")
     assert chevereto.upload_requests[0].headers["x-api-key"] == KEY
 
 
@@ -95,7 +106,8 @@ async def test_closed_private_chat_points_to_history(bot, telegram):
 
 
 async def test_album_gets_one_answer(bot, telegram, chevereto):
-    """Three photos with one media_group_id: one summary, the caption from whichever item has it."""
+    """Three photos with one media_group_id: one summary, the caption from whichever item has it;
+    in private that one message holds the three delete links and Delete buttons too."""
     await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
     chat = telegram.private_chat(alice)
@@ -105,11 +117,43 @@ async def test_album_gets_one_answer(bot, telegram, chevereto):
             photo_update(telegram, chat, alice, media_group_id="alb1", caption=caption)
         )
     summary = await telegram.wait_for(lambda m: "3 of 3" in (m["text"] or ""), timeout=15)
-    assert summary["text"].count("/image/") == 3
     await eventually(lambda: all_answered(bot))  # a job is finished once its answers are out
-    public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
-    assert len(public) == 1
+    assert [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t] == [summary["text"]]
+    assert summary["text"].count("/delete/") == 3
+    assert summary["preview_disabled"]
+    assert [a.split(":")[0] for a in action_buttons(summary)] == ["del"] * 3
     assert {r.form.get("title") for r in chevereto.upload_requests} == {"Beach day"}
+
+
+async def test_an_answer_longer_than_a_message_goes_as_several(bot, telegram, chevereto):
+    """An album whose answer is over Telegram's 4096 characters: several messages cut between
+    lines, each with previews off, the Delete buttons on the last; together, every link."""
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
+    alice = telegram.user(ALICE_ID)
+    chat = telegram.private_chat(alice)
+    for n in range(8):
+        name = f"{n}-{'x' * 200}.png"
+        ref = telegram.add_file(probe_png(), file_name=name, mime_type="image/png")
+        telegram.push_update(
+            telegram.message_update(chat, alice, document=ref, media_group_id="long")
+        )
+    await telegram.wait_for(lambda m: "8 of 8" in (m["text"] or ""), timeout=15)
+    await eventually(lambda: all_answered(bot))
+    parts = [m for m in telegram.sent if m["chat_id"] == ALICE_ID]
+    assert len(parts) >= 2
+    assert all(len(m["text"]) <= MESSAGE_MAX for m in parts)
+    assert all(m["preview_disabled"] for m in parts)
+    assert [m["reply_markup"] is None for m in parts] == [True] * (len(parts) - 1) + [False]
+    assert len(action_buttons(parts[-1])) == 8
+    lines = "\n".join(m["text"] for m in parts).splitlines()
+    assert len(chevereto.images) == 8
+    for image in chevereto.images.values():
+        viewer = f"{chevereto.url}/image/{image.id}"
+        assert {
+            viewer,
+            f"{chevereto.url}/{image.id}",
+            f"{viewer}/delete/{image.delete_hash}",
+        } <= set(lines)
 
 
 async def test_oversize_is_refused_before_getfile(bot, telegram, chevereto):
@@ -188,7 +232,7 @@ async def test_delete_button_flow(bot, telegram, chevereto):
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID)
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice))
     secret = await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""))
-    data = buttons(secret)[0]["callback_data"]
+    (data,) = action_buttons(secret)
     telegram.push_update(telegram.callback_query(alice, secret, data))
     ask = await telegram.wait_for(lambda m: "cannot be undone" in (m["text"] or ""))
     confirm = next(
@@ -285,19 +329,27 @@ async def test_rate_limited_send_is_retried(bot, telegram):
 
 
 async def test_progress_edits_one_status_message(bot, telegram, chevereto):
-    """A large file shows a status message, later edited into the answer."""
+    """A job that runs over 2 s: once it has run 2 s, one status message shows the percentage,
+    edited as it grows, then edited into the answer (links and delete link, previews off)."""
     await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
-    chevereto.delay = 0.5
-    big = probe_png() + b"\0" * (6 * MB)
+    telegram.bandwidth = 200 * 1024  # the 1 MB photo downloads in about 5 s
+    big = probe_png() + b"\0" * MB
+    pushed = time.monotonic()
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice, data=big))
-    status = await telegram.wait_for(lambda m: "Uploading" in (m["text"] or ""))
-    await telegram.wait_for_call("editMessageText", lambda p: "/image/" in p.get("text", ""))
-    assert [
-        m
-        for m in telegram.sent
-        if m["method"] == "sendMessage" and "Uploading" in (m["text"] or "")
-    ] == [status]
+    await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=20)
+    await eventually(lambda: all_answered(bot))
+    (status,) = history(telegram, ALICE_ID).values()
+    first, *edits, answer = status
+    assert first["method"] == "sendMessage"
+    assert first["at"] - pushed >= STATUS_AFTER_S
+    assert [v["method"] for v in [*edits, answer]] == ["editMessageText"] * (len(edits) + 1)
+    shown = [int(PERCENT.fullmatch(v["text"])[1]) for v in [first, *edits]]
+    assert len(shown) >= 2, shown
+    assert shown == sorted(set(shown))
+    assert "/image/" in answer["text"]
+    assert "/delete/" in answer["text"]
+    assert answer["preview_disabled"]
 
 
 async def test_pending_updates_are_served_at_start(settings, platform, telegram, chevereto):
@@ -325,8 +377,8 @@ async def test_restart_resumes_an_unfinished_upload(settings, platform, telegram
     async with running(settings, platform, tuning=QUICK):
         await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=15)
         await asyncio.sleep(0.5)
-    public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
-    assert len(public) == 1
+    (answer,) = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t]
+    assert "/delete/" in answer
     assert len(chevereto.images) == 1
 
 
@@ -407,6 +459,6 @@ async def test_an_update_whose_upload_cannot_be_stored_is_not_acknowledged(
         await rename_table(path, "jobs_away", "jobs")
         await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=20)
         await asyncio.sleep(0.5)
-    public = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t and "/delete/" not in t]
-    assert len(public) == 1
+    (answer,) = [t for t in texts_to(telegram, ALICE_ID) if "/image/" in t]
+    assert "/delete/" in answer
     assert len(chevereto.images) == 1

@@ -13,7 +13,12 @@ from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.running import QUICK, running
 from tests.support.settings import core_settings
-from tests.support.telegram_harness import telegram_for
+from tests.support.telegram_harness import (
+    action_buttons,
+    assert_delete_links_private,
+    telegram_for,
+    url_buttons,
+)
 
 ALICE_ID, BOB_ID = 1001, 1002
 MB = 1024 * 1024
@@ -23,6 +28,7 @@ MB = 1024 * 1024
 async def telegram():
     async with FakeTelegram() as fake:
         yield fake
+        assert_delete_links_private(fake)
 
 
 @pytest.fixture
@@ -39,40 +45,43 @@ def mp4() -> bytes:
     return b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(64)
 
 
-def buttons(message: dict) -> list[dict]:
-    markup = message.get("reply_markup") or {}
-    return [b for row in markup.get("inline_keyboard", []) for b in row]
-
-
 async def send(telegram: FakeTelegram, user_id: int, **media: object) -> dict:
-    """A private message carrying ``media``; returns the bot's public answer (or its refusal)."""
+    """A private message carrying ``media``; returns the bot's answer: the links and the delete
+    link (or its refusal)."""
     user = telegram.user(user_id)
     telegram.push_update(telegram.message_update(telegram.private_chat(user), user, **media))
     return await telegram.wait_for(
         lambda m: (
             m["chat_id"] == user_id
-            and "/delete/" not in (m["text"] or "")
             and ("/image/" in (m["text"] or "") or "host" in (m["text"] or ""))
         )
     )
 
 
 async def test_a_short_url_equal_to_the_viewer_url_is_shown_once(bot, telegram, chevereto):
-    """A site without short links: the answer has the URL once, and one button."""
+    """A site without short links: the answer has the URL once, and one link button (beside
+    the Delete button)."""
     chevereto.short_links = False
     answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
     (image,) = chevereto.images.values()
     viewer = f"{chevereto.url}/image/{image.id}"
-    assert answer["text"].count(viewer) == 1
-    assert [b["url"] for b in buttons(answer)] == [viewer]
+    lines = answer["text"].splitlines()
+    assert lines.count(viewer) == 1
+    assert [line for line in lines if line.startswith(chevereto.url)] == [
+        viewer,
+        f"{viewer}/delete/{image.delete_hash}",
+    ]
+    assert url_buttons(answer) == [viewer]
+    assert len(action_buttons(answer)) == 1
 
 
 async def test_a_short_url_is_shown_beside_the_viewer_url(bot, telegram, chevereto):
     """A site with short links: both, as text and as buttons."""
     answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
     (image,) = chevereto.images.values()
-    assert len(buttons(answer)) == 2
-    assert f"{chevereto.url}/{image.id}" in answer["text"]
+    viewer, short = f"{chevereto.url}/image/{image.id}", f"{chevereto.url}/{image.id}"
+    assert url_buttons(answer) == [viewer, short]
+    assert short in answer["text"].splitlines()
 
 
 @pytest.mark.parametrize(

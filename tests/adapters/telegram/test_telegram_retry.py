@@ -1,5 +1,6 @@
 """Feedback while retrying, on Telegram: the status message says the bot will try again and
-when, within seconds of the failure; the final answer is an edit of that same message."""
+when, within seconds of the failure; the final answer is an edit of that same message (in a
+private chat, the one answer, delete link included, previews off)."""
 
 from __future__ import annotations
 
@@ -23,22 +24,15 @@ from tests.support.settings import core_settings
 from tests.support.telegram_harness import (
     ALICE_ID,
     GROUP_ID,
+    history,
     mirror_on,
     photo_update,
+    texts_to,
     user_ref,
 )
 from tests.support.waiting import eventually
 
 JSON = dict[str, Any]
-
-
-def history(telegram, chat_id: int) -> dict[int, list[JSON]]:
-    """Each bot message in the chat (by id): its sending, then each edit, in order."""
-    messages: dict[int, list[JSON]] = {}
-    for record in telegram.sent:
-        if record["chat_id"] == chat_id:
-            messages.setdefault(record["message_id"], []).append(record)
-    return messages
 
 
 def texts(versions: list[JSON]) -> list[str]:
@@ -76,7 +70,9 @@ async def test_a_host_down_once_is_told_then_the_links_replace_it(
     settings, platform, telegram, chevereto, where
 ):
     """A 503 on the first attempt: within 5 s a status message says the bot tries again, when,
-    and which try; the links then replace that message (an edit, not a new message)."""
+    and which try; the links then replace that message (an edit, not a new message). In
+    private that edit is the one answer, delete link included, previews off; in a group the
+    delete link goes to the poster alone."""
     chevereto.fail_next(503)
     async with running(settings, platform, tuning=FAST) as core:
         chat_id = await post(core, telegram, where)
@@ -89,12 +85,14 @@ async def test_a_host_down_once_is_told_then_the_links_replace_it(
     assert status[0]["method"] == "sendMessage"
     assert status[-1]["method"] == "editMessageText"
     assert "/image/" in status[-1]["text"]
-    public = [
-        m
-        for m in history(telegram, chat_id).values()
-        if "/image/" in m[-1]["text"] and "/delete/" not in m[-1]["text"]
-    ]
-    assert public == [status]  # the answer is the status message, edited
+    answers = [m for m in history(telegram, chat_id).values() if "/image/" in m[-1]["text"]]
+    assert answers == [status]  # the answer is the status message, edited
+    if where == "group":
+        assert "/delete/" not in status[-1]["text"]
+        assert len([t for t in texts_to(telegram, ALICE_ID) if "/delete/" in t]) == 1
+    else:
+        assert "/delete/" in status[-1]["text"]
+        assert status[-1]["preview_disabled"]
 
 
 async def test_a_host_down_for_good_ends_in_the_status_message(
@@ -119,8 +117,10 @@ async def test_the_status_message_survives_a_restart(settings, platform, telegra
     async with running(settings, platform, tuning=FAST) as core:
         await due_now(core.store)
         await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=15)
-    status, secret = history(telegram, ALICE_ID).values()
+    (status,) = history(telegram, ALICE_ID).values()
     assert texts(status)[0] == PAUSED_NOTE
+    assert status[-1]["method"] == "editMessageText"
     assert "/image/" in texts(status)[-1]
-    assert "/delete/" in texts(secret)[0]
+    assert "/delete/" in texts(status)[-1]
+    assert status[-1]["preview_disabled"]
     assert len(chevereto.images) == 1

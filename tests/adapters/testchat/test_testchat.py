@@ -57,6 +57,11 @@ def secret(message: Sent) -> bool:
     return "/delete/" in message.text
 
 
+def answer(message: Sent) -> bool:
+    """A job's answer holding links: in a private chat, the one answer with its delete links."""
+    return "/image/" in message.text
+
+
 async def settled(core, user_id: str = ALICE) -> None:
     """Waits until the user's jobs are all answered: no message of theirs is still to come."""
 
@@ -67,24 +72,26 @@ async def settled(core, user_id: str = ALICE) -> None:
 
 
 async def test_linked_key_uploads_a_private_photo(bot, chat, chevereto):
-    """/link then a photo in private: uploaded with that key, links answered in reply to the
-    photo, the delete link to the uploader alone with previews off."""
+    """/link then a photo in private: uploaded with that key, and one answer in reply to the
+    photo, previews off: the links, then the delete link and its Delete button. Done within
+    2 s, it shows no status message first."""
     alice = chat.user(ALICE)
     chat.post(alice, chat.private(alice), f"/link {KEY}")
     linked = await chat.wait_for(lambda m: "is linked" in m.text)
     assert KEY not in linked.text
     posted = chat.post(alice, chat.private(alice), files=[photo()])
-    answer = await chat.wait_for(public)
-    delete = await chat.wait_for(secret)
+    reply = await chat.wait_for(answer)
+    await settled(bot)
     (image,) = chevereto.images.values()
     upload = chevereto.upload_requests[-1]
     assert (upload.headers["x-api-key"], upload.file_name) == (KEY, "photo.png")
-    assert answer.chat == ALICE
-    assert answer.reply_to == posted
-    assert answer.urls == [f"{chevereto.url}/image/{image.id}", f"{chevereto.url}/{image.id}"]
-    assert delete.chat == ALICE
-    assert not delete.previews
-    assert delete.actions == [f"del:{(await bot.store.uploads.history(user(ALICE), 1))[0].id}"]
+    assert (reply.chat, reply.reply_to, reply.previews) == (ALICE, posted, False)
+    assert reply.edits == []
+    short = f"{chevereto.url}/{image.id}"
+    assert reply.text.index(short) < reply.text.index(f"/delete/{image.delete_hash}")
+    assert reply.urls == [f"{chevereto.url}/image/{image.id}", short]
+    assert reply.actions == [f"del:{(await bot.store.uploads.history(user(ALICE), 1))[0].id}"]
+    assert chat.sent == [linked, reply]
 
 
 async def test_delete_button_asks_then_deletes(bot, chat, chevereto):
@@ -102,8 +109,9 @@ async def test_delete_button_asks_then_deletes(bot, chat, chevereto):
 
 
 async def test_album_gets_one_summary_with_its_failure(bot, chat, chevereto):
-    """Three files with one album id: one summary listing both uploads and the file the host
-    refused, one message of delete links, the caption of any item as every title."""
+    """Three files with one album id, in private: one answer, the summary listing both uploads
+    and the file the host refused, then both delete links; the caption of any item as every
+    title."""
     await bot.store.keys.link(user(ALICE), KEY)
     alice = chat.user(ALICE)
     here = chat.private(alice)
@@ -116,9 +124,11 @@ async def test_album_gets_one_summary_with_its_failure(bot, chat, chevereto):
     assert "a.png" in summary.text
     assert "c.png" in summary.text
     assert "b.png: The host refused that file" in summary.text
-    assert summary.text.count("/image/") == 2
-    assert [m.text.count("/delete/") for m in chat.sent if secret(m)] == [2]
-    assert len([m for m in chat.sent if public(m)]) == 1
+    assert summary.text.count("/delete/") == 2
+    assert summary.text.count("/image/") == 4  # two viewer links, two delete links
+    assert summary.text.index("b.png: The host refused") < summary.text.index("/delete/")
+    assert [m for m in chat.sent if answer(m)] == [summary]
+    assert not summary.previews
     assert {r.form.get("title") for r in chevereto.upload_requests} == {"Beach day"}
 
 
@@ -181,22 +191,25 @@ async def test_expiration_reaches_the_host(bot, chat, chevereto):
     chat.post(alice, chat.private(alice), "/expire 1h")
     await chat.wait_for(lambda m: "expire after PT1H" in m.text)
     chat.post(alice, chat.private(alice), files=[photo()])
-    answer = await chat.wait_for(public)
+    reply = await chat.wait_for(answer)
     assert chevereto.upload_requests[-1].form["expiration"] == "PT1H"
-    assert "Expires" in answer.text
+    assert "Expires" in reply.text
 
 
 async def test_status_message_becomes_the_answer(bot, chat, chevereto):
-    """A 5 MB file shows a status message while it uploads; the answer is edited into it."""
+    """A file that takes about 2.5 s to come from the service shows a status message once the
+    job has run 2 s; the one answer, delete link included, is edited into it (previews off)."""
     await bot.store.keys.link(user(ALICE), KEY)
     alice = chat.user(ALICE)
-    big = probe_png() + os.urandom(5 * MB)
+    chat.bandwidth = 400 * 1024
+    big = probe_png() + os.urandom(MB)
     chat.post(alice, chat.private(alice), files=[photo("big.png", big)])
-    answer = await chat.wait_for(public)
+    reply = await chat.wait_for(lambda m: answer(m) and secret(m), within=15)
     await settled(bot)
-    assert answer.edits
-    assert all(text.startswith("Uploading…") for text in answer.edits)
-    assert len([m for m in chat.sent if public(m)]) == 1
+    assert reply.edits
+    assert all(text.startswith("Uploading…") for text in reply.edits)
+    assert not reply.previews
+    assert chat.sent == [reply]
     assert chevereto.upload_requests[-1].file_size == len(big)
 
 
@@ -208,7 +221,7 @@ async def test_a_dropped_download_is_tried_again(bot, chat, chevereto):
     chat.post(alice, chat.private(alice), files=[photo()])
     await chat.wait_for(secret)
     await settled(bot)
-    assert len([m for m in chat.sent if public(m)]) == 1
+    assert len([m for m in chat.sent if answer(m)]) == 1
     assert len(chevereto.images) == 1
     assert len(chat.downloads) == 1
 
@@ -234,8 +247,8 @@ async def test_a_stalled_download_does_not_hold_up_other_messages(bot, chat):
     chat.post(alice, chat.private(alice), "/settings")
     settings = await chat.wait_for(lambda m: m.text.startswith("Key:"))
     release.set()
-    answer = await chat.wait_for(public)
-    assert chat.sent.index(settings) < chat.sent.index(answer)
+    reply = await chat.wait_for(answer)
+    assert chat.sent.index(settings) < chat.sent.index(reply)
 
 
 async def test_a_reply_lost_on_the_way_does_not_stop_the_bot(bot, chat):

@@ -65,7 +65,9 @@ async def test_sigkilled_job_is_answered_once_after_restart(env, tmp_path, chat,
         await store.close()
     assert "started: testchat" in second.stderr
     assert "resuming 1 job(s)" in second.stderr
-    assert [m.text.count("/image/") for m in chat.sent if "/image/" in m.text] == [1, 1]
+    (reply,) = [m for m in chat.sent if "/image/" in m.text]  # answered once: one message
+    assert reply.text.count("/delete/") == 1
+    assert reply.text.count("/image/") == 2  # the viewer link, and the delete link
     assert len(chevereto.images) == 1
     (upload,) = [r for r in chevereto.upload_requests if r.file_name == "photo.png"]
     assert upload.headers["x-api-key"] == KEY

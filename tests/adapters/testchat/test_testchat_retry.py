@@ -1,5 +1,6 @@
 """Feedback while retrying, on the test platform: built on ``bot.platform`` alone, it shows the
-status message, edits it into the answer, and finds it again after a restart."""
+status message, edits it into the answer (in a private chat, the one answer with its delete
+links), and finds it again after a restart."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ async def test_a_host_down_once_is_told_then_the_links_replace_it(
     settings, platform, chat, chevereto, where
 ):
     """A 503 on the first attempt: within 5 s a status message says the bot tries again, when
-    and which try; the links then replace that message."""
+    and which try; the links then replace that message. In private it becomes the one answer,
+    delete links included; in a group the delete link goes to the uploader alone."""
     chevereto.fail_next(503)
     async with running(settings, platform, tuning=FAST) as core:
         chat_id = await post(core, chat, where)
@@ -90,8 +92,17 @@ async def test_a_host_down_once_is_told_then_the_links_replace_it(
     assert status.at - failed_at < FEEDBACK_WITHIN_S
     assert status.edits[0] == NOTE
     assert "/image/" in status.text
-    public = [m for m in chat.sent if "/image/" in m.text and "/delete/" not in m.text]
-    assert public == [status]
+    with_links = [m for m in chat.sent if "/image/" in m.text]  # a delete link holds /image/
+    if where == "group":
+        answer, secret = with_links
+        assert answer is status
+        assert "/delete/" not in status.text
+        assert (secret.chat, secret.previews) == (ALICE, False)
+        assert "/delete/" in secret.text
+    else:
+        assert with_links == [status]
+        assert status.text.count("/delete/") == (2 if where == "album" else 1)
+        assert not status.previews
 
 
 async def test_a_host_down_for_good_ends_in_the_status_message(settings, platform, chat, chevereto):
@@ -106,7 +117,8 @@ async def test_a_host_down_for_good_ends_in_the_status_message(settings, platfor
 
 
 async def test_the_status_message_survives_a_restart(settings, platform, chat, chevereto):
-    """The bot stops after the note; the next process answers in that same message."""
+    """The bot stops after the note; the next process answers in that same message (in
+    private, the one answer with its delete link)."""
     chevereto.fail_next(503)
     async with running(settings, platform, tuning=PAUSED) as core:
         await post(core, chat, "private")
@@ -114,7 +126,8 @@ async def test_the_status_message_survives_a_restart(settings, platform, chat, c
     async with running(settings, platform, tuning=FAST) as core:
         await due_now(core.store)
         await chat.wait_for(lambda m: "/delete/" in m.text, within=15)
-    status, secret = chat.sent
+    (status,) = chat.sent
     assert status.edits == [PAUSED_NOTE]
     assert "/image/" in status.text
-    assert "/delete/" in secret.text
+    assert "/delete/" in status.text
+    assert not status.previews

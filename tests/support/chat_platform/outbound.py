@@ -81,10 +81,12 @@ class Outbound:
         return True
 
     async def deliver(self, job: JobSpec, reply: Reply) -> bool:
-        """A job's reply; its public answer replaces the status message when there is one
-        (one that is gone is replaced by a new message)."""
+        """A job's reply; one for the job's own chat (in a private chat, the one answer with
+        its delete link, previews off) replaces the status message when there is one (one
+        that is gone is replaced by a new message)."""
         where = Where.of_job(job)
-        status = None if for_user_alone(reply) else job.answer.status
+        in_place = where.private or not for_user_alone(reply)
+        status = job.answer.status if in_place else None
         if status is not None:
             edited = await self._http.post(
                 f"/messages/{status}/edit", json=_message(reply, job.language)

@@ -21,7 +21,10 @@ Everything the bot sent stays in ``fake.sent``::
 
 Faults, one per matching request, in order: ``hold_next(path)`` (the request waits until
 the test sets the event it returns) and ``drop_next(path)`` (the connection closes
-without an answer).
+without an answer); ``cut_next_download`` sends part of a file, then closes the
+connection. Downloads go at ``bandwidth`` bytes per second (None: no limit) and are
+recorded in ``chat.transfers`` with when they started and finished; ``post(declared_size=)``
+declares a size that is not the file's.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from tests.support.fakes.transfer import Transfer, Transfers
 from tests.support.waiting import eventually
 
 JSON = dict[str, Any]
@@ -92,11 +96,14 @@ class Sent:
 class FakeChat:
     """``async with FakeChat() as chat:``, then point the adapter at ``chat.url``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, bandwidth: float | None = None) -> None:
         self.url = ""
         self.sent: list[Sent] = []
         self.deleted: list[int] = []
         self.downloads: list[str] = []
+        self.bandwidth = bandwidth
+        """Bytes per second a file download is served at; None: as fast as it goes."""
+        self._transfers = Transfers()
         self.polls = 0
         self.acknowledged = 0
         """The highest offset the bot asked with: every update below it is acknowledged."""
@@ -143,14 +150,16 @@ class FakeChat:
         files: Sequence[tuple[str, str | None, bytes]] = (),
         album: str | None = None,
         reply_to: int | None = None,
+        declared_size: int | None = None,
     ) -> int:
-        """Posts a message (files as ``(name, type, bytes)``); returns its id."""
+        """Posts a message (files as ``(name, type, bytes)``); returns its id. The message
+        declares each file's size as ``declared_size`` when given, else its own."""
         message: JSON = {
             "id": next(self._ids),
             "chat": chat.to_json(),
             "from": user.to_json(),
             "text": text,
-            "files": [self._add_file(*file) for file in files],
+            "files": [self._add_file(*file, declared_size) for file in files],
             "album": album,
             "reply_to": None if reply_to is None else self._posts[reply_to],
         }
@@ -188,6 +197,21 @@ class FakeChat:
         self._faults.append((path, hold))
         return release
 
+    def cut_next_download(self, at: int | None = None, times: int = 1) -> None:
+        """The next ``times`` file downloads send ``at`` bytes of the file (half by default)
+        under the whole file's Content-Length, then close the connection."""
+        self._transfers.cut_next(at, times)
+
+    @property
+    def transfers(self) -> list[Transfer]:
+        """Every file download that began, in order (``name`` is the file's name), with when
+        it started and finished."""
+        return self._transfers.done
+
+    def download_count(self, file: str) -> int:
+        """How many times the file (its id or its name) was downloaded, cut ones included."""
+        return self._transfers.count(file)
+
     def drop_next(self, path: str) -> None:
         """The next request whose path starts with ``path`` loses its connection unanswered."""
         self._faults.append((path, _drop))
@@ -214,9 +238,10 @@ class FakeChat:
             and (self._chats[m.chat].kind != "private" or m.previews)
         ]
 
-    def _add_file(self, name: str, kind: str | None, data: bytes) -> JSON:
+    def _add_file(self, name: str, kind: str | None, data: bytes, declared: int | None) -> JSON:
         file_id = f"file-{next(self._ids)}"
-        file: JSON = {"id": file_id, "name": name, "type": kind, "size": len(data)}
+        size = len(data) if declared is None else declared
+        file: JSON = {"id": file_id, "name": name, "type": kind, "size": size}
         self._files[file_id] = {**file, "data": data}
         return file
 
@@ -283,7 +308,10 @@ class FakeChat:
         if file is None:
             return _error(404, "no such file")
         self.downloads.append(file["id"])
-        return web.Response(body=file["data"], content_type="application/octet-stream")
+        data: bytes = file["data"]
+        transfer = Transfer(file["id"], file["name"], len(data))
+        headers = {"Content-Type": "application/octet-stream"}
+        return await self._transfers.serve(request, transfer, data, headers, self.bandwidth)
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

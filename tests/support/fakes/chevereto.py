@@ -15,6 +15,11 @@ queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
 ``redirect_next``, ``php_error_next`` and ``error_next``, one per request, in order. The
 bot's key-less start-up check (``site_checks``) takes none of them: a failure queued for an
 upload stays for the upload, whenever the check comes. (``delay`` holds the check too.)
+
+An upload whose body stops before its end (the client aborted it, or sent fewer bytes than
+its Content-Length) stores nothing and is recorded ``incomplete``; each request records
+when it arrived, when its body was whole and when it was answered. ``bandwidth`` (bytes per
+second, None: no limit) is the pace the site reads an upload's file at.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import BodyPartReader, web
+
+from tests.support.fakes.transfer import Pace
 
 UPLOAD_PATH = "/api/1/upload"
 CHUNK = 256 * 1024
@@ -85,7 +92,15 @@ class RecordedRequest:
     """The ``Content-Type`` of the multipart ``source`` part."""
     key_in_url: bool = False
     at: float = field(default_factory=time.monotonic)
-    """When it arrived (``time.monotonic``)."""
+    """When it arrived (``time.monotonic``): its headers; its body may still be coming."""
+    received: float | None = None
+    """When the whole body had been read; None when it never was (an injected answer came
+    first, or the body stopped before its end)."""
+    finished: float | None = None
+    """When its answer was ready; None when there was none (the client went away first)."""
+    incomplete: bool = False
+    """Its body stopped before its end (the client aborted it, or sent fewer bytes than its
+    Content-Length): nothing of it was stored."""
 
 
 RECORD = web.RequestKey("record", RecordedRequest)
@@ -147,6 +162,10 @@ class _Writer:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._file: IO[bytes] = path.open("wb")
 
+    @property
+    def size(self) -> int:
+        return self._blob.size
+
     def write(self, chunk: bytes) -> None:
         if len(self._blob.head) < 32:
             self._blob.head = (self._blob.head + chunk)[:32]
@@ -163,8 +182,10 @@ class _Writer:
 class FakeChevereto:
     """A fake Chevereto site: ``async with FakeChevereto() as fake:``, then use ``fake.url``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, bandwidth: float | None = None) -> None:
         self.url = ""
+        self.bandwidth = bandwidth
+        """Bytes per second an upload's file is read at; None: as fast as it comes."""
         self.requests: list[RecordedRequest] = []
         self.images: dict[str, StoredImage] = {}
         self.deleted: set[str] = set()
@@ -292,6 +313,7 @@ class FakeChevereto:
                 answer = await self._injections.popleft()(request)
             if answer is None:
                 answer = await handler(request)
+            request[RECORD].finished = time.monotonic()
             # Every answer of the site starts a PHP session, wanted or not.
             answer.set_cookie("PHPSESSID", secrets.token_hex(13), path="/", httponly=True)
             return answer
@@ -329,7 +351,11 @@ class FakeChevereto:
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         if request.query_string:
             return self._moved()
-        form, blob = await self._receive(request)
+        try:
+            form, blob = await self._receive(request)
+        except BaseException:  # the client went away mid-body, or the body was cut short
+            request[RECORD].incomplete = True
+            raise
         fmt = form.get("format", "json")
         try:
             image = await self._accept(request, form, blob)
@@ -354,7 +380,9 @@ class FakeChevereto:
                     await part.release()
         elif request.content_type == "application/x-www-form-urlencoded":
             form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        await _read_to_the_end(request, blob)
         record = request[RECORD]
+        record.received = time.monotonic()
         record.form = form
         if blob is not None:
             record.file_name, record.file_size, record.file_md5 = blob.name, blob.size, blob.md5
@@ -366,9 +394,18 @@ class FakeChevereto:
         return Path(self._tmp.name) / secrets.token_hex(8)
 
     async def _save(self, part: BodyPartReader, name: str) -> _Blob:
-        writer = _Writer(self._new_path(), name)
-        while chunk := await part.read_chunk(CHUNK):
-            writer.write(chunk)
+        """The file, read at ``bandwidth``; a file whose body stops midway is not kept."""
+        path = self._new_path()
+        writer = _Writer(path, name)
+        pace = Pace(self.bandwidth)
+        try:
+            while chunk := await part.read_chunk(pace.chunk_size(CHUNK)):
+                writer.write(chunk)
+                await pace.until(writer.size)
+        except BaseException:
+            writer.close()
+            path.unlink(missing_ok=True)
+            raise
         return writer.close()
 
     async def _accept(
@@ -592,6 +629,18 @@ class FakeChevereto:
 
     async def _home(self, _: web.Request) -> web.StreamResponse:
         return _html(200, "Fake Chevereto")
+
+
+async def _read_to_the_end(request: web.Request, blob: _Blob | None) -> None:
+    """Reads what is left of the body, as PHP does before the script runs: a request that
+    stops short of its Content-Length raises here, and nothing of it is stored."""
+    try:
+        while await request.content.readany():
+            pass
+    except BaseException:
+        if blob is not None:
+            blob.path.unlink(missing_ok=True)
+        raise
 
 
 def _is_site_check(record: RecordedRequest) -> bool:

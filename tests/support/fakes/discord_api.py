@@ -20,6 +20,11 @@ Behaviour copied from Discord because bots trip over it:
   without GUILD_MESSAGES / DIRECT_MESSAGES such messages are not sent at all.
 - When the client asks for ``compress=zlib-stream`` frames are zlib-compressed
   with one shared context per connection, each ending in ``00 00 ff ff``.
+
+The CDN serves attachments at ``bandwidth`` bytes per second (None: no limit), records
+each download in ``fake.transfers`` with when it started and finished, and can cut the
+next one in the middle (``cut_next_download``); ``add_attachment(declared_size=...)``
+declares a size that is not the file's.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, WSMsgType, web
 from multidict import CIMultiDict
+
+from tests.support.fakes.transfer import Transfer, Transfers
 
 JSON = dict[str, Any]
 _log = logging.getLogger(__name__)
@@ -214,6 +221,7 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41_250,
         attachment_size_limit: int = 10 * 1024 * 1024,
         port: int = 0,
+        bandwidth: float | None = None,
     ) -> None:
         self.token = token
         self.shard_count = shard_count
@@ -230,6 +238,9 @@ class FakeDiscord:
         self.errors: list[Exception] = []
         self.port = port
         """0 until started, unless given: a test of a bot started before Discord names one."""
+        self.bandwidth = bandwidth
+        """Bytes per second the CDN serves an attachment at; None: as fast as it goes."""
+        self._transfers = Transfers()
         self._last_id = 0
         self._users: dict[int, JSON] = {}
         self._guilds: dict[int, JSON] = {}
@@ -289,7 +300,22 @@ class FakeDiscord:
         """The CDN requests, in order."""
         return [r for r in self.requests if r.path.startswith("/attachments/")]
 
+    @property
+    def transfers(self) -> list[Transfer]:
+        """Every CDN download that began, in order (``file`` is the attachment id), with when
+        it started and finished."""
+        return self._transfers.done
+
+    def download_count(self, attachment_id: str) -> int:
+        """How many times the attachment was downloaded from the CDN (cut downloads included)."""
+        return self._transfers.count(attachment_id)
+
     # -- test controls -----------------------------------------------------
+
+    def cut_next_download(self, at: int | None = None, times: int = 1) -> None:
+        """The next ``times`` CDN downloads send ``at`` bytes of the file (half by default)
+        under the whole file's Content-Length, then close the connection."""
+        self._transfers.cut_next(at, times)
 
     def fail(
         self,
@@ -1178,9 +1204,11 @@ class FakeDiscord:
         ):
             return web.Response(status=404, text="This content is no longer available.")
         content_type = blob.attachment["content_type"] or "application/octet-stream"
-        if blob.path is not None:
-            return web.FileResponse(blob.path, headers={"Content-Type": content_type})
-        return web.Response(body=blob.data, headers={"Content-Type": content_type})
+        headers = {"Content-Type": content_type, "Via": "1.1 google"}  # sent before it returns
+        source = blob.path if blob.path is not None else blob.data or b""
+        size = source.stat().st_size if isinstance(source, Path) else len(source)
+        transfer = Transfer(blob.attachment["id"], blob.attachment["filename"], size)
+        return await self._transfers.serve(request, transfer, source, headers, self.bandwidth)
 
     # -- gateway -----------------------------------------------------------
 

@@ -29,8 +29,11 @@ Behaviours a test may trip over, all copied from Telegram:
   (``fake.set_chat_member(chat_id, fake.bot_id, "administrator")``).
 
 ``fake.calls`` records every call, failed or not; ``fake.sent`` only the messages
-Telegram accepted. A real ``--local`` server answers absolute file paths: set
-``local_file_paths`` (with ``local_mode``) to test that.
+Telegram accepted; ``fake.transfers`` every file download, with when it started and
+finished. ``bandwidth`` paces file downloads; ``cut_next_download`` cuts one in the middle,
+and ``message(declared_size=...)`` declares a size that is not the file's. A real
+``--local`` server answers absolute file paths: set ``local_file_paths`` (with
+``local_mode``) to test that.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+from tests.support.fakes.transfer import Transfer, Transfers
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -213,8 +218,11 @@ class _Signal:
 class FakeTelegram:
     """The Bot API on 127.0.0.1: ``async with FakeTelegram(token="123:ABC") as fake:``."""
 
-    def __init__(self, token: str = TEST_TOKEN, *, port: int = 0) -> None:
-        """``port`` 0 picks a free one; a test of a bot started before its Bot API names one."""
+    def __init__(
+        self, token: str = TEST_TOKEN, *, port: int = 0, bandwidth: float | None = None
+    ) -> None:
+        """``port`` 0 picks a free one; a test of a bot started before its Bot API names one.
+        ``bandwidth``: bytes per second a file download is served at (None: no limit)."""
         bot_id, _, secret = token.partition(":")
         if not bot_id.isdigit() or not secret:
             raise ValueError("a bot token looks like '<digits>:<secret>'")
@@ -225,10 +233,13 @@ class FakeTelegram:
         self.privacy_mode = True  # getMe says can_read_all_group_messages = not privacy_mode
         self.deliver_webhooks = True  # push_update POSTs to the webhook once one is set
         self.webhook_retry_delay = 0.2
+        self.bandwidth = bandwidth
+        """Bytes per second a file download is served at; None: as fast as it goes."""
         self.calls: list[JSON] = []
         self.sent: list[JSON] = []
         self.deleted: list[tuple[int, int]] = []
         self.downloads: list[str] = []
+        self._transfers = Transfers()
         self.get_updates_offsets: list[int | None] = []
         self.dropped_updates: list[JSON] = []
         self.webhook: JSON | None = None
@@ -335,6 +346,21 @@ class FakeTelegram:
         self._failures.append(
             _Failure(method.lower(), status, description, retry_after, times, chat_id)
         )
+
+    def cut_next_download(self, at: int | None = None, times: int = 1) -> None:
+        """The next ``times`` file downloads send ``at`` bytes of the file (half by default)
+        under the whole file's Content-Length, then close the connection."""
+        self._transfers.cut_next(at, times)
+
+    @property
+    def transfers(self) -> list[Transfer]:
+        """Every file download that began, in order (``file`` is the file_id), with when it
+        started and finished."""
+        return self._transfers.done
+
+    def download_count(self, file_id: str) -> int:
+        """How many times the file was downloaded (cut downloads included)."""
+        return self._transfers.count(file_id)
 
     def forbid_chat(self, chat_id: int, description: str = CANNOT_INITIATE) -> None:
         """Every send or edit to ``chat_id`` answers 403 from now on."""
@@ -755,9 +781,9 @@ class FakeTelegram:
             return _error(e)
         self.downloads.append(path)
         headers = {"Content-Type": ref.mime_type or "application/octet-stream"}
-        if ref.disk_path is not None:
-            return web.FileResponse(ref.disk_path, headers=headers)
-        return web.Response(body=ref.data, headers=headers)
+        source = ref.disk_path if ref.disk_path is not None else ref.data or b""
+        transfer = Transfer(ref.file_id, path, ref.size)
+        return await self._transfers.serve(request, transfer, source, headers, self.bandwidth)
 
     # ------------------------------------------------------------- methods
 
