@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.domain import Button, ChatRef, Outcome, Reply, Text, UploadRecord, Visibility
+from bot.domain import Button, ChatRef, EmbedForm, Outcome, Reply, Text, UploadRecord, Visibility
+from bot.embeds import embed_code
 from bot.payloads import FileResult
-from bot.texts import t
+from bot.texts import code, t
 
 
 def _expiry(when: datetime | None) -> list[Text]:
@@ -20,7 +21,7 @@ def _has_short(record: UploadRecord) -> bool:
     return record.url_short != record.url_viewer
 
 
-def _uploaded(record: UploadRecord) -> list[Text]:
+def _uploaded(record: UploadRecord, form: EmbedForm = EmbedForm.LINKS) -> list[Text]:
     if _has_short(record):
         done = t(
             "upload.done",
@@ -30,7 +31,9 @@ def _uploaded(record: UploadRecord) -> list[Text]:
         )
     else:
         done = t("upload.done_one", filename=record.filename, viewer=record.url_viewer)
-    return [done, *_expiry(record.expires_at)]
+    snippet = embed_code(record, form)
+    embed = [] if snippet is None else [code(snippet)]
+    return [done, *embed, *_expiry(record.expires_at)]
 
 
 def _link_buttons(record: UploadRecord) -> tuple[Button, ...]:
@@ -43,7 +46,7 @@ def _link_buttons(record: UploadRecord) -> tuple[Button, ...]:
 
 def _item_lines(item: FileResult) -> list[Text]:
     if item.outcome is Outcome.UPLOADED and item.upload is not None:
-        return _uploaded(item.upload)
+        return _uploaded(item.upload, item.form)
     if item.outcome is Outcome.DUPLICATE:
         return [t("upload.duplicate", filename=item.filename)]
     return []

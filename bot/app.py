@@ -16,12 +16,14 @@ from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.errors import StartupFailed
 from bot.intake import Intake
 from bot.jobs import JobRunner
+from bot.links import LinkFetcher
 from bot.monitor import Monitor
 from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.settings import Settings
+from bot.sharing import Sharing
 from bot.store import Store
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload import MB, UploadService
 
 
 @dataclass(slots=True)
@@ -34,6 +36,7 @@ class Core:
     commands: Commands
     intake: Intake
     monitor: Monitor
+    sharing: Sharing
     platforms: dict[str, Platform] = field(default_factory=dict)
     tuning: Tuning = field(default_factory=Tuning)
     """The timings the core was built with; adapters read ``tuning.reconnect``."""
@@ -87,6 +90,10 @@ class Core:
             monitor=monitor,
             default_key=default_key,
             shared_key_daily_limit=settings.shared_key_daily_limit,
+            links=LinkFetcher(
+                allow_private=settings.fetch_private_addresses,
+                limit_bytes=settings.max_upload_mb * MB,
+            ),
         )
         runner = JobRunner(
             store, service, tuning, monitor=monitor, jobs_in_flight=2 * settings.upload_concurrency
@@ -107,8 +114,19 @@ class Core:
             max_waiting_jobs=tuning.max_waiting_jobs,
             max_album_items=tuning.max_album_items,
         )
+        sharing = Sharing(store, access)
         return cls(
-            settings, store, client, service, runner, commands, intake, monitor, platforms, tuning
+            settings,
+            store,
+            client,
+            service,
+            runner,
+            commands,
+            intake,
+            monitor,
+            sharing,
+            platforms,
+            tuning,
         )
 
     def connect(self, settings: PlatformSettings) -> Platform:

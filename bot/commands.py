@@ -17,6 +17,7 @@ from bot.chevereto import Base64Source, CheveretoClient
 from bot.domain import (
     Button,
     ChatRef,
+    EmbedForm,
     Reply,
     Text,
     UploadOptions,
@@ -182,6 +183,7 @@ class Commands:
                 expiration=prefs.expiration or t("settings.never"),
                 nsfw=bool(prefs.nsfw),
                 album=prefs.album_id or t("settings.none"),
+                form=t(f"format.{prefs.embed_form.value}"),
             ),
         )
 
@@ -205,6 +207,15 @@ class Commands:
         album = parse_album(argument)
         await self._store.prefs.set_album(ctx.user, album)
         return _only_user(ctx, t("album.set", album=album) if album else t("album.off"))
+
+    async def format(self, ctx: Context, argument: str) -> Reply:
+        """What the user's answers carry besides the links: the file link, or an embed code."""
+        try:
+            form = EmbedForm(argument.strip().lower())
+        except ValueError:
+            return _only_user(ctx, t("format.usage"))
+        await self._store.prefs.set_embed_form(ctx.user, form)
+        return _only_user(ctx, t("format.set", form=t(f"format.{form.value}")))
 
     async def mirror(self, ctx: Context, argument: str, *, is_admin: bool) -> Reply:
         """Only a chat's admins switch mirroring; turning it on says whose key will be used."""

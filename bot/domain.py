@@ -118,6 +118,19 @@ class HostImage:
     mime: str | None = None
     type: str | None = None
     title: str | None = None
+    thumb_url: str | None = None
+    """``image.thumb.url``: a small picture of it (absent for small images, or in moderation)."""
+
+
+class EmbedForm(StrEnum):
+    """What an answer carries besides the links (``/format``): nothing, the direct file link,
+    or one of the host's "full linked" embed codes."""
+
+    LINKS = "links"
+    DIRECT = "direct"
+    MARKDOWN = "markdown"
+    BBCODE = "bbcode"
+    HTML = "html"
 
 
 class Outcome(StrEnum):
@@ -139,9 +152,19 @@ class UploadRecord:
     expires_at: datetime | None
     created_at: datetime
     deleted: bool = False
+    url: str | None = None
+    """The direct file link (``image.url``); absent while the image awaits moderation."""
+    title: str | None = None
+    thumb_url: str | None = None
+    media_type: str | None = None
+    """``image`` or ``video``, as the host said."""
 
     def to_json(self) -> dict[str, object]:
         return {
+            "url": self.url,
+            "title": self.title,
+            "thumb_url": self.thumb_url,
+            "media_type": self.media_type,
             "id": self.id,
             "platform": self.user.platform,
             "user": self.user.id,
@@ -167,6 +190,10 @@ class UploadRecord:
             expires_at=datetime.fromisoformat(expires) if expires else None,
             created_at=datetime.fromisoformat(created),
             deleted=data["deleted"],
+            url=data.get("url"),
+            title=data.get("title"),
+            thumb_url=data.get("thumb_url"),
+            media_type=data.get("media_type"),
         )
 
 

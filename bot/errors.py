@@ -8,6 +8,8 @@ BotError
 ├── NotLinked            no key for this user, and no default key
 ├── MediaRejected
 │   ├── UnsupportedMedia     not an image or a video
+│   │   └── LinkNotMedia         a link's first bytes show neither
+│   │       └── LinkIsPage           they show a web page
 │   ├── MediaTooLarge        over the platform's or MAX_UPLOAD_MB's limit
 │   ├── MediaUnavailable     the platform no longer serves it (deleted, link expired)
 │   └── SizeMismatch         the file is not the size the platform declared
@@ -16,6 +18,15 @@ BotError
 │   ├── InvalidAlbum         not an encoded album id
 │   └── InvalidArgument      a command argument that does not parse
 ├── SourceUnavailable    the chat platform could not hand over the file (retried)
+│   └── LinkUnreachable      a link's server: no address, no connection, a timeout
+├── LinkError            a link the bot does not fetch, or whose server gave no file
+│   ├── NotALink             not exactly one URL
+│   ├── LinkSchemeRefused    not http or https
+│   ├── LinkHasCredentials   a user name or password in it
+│   ├── LinkWithoutHost      no host name
+│   ├── AddressRefused       its host stands for a loopback, private, ... address
+│   ├── TooManyRedirects     more redirects than the limit
+│   └── LinkBadStatus        the server answered another status than 200
 ├── StartupFailed        the database or a setting refuses us at start (exit code 1)
 │   └── TokenRejected        the platform refused its token (HTTP 401): exit code 2
 ├── NotAllowed           the user may not do this (not an admin, not the uploader)
@@ -176,3 +187,65 @@ class HostRejected(HostError):
 
 class HostUnavailable(HostError):
     """Network error, timeout, 5xx, an HTML page or a redirect instead of an answer."""
+
+
+class LinkNotMedia(UnsupportedMedia):
+    """The first bytes at a link show neither an image nor a video."""
+
+
+class LinkIsPage(LinkNotMedia):
+    """The link gives a web page, as a link to a picture's page (not the picture) does."""
+
+
+class LinkUnreachable(SourceUnavailable):
+    """A link's server could not be reached: its name did not resolve, no connection, a
+    timeout, a cut. ``host`` is the link's host alone: a URL's query may hold a secret."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"{host} could not be reached")
+        self.host = host
+
+
+class LinkError(BotError):
+    """A link the bot does not fetch, or whose server gave no file."""
+
+
+class NotALink(LinkError):
+    """The text is not exactly one URL."""
+
+
+class LinkSchemeRefused(LinkError):
+    """The link is not http or https."""
+
+
+class LinkHasCredentials(LinkError):
+    """The link holds a user name or password: the bot sends nobody's credentials."""
+
+
+class LinkWithoutHost(LinkError):
+    """The link names no host."""
+
+
+class AddressRefused(LinkError):
+    """The link's host stands for an address the bot does not reach for its users: loopback,
+    private, link-local, multicast, reserved (unless FETCH_PRIVATE_ADDRESSES)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"{host} leads to an address not fetched")
+        self.host = host
+
+
+class TooManyRedirects(LinkError):
+    """The link redirects more than ``limit`` times."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} redirects")
+        self.limit = limit
+
+
+class LinkBadStatus(LinkError):
+    """The link's server answered ``status``, not 200."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the server answered {status}")
+        self.status = status

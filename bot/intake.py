@@ -17,7 +17,7 @@ from bot.access import Access
 from bot.domain import Reply, UserRef
 from bot.errors import BotError, QuotaReached, RateLimited
 from bot.jobs import JobRunner
-from bot.payloads import JobSpec
+from bot.payloads import FileRef, JobSpec
 from bot.store import Store
 from bot.texts import error_text, t
 from bot.tuning import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 NOTICE_EVERY_S = 60.0
 """A flooding user is told once a minute, not once per refused file."""
+
+
+def _may_upload(item: FileRef) -> bool:
+    """An image or a video, or a link, whose file is judged once fetched."""
+    return item.link or item.kind is not None
 
 
 class Intake:
@@ -58,6 +63,7 @@ class Intake:
             return None
         if not self._access.allows(spec.user, spec.chat):
             return self._access.refusal(spec.user)
+        # Only posted files are mirrored: a link (whose kind is unknown) is not fetched here.
         keep = [i for i, item in enumerate(spec.items) if item.kind is not None]
         if not keep:
             return None
@@ -79,15 +85,16 @@ class Intake:
     ) -> Reply | None:
         """An explicit request (a private chat, /upload, a context menu): always answered.
 
-        A lone file that cannot be uploaded is refused at once, before any download;
-        among several, files that are no image or video are left out. ``accept`` runs
+        A lone file that cannot be uploaded is refused at once, before any download (a link
+        that is not one too; what a link gives is judged once it comes); among several, files
+        that are no image or video are left out. ``accept`` runs
         only for a request that becomes a job: the platform acknowledges it there (an
         interaction is deferred, say) and may say where the answer goes.
         """
         if not self._access.allows(spec.user, spec.chat):
             return self._access.refusal(spec.user)
         if len(spec.items) > 1:
-            spec = spec.keeping([i for i, item in enumerate(spec.items) if item.kind is not None])
+            spec = spec.keeping([i for i, item in enumerate(spec.items) if _may_upload(item)])
         if not spec.items:
             return Reply(t("upload.not_media"))
         if await self._service.over_quota(spec.user):

@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 
 from bot.chevereto import Progress
-from bot.domain import Outcome, Text, UploadRecord
+from bot.domain import Text, UploadRecord
 from bot.payloads import FileResult, IncomingMedia, JobResults, JobSpec
 from bot.platform import JobHandler
 from bot.store import JobRecord
@@ -34,9 +34,14 @@ log = logging.getLogger(__name__)
 STATUS_AFTER_S = 2.0
 """A job done sooner shows no status message: its answer comes before one would help."""
 PROGRESS_EVERY_S = 2.0
-RETRY_NOTES = {"error.host_unavailable": "retry.host", "error.source_unavailable": "retry.source"}
-"""The note for a file's failure that passes, by the failure's sentence: the host's, or
-the chat platform's download; anything else (the database restarting) gets retry.other."""
+RETRY_NOTES = {
+    "error.host_unavailable": "retry.host",
+    "error.source_unavailable": "retry.source",
+    "error.link_unreachable": "retry.link",
+}
+"""The note for a file's failure that passes, by the failure's sentence: the host's, the
+chat platform's download, or a link's server; anything else (the database restarting) gets
+retry.other."""
 
 
 def retry_note(reason: Text | None, delay: float, attempt: int, attempts: int) -> Text:
@@ -91,7 +96,7 @@ class JobState:
 
         async def record(new: NewUpload, size: int) -> FileResult:
             def holding(upload: UploadRecord) -> JobResults:
-                self.files[index] = FileResult(new.filename, Outcome.UPLOADED, upload, size=size)
+                self.files[index] = new.result(upload, size)
                 return self.results()
 
             async with self._saving:

@@ -17,6 +17,7 @@ from typing import Any, Self
 from bot.domain import (
     ChatKind,
     ChatRef,
+    EmbedForm,
     MediaKind,
     Outcome,
     Text,
@@ -27,6 +28,9 @@ from bot.domain import (
 )
 from bot.texts import Language
 
+LINK_NAME = "link"
+"""A link's file name until its server names the file (``Download.filename``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
@@ -36,8 +40,17 @@ class FileRef:
     content_type: str | None
     size: int | None
     """As the platform declares it; the real size is checked again once fetched."""
-    locator: str
-    """The adapter's own reference (a file id, an attachment's ids): opaque to the core."""
+    locator: str = field(repr=False)
+    """The adapter's own reference (a file id, an attachment's ids): opaque to the core. For
+    a link, the link itself, kept out of reprs (its query may hold a secret)."""
+    link: bool = False
+    """A link a user sent: the core fetches it itself (``bot.links``), not the platform. Its
+    name, type and size are known only once its first bytes have come."""
+
+    @classmethod
+    def of_link(cls, link: str) -> Self:
+        """A job's file that is the file at ``link`` (a checked one, see ``check_link``)."""
+        return cls(LINK_NAME, None, None, link, link=True)
 
     @property
     def kind(self) -> MediaKind | None:
@@ -49,11 +62,18 @@ class FileRef:
             "content_type": self.content_type,
             "size": self.size,
             "locator": self.locator,
+            "link": self.link,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        return cls(data["filename"], data["content_type"], data["size"], data["locator"])
+        return cls(
+            data["filename"],
+            data["content_type"],
+            data["size"],
+            data["locator"],
+            link=data.get("link", False),
+        )
 
 
 Fetch = Callable[[], AsyncIterator[bytes]]
@@ -184,9 +204,12 @@ class FileResult:
     """It failed in a way that passes (the host or the platform down): the job tries it again."""
     size: int = 0
     """Bytes uploaded (0 unless uploaded)."""
+    form: EmbedForm = EmbedForm.LINKS
+    """What the answer carries for it besides the links: the uploader's ``/format``."""
 
     def to_json(self) -> dict[str, object]:
         return {
+            "form": self.form.value,
             "filename": self.filename,
             "outcome": self.outcome.value,
             "upload": None if self.upload is None else self.upload.to_json(),
@@ -205,6 +228,7 @@ class FileResult:
             reason=Text.from_json(reason) if reason else None,
             transient=data["transient"],
             size=data.get("size", 0),
+            form=EmbedForm(data.get("form", EmbedForm.LINKS)),
         )
 
 

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     """Uploads per user and UTC day with a key not their own; 0 means no limit."""
     health_listen: str | None = None
     """``host:port`` serving /healthz and /metrics; unset, none is served."""
+    fetch_private_addresses: bool = False
+    """Links may lead to loopback, private, link-local and reserved addresses: for a bot whose
+    users are trusted and whose files sit on its own network."""
 
     @field_validator("chevereto_url")
     @classmethod

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.captions import clean_tags, clean_title, options_from_caption
 from bot.chevereto import CheveretoClient, FileSource, Progress, StreamSource
-from bot.domain import HostImage, Outcome, UploadOptions, UserRef
+from bot.domain import EmbedForm, HostImage, Outcome, UploadOptions, UserRef
 from bot.errors import (
     Duplicate,
     HostError,
@@ -25,28 +23,42 @@ from bot.errors import (
     SourceUnavailable,
     UnsupportedMedia,
 )
+from bot.links import LinkFetcher, check_link
 from bot.monitor import Monitor
-from bot.payloads import FileRef, FileResult, IncomingMedia
+from bot.payloads import Fetch, FileRef, FileResult, IncomingMedia
 from bot.pipe import Pipe
+from bot.spool import (
+    Sending,
+    describe,
+    described,
+    download_to,
+    drop_kept,
+    drop_stale,
+    forget,
+    kept_size,
+)
 from bot.store import Prefs, Store, database_unavailable
 from bot.store.uploads import NewUpload
 from bot.texts import error_text
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
-STALE_SPOOL_S = 24 * 3600.0
-"""A kept file this old belongs to a job no process will resume."""
+LINK_LIMIT_MB = 50
+"""A link's size limit when no fetcher is given: MAX_UPLOAD_MB's default."""
 Recorder = Callable[[NewUpload, int], Awaitable[FileResult]]
 """Keeps a finished upload (and the bytes it sent) and says what became of its file. A job's
 runner records it together with the job's results, in one transaction (``JobState``)."""
 
 
-async def _size_of(path: Path) -> int | None:
-    """The size of a file kept from an earlier attempt, or None when there is none."""
-    try:
-        return (await asyncio.to_thread(path.stat)).st_size
-    except FileNotFoundError:
-        return None
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one file is uploaded: with which key (the user's own or not), which options, and
+    what its answer carries besides the links."""
+
+    key: str = field(repr=False)
+    own: bool
+    options: UploadOptions
+    form: EmbedForm
 
 
 def _transient(error: BaseException) -> bool:
@@ -68,6 +80,7 @@ class UploadService:
         monitor: Monitor,
         default_key: str | None = None,
         shared_key_daily_limit: int = 0,
+        links: LinkFetcher | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -80,24 +93,33 @@ class UploadService:
         self._slots = asyncio.Semaphore(concurrency)
         self._downloads = asyncio.Semaphore(concurrency)
         self._default_key = default_key
+        self._links = links or LinkFetcher(allow_private=False, limit_bytes=LINK_LIMIT_MB * MB)
+        """Fetches the links users send, itself: the core gives one that follows
+        FETCH_PRIVATE_ADDRESSES and MAX_UPLOAD_MB (not a platform's limit: no platform
+        downloads a link)."""
 
     def check(self, platform: str, file: FileRef) -> None:
-        """Refuses what is not an image or video, or is declared too large, before any download."""
+        """Refuses what is not an image or video, or is declared too large, before any download.
+        A link is only checked to be one: its type and size are judged as it comes."""
+        if file.link:
+            check_link(file.locator)
+            return
         if file.kind is None:
             raise UnsupportedMedia(file.content_type or "unknown type")
         limit = self.limit_mb(platform)
         if file.size is not None and file.size > limit * MB:
             raise MediaTooLarge(limit)
 
-    async def key_and_options(self, media: IncomingMedia) -> tuple[str, bool, UploadOptions]:
+    async def plan(self, media: IncomingMedia) -> Plan:
         """The key (the poster's, else in a mirrored chat the enabling admin's, else the
-        default), whether it is the poster's own, and the options; the uploader's key and
-        defaults are read together, in one session."""
+        default), whether it is the poster's own, the options and the answer's form; the
+        uploader's key and defaults are read together, in one session."""
         profile = await self._store.profiles.of(media.user, media.chat)
         key = profile.key or self._default_key
         if key is None:
             raise NotLinked
-        return key, profile.own, self._options(media, profile.prefs)
+        options = self._options(media, profile.prefs)
+        return Plan(key, profile.own, options, profile.prefs.embed_form)
 
     @staticmethod
     def _options(media: IncomingMedia, prefs: Prefs) -> UploadOptions:
@@ -127,15 +149,15 @@ class UploadService:
         SHARED_KEY_DAILY_LIMIT before it starts, and uncounted if it did not happen.
         """
         self.check(media.user.platform, media.file)
-        key, own, options = await self.key_and_options(media)
+        plan = await self.plan(media)
         record = record or self._record
-        if own or not self.shared_key_daily_limit:
-            return await self._upload(media, key, options, progress, record)
+        if plan.own or not self.shared_key_daily_limit:
+            return await self._upload(media, plan, progress, record)
         if not await self._store.quota.take(media.user, self.shared_key_daily_limit):
             raise QuotaReached(self.shared_key_daily_limit)
         uploaded = False
         try:
-            result = await self._upload(media, key, options, progress, record)
+            result = await self._upload(media, plan, progress, record)
             uploaded = result.outcome is Outcome.UPLOADED
             return result
         finally:
@@ -145,8 +167,7 @@ class UploadService:
     async def _upload(
         self,
         media: IncomingMedia,
-        key: str,
-        options: UploadOptions,
+        plan: Plan,
         progress: Progress | None,
         record: Recorder,
     ) -> FileResult:
@@ -156,65 +177,107 @@ class UploadService:
         spool = self._temp_dir / (media.spool or f"{uuid.uuid4().hex}.once")
         spool.parent.mkdir(parents=True, exist_ok=True)
         keep = False
+        sending = Sending(media.file.filename, media.file.content_type)
         try:
-            size, image = await self._send(media, spool, key, options, progress)
+            size, image = await self._send(media, spool, plan, progress, sending)
         except Duplicate:
-            return FileResult(media.file.filename, Outcome.DUPLICATE)
+            return FileResult(sending.filename, Outcome.DUPLICATE)
         except Exception as error:
             keep = media.spool is not None and _transient(error)
             raise
         finally:
             if not keep:
-                with suppress(FileNotFoundError):
-                    spool.unlink()
-        return await record(NewUpload(media.user, media.chat, media.file.filename, image), size)
+                forget(spool)
+        new = NewUpload(media.user, media.chat, sending.filename, image, plan.form)
+        return await record(new, size)
 
     async def _record(self, new: NewUpload, size: int) -> FileResult:
         """An upload made outside a job is recorded alone."""
         record = await self._store.uploads.record(new.user, new.chat, new.filename, new.image)
-        return FileResult(new.filename, Outcome.UPLOADED, upload=record, size=size)
+        return new.result(record, size)
 
     async def _send(
         self,
         media: IncomingMedia,
         spool: Path,
-        key: str,
-        options: UploadOptions,
+        plan: Plan,
         progress: Progress | None,
+        sending: Sending,
     ) -> tuple[int, HostImage]:
         """The size sent and the host's answer. One slot of UPLOAD_CONCURRENCY covers the
         download and the upload, which run at once."""
-        name, kind = media.file.filename, media.file.content_type
         async with self._slots:
-            size = await _size_of(spool)
-            if size is None:
-                if media.file.size is not None:
-                    return await self._piped(media, spool, key, options, progress)
-                size = await self._download(media, spool)  # no Content-Length to give first
-            image = await self._client.upload(
-                key, FileSource(spool, name, kind), options, progress=progress
-            )
-            return size, image
+            size = await kept_size(spool)
+            if size is not None:  # kept from an earlier attempt: sent as it was described then
+                if media.file.link:
+                    described(sending, spool)
+            elif media.file.link:
+                return await self._link(media.file.locator, spool, plan, progress, sending)
+            elif media.file.size is not None:
+                return await self._piped(
+                    media.fetch,
+                    spool,
+                    sending,
+                    declared=media.file.size,
+                    limit_mb=self.limit_mb(media.user.platform),
+                    plan=plan,
+                    progress=progress,
+                )
+            else:  # no Content-Length to give first
+                size = await download_to(spool, media.fetch, self.limit_mb(media.user.platform))
+            return size, await self._from_disk(spool, plan, progress, sending)
+
+    async def _link(
+        self,
+        link: str,
+        spool: Path,
+        plan: Plan,
+        progress: Progress | None,
+        sending: Sending,
+    ) -> tuple[int, HostImage]:
+        """The file at a link, fetched by the bot itself (the host never sees the link) and
+        sent under the name and type its download gave it: through the pipe when its server
+        said its size, else to disk first. Its name is kept beside the file for a next try."""
+        async with self._links.open(link) as download:
+            sending.filename, sending.content_type = download.filename, download.content_type
+            describe(sending, spool)
+            if download.size is not None:
+                return await self._piped(
+                    download.chunks,
+                    spool,
+                    sending,
+                    declared=download.size,
+                    limit_mb=self._links.limit_mb,
+                    plan=plan,
+                    progress=progress,
+                )
+            size = await download_to(spool, download.chunks, self._links.limit_mb)
+        return size, await self._from_disk(spool, plan, progress, sending)
+
+    async def _from_disk(
+        self, spool: Path, plan: Plan, progress: Progress | None, sending: Sending
+    ) -> HostImage:
+        source = FileSource(spool, sending.filename, sending.content_type)
+        return await self._client.upload(plan.key, source, plan.options, progress=progress)
 
     async def _piped(
         self,
-        media: IncomingMedia,
+        chunks: Fetch,
         spool: Path,
-        key: str,
-        options: UploadOptions,
+        sending: Sending,
+        *,
+        declared: int,
+        limit_mb: int,
+        plan: Plan,
         progress: Progress | None,
     ) -> tuple[int, HostImage]:
         """The upload fed by the download as it arrives (``bot.pipe``). When the host fails,
         the download still goes to the end, so the next attempt sends the kept file."""
-        assert media.file.size is not None
-        limit = self.limit_mb(media.user.platform)
-        pipe = Pipe(media.fetch, spool, declared=media.file.size, limit_mb=limit)
+        pipe = Pipe(chunks, spool, declared=declared, limit_mb=limit_mb)
         await pipe.start()
-        source = StreamSource(
-            pipe.body, media.file.size, media.file.filename, media.file.content_type
-        )
+        source = StreamSource(pipe.body, declared, sending.filename, sending.content_type)
         try:
-            image = await self._client.upload(key, source, options, progress=progress)
+            image = await self._client.upload(plan.key, source, plan.options, progress=progress)
         except HostError:
             with suppress(Exception):  # a download that broke too leaves no file to keep
                 await pipe.finished()
@@ -223,40 +286,15 @@ class UploadService:
             await pipe.close()
             raise
         await pipe.finished()
-        return media.file.size, image
-
-    async def _download(self, media: IncomingMedia, spool: Path) -> int:
-        """The whole file to disk first, for a platform that did not say its size."""
-        limit = self.limit_mb(media.user.platform)
-        received = 0
-        partial = spool.with_name(spool.name + ".part")
-        try:
-            with partial.open("wb") as out:
-                async for chunk in media.fetch():
-                    received += len(chunk)
-                    if received > limit * MB:
-                        raise MediaTooLarge(limit)
-                    out.write(chunk)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        os.replace(partial, spool)
-        return received
+        return declared, image
 
     def drop_kept(self, job_id: int) -> None:
         """A finished job's files kept between its attempts are no longer needed."""
-        for kept in self._temp_dir.glob(f"job-{job_id}-*"):
-            kept.unlink(missing_ok=True)
+        drop_kept(self._temp_dir, job_id)
 
-    def drop_stale(self, older_than_s: float = STALE_SPOOL_S) -> None:
+    def drop_stale(self) -> None:
         """Files left by a process that stopped mid-job and never came back for them."""
-        if not self._temp_dir.is_dir():
-            return
-        horizon = time.time() - older_than_s
-        for kept in self._temp_dir.iterdir():
-            with suppress(FileNotFoundError):
-                if kept.stat().st_mtime < horizon:
-                    kept.unlink()
+        drop_stale(self._temp_dir)
 
     async def upload_item(
         self,

@@ -15,7 +15,7 @@ from discord import app_commands
 
 from adapters.discord.files import file_ref
 from adapters.discord.inbound import Call, Inbound
-from adapters.discord.labels import expiration_choices, label, switch_choices
+from adapters.discord.labels import expiration_choices, form_choices, label, switch_choices
 from adapters.discord.outbound import answer_error
 from bot.commands import Commands, parse_album
 from bot.domain import UploadOptions
@@ -81,6 +81,7 @@ class AppCommands:
             self._expire(),
             self._nsfw(),
             self._album(),
+            self._format(),
             self._mirror(),
             self._upload(),
             self._menu(),
@@ -131,6 +132,15 @@ class AppCommands:
 
         return album
 
+    def _format(self) -> AppCommand:
+        @app_commands.command(name="format", description=label("command.format"))
+        @app_commands.describe(form=label("discord.option.form"))
+        @app_commands.choices(form=form_choices())
+        async def format_(interaction: discord.Interaction, form: str) -> None:
+            await self._inbound.command(interaction, lambda ctx: self._commands.format(ctx, form))
+
+        return format_
+
     def _mirror(self) -> AppCommand:
         @app_commands.command(name="mirror", description=label("command.mirror"))
         @app_commands.describe(state=label("discord.option.switch"))
@@ -150,6 +160,7 @@ class AppCommands:
         @app_commands.command(name="upload", description=label("command.upload"))
         @app_commands.describe(
             file=label("discord.option.file"),
+            url=label("discord.option.url"),
             expiration=label("discord.option.expiration"),
             nsfw=label("discord.option.nsfw"),
             title=label("discord.option.title"),
@@ -159,7 +170,8 @@ class AppCommands:
         @app_commands.choices(expiration=expiration_choices())
         async def upload(  # noqa: PLR0917 - discord.py passes each option as a parameter
             interaction: discord.Interaction,
-            file: discord.Attachment,
+            file: discord.Attachment | None = None,
+            url: str | None = None,
             expiration: str | None = None,
             nsfw: bool | None = None,
             title: str | None = None,
@@ -167,7 +179,8 @@ class AppCommands:
             album: str | None = None,
         ) -> None:
             options = upload_options(expiration, nsfw, title, tags, album)
-            await self._inbound.request(interaction, [file_ref(file)], options=options)
+            item = None if file is None else file_ref(file)
+            await self._inbound.upload(interaction, item, url, options)
 
         return upload
 

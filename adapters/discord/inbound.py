@@ -21,7 +21,7 @@ from bot.commands import Context, deliver
 from bot.domain import ChatKind, ChatRef, Reply, UploadOptions, UserRef, Visibility
 from bot.payloads import AnswerTarget, FileRef, JobSpec
 from bot.store import Store
-from bot.texts import Language, language_of
+from bot.texts import Language, language_of, t
 
 PLATFORM = DiscordSettings.name
 Call = Callable[[Context], Awaitable[Reply | list[Reply]]]
@@ -91,6 +91,22 @@ class Inbound:
         except Exception as error:  # a button has no command tree to report it
             await answer_error(interaction, error)
 
+    async def upload(
+        self,
+        interaction: discord.Interaction,
+        file: FileRef | None,
+        url: str | None,
+        options: UploadOptions,
+    ) -> None:
+        """/upload: its attachment, or the file at its link (the core checks and fetches it);
+        exactly one of the two, else one ephemeral sentence."""
+        link = (url or "").strip()
+        if (file is None) == (not link):
+            await self.command(interaction, _either)
+            return
+        item = file if file is not None else FileRef.of_link(link)
+        await self.request(interaction, [item], options=options)
+
     async def request(
         self,
         interaction: discord.Interaction,
@@ -136,6 +152,10 @@ class Inbound:
         reply = await self._core.intake.posted(spec)
         if reply is not None:
             await self._answers.deliver(spec, reply)
+
+
+async def _either(ctx: Context) -> Reply:
+    return Reply(t("discord.upload.either"), visibility=Visibility.USER_ONLY)
 
 
 async def _close_unanswered(interaction: discord.Interaction) -> None:

@@ -12,6 +12,7 @@ import re
 from discord import Locale, app_commands
 
 from adapters.discord.texts import EN
+from bot.domain import EmbedForm
 from bot.durations import EXPIRATION_CHOICES
 from bot.texts import CATALOGS, Language, language_of
 
@@ -46,6 +47,11 @@ def duration_label(iso: str) -> app_commands.locale_str:
 def expiration_choices() -> list[app_commands.Choice[str]]:
     """The host's own expirations, shortest first; the value is the ISO-8601 duration."""
     return [app_commands.Choice(name=duration_label(iso), value=iso) for iso in EXPIRATION_CHOICES]
+
+
+def form_choices() -> list[app_commands.Choice[str]]:
+    """Each ``/format`` form, named as the help text names it."""
+    return [app_commands.Choice(name=label(f"format.{form}"), value=form) for form in EmbedForm]
 
 
 def switch_choices() -> list[app_commands.Choice[str]]:

@@ -14,8 +14,8 @@ TEXTS = PlatformTexts(upload_help="discord.help.upload", mirror_needs="discord.m
 
 EN = {
     TEXTS.upload_help: (
-        "/upload — upload an attached image or video; or, on any message, "
-        "Apps → Upload to Chevereto"
+        "/upload — upload an attached image or video, or the file at a link (url); "
+        "or, on any message, Apps → Upload to Chevereto"
     ),
     TEXTS.mirror_needs: (
         "I must be able to read this channel's messages, and my Message Content intent "
@@ -24,8 +24,11 @@ EN = {
     "discord.option.api_key": "Your API key, from your account settings on the site, under API",
     "discord.option.duration": "5m, 1h, 3d, 2w, an ISO-8601 duration like P1D, or off",
     "discord.option.switch": "on or off",
+    "discord.option.form": "links only, the direct file link, or an embed code",
     "discord.option.album": "The album id from its URL (like 4c), or off",
     "discord.option.file": "The image or video to upload",
+    "discord.option.url": "Or a link to the image or video to upload",
+    "discord.upload.either": "Give /upload either a file or a url, one of the two.",
     "discord.option.expiration": "When this upload expires (default: your /expire)",
     "discord.option.nsfw": "Mark this upload NSFW (default: your /nsfw)",
     "discord.option.title": "Title (default: the file name)",
@@ -46,13 +49,19 @@ EN = {
 }
 
 ZH = {
-    TEXTS.upload_help: "/upload — 上传附带的图片或视频；或在任意消息上选择 应用 → 上传到 Chevereto",
+    TEXTS.upload_help: (
+        "/upload — 上传附带的图片或视频，或链接（url）处的文件；"
+        "或在任意消息上选择 应用 → 上传到 Chevereto"
+    ),
     TEXTS.mirror_needs: "我需要能读取此频道的消息，并且需要开启 Message Content（消息内容）权限。",
     "discord.option.api_key": "你的 API 密钥，在网站账户设置的 API 页面",
     "discord.option.duration": "5m、1h、3d、2w、ISO-8601 时长（如 P1D）或 off",
     "discord.option.switch": "开或关",
+    "discord.option.form": "仅链接、文件直链或嵌入代码",
     "discord.option.album": "相册网址中的 ID（如 4c），或 off",
     "discord.option.file": "要上传的图片或视频",
+    "discord.option.url": "或要上传的图片或视频的链接",
+    "discord.upload.either": "请给 /upload 一个文件或一个 url，二者选其一。",
     "discord.option.expiration": "此次上传的过期时间（默认使用 /expire 的设置）",
     "discord.option.nsfw": "将此次上传标记为 NSFW（默认使用 /nsfw 的设置）",
     "discord.option.title": "标题（默认为文件名）",

@@ -20,7 +20,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 import discord
 
 from bot.domain import Button, Reply, Text, Visibility
-from bot.texts import Language, render, split
+from bot.texts import Language, code_spans, render, render_marked, split
 
 MESSAGE_MAX = 2000
 ACTION = re.compile(r"[a-z]+:[0-9]+")
@@ -45,12 +45,36 @@ def plain(text: Text, language: Language) -> str:
     return discord.utils.escape_markdown(render(text, language))
 
 
+def _markdown(marked: str) -> str:
+    """A marked rendering as Discord markdown: the text escaped, each code span a code block
+    (copied whole, never read as markdown)."""
+    text, spans = code_spans(marked)
+    out, at = [], 0
+    for start, end in spans:
+        out.append(discord.utils.escape_markdown(text[at:start]))
+        out.append("```\n" + text[start:end].replace("```", "`\u200b``") + "\n```")
+        at = end
+    out.append(discord.utils.escape_markdown(text[at:]))
+    return "".join(out)
+
+
+def _chunks(marked: str) -> list[str]:
+    """The markdown of a marked rendering in messages of at most ``MESSAGE_MAX`` characters:
+    escapes and code fences make a chunk longer than its text, so it is cut shorter."""
+    limit = MESSAGE_MAX
+    while True:
+        chunks = [_markdown(chunk) for chunk in split(marked, limit)]
+        if limit <= MESSAGE_MAX // 4 or all(len(chunk) <= MESSAGE_MAX for chunk in chunks):
+            return chunks
+        limit -= MESSAGE_MAX // 8
+
+
 def is_ephemeral(reply: Reply) -> bool:
     return reply.visibility is not Visibility.PUBLIC or reply.secret
 
 
 def pieces(reply: Reply, language: Language) -> list[Piece]:
-    chunks = split(plain(reply.text, language), MESSAGE_MAX)
+    chunks = _chunks(render_marked(reply.text, language))
     views = [discord.ui.View() for _ in chunks[:-1]] + [build_view(reply.buttons, language)]
     flags = (reply.secret, is_ephemeral(reply))
     return [Piece(chunk, view, *flags) for chunk, view in zip(chunks, views, strict=True)]

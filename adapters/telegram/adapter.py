@@ -21,6 +21,7 @@ from telegram.request import HTTPXRequest
 from adapters.telegram import commands
 from adapters.telegram.files import Downloader
 from adapters.telegram.inbound import Inbound
+from adapters.telegram.inline import Inline
 from adapters.telegram.outbound import Outbound
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.texts import TEXTS
@@ -34,7 +35,7 @@ from bot.reconnect import Reconnect
 from bot.tls import tls_context
 
 log = logging.getLogger(__name__)
-ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "inline_query"]
 POLL_TIMEOUT_S = 30
 TLS = {"verify": tls_context()}
 UNSTORED_PAUSE_S = 2.0
@@ -83,7 +84,7 @@ class TelegramAdapter:
         self._downloader = Downloader(self._app.bot, self._limit_mb)
         self._outbound = Outbound(self._app.bot)
         self._inbound = Inbound(core, self._outbound)
-        commands.register(self._app, self._inbound)
+        commands.register(self._app, self._inbound, Inline(core))
 
     def size_limit_mb(self) -> int:
         return self._limit_mb

@@ -1,22 +1,25 @@
-"""The commands on Telegram: one CommandHandler each, the media and button handlers, and the
-command menu that clients show (setMyCommands), in English and Chinese."""
+"""The commands on Telegram: one CommandHandler each, the media, button and inline query
+handlers, and the command menu that clients show (setMyCommands), in English and Chinese."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
 
-from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram import Bot, BotCommand, BotCommandScopeChat, Message
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
 from adapters.telegram.inbound import Command, Inbound
+from adapters.telegram.inline import Inline
+from bot.links import single_link
 from bot.texts import CATALOGS, Language
 
 MEDIA = (
@@ -25,6 +28,13 @@ MEDIA = (
 POSTS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 MENU_LANGUAGES: tuple[tuple[Language, str | None], ...] = (("en", None), ("zh", "zh"))
 """Each menu's language, and the client language it is shown to (None: everyone else)."""
+
+
+class OneLink(filters.MessageFilter):
+    """A message whose text is one http(s) link and nothing else."""
+
+    def filter(self, message: Message) -> bool:
+        return single_link(message.text) is not None
 
 
 def commands_of(inbound: Inbound) -> dict[str, Command]:
@@ -38,6 +48,7 @@ def commands_of(inbound: Inbound) -> dict[str, Command]:
         "expire": inbound.expire,
         "nsfw": inbound.nsfw,
         "album": inbound.album,
+        "format": inbound.format,
         "upload": inbound.upload,
         "mirror": inbound.mirror,
         "history": inbound.history,
@@ -45,15 +56,18 @@ def commands_of(inbound: Inbound) -> dict[str, Command]:
     }
 
 
-def register(app: Application, inbound: Inbound) -> None:  # type: ignore[type-arg]
-    """Commands and buttons run concurrently; posted media is handled in order, so that the
-    poll loop knows it was stored before it acknowledges the update."""
+def register(app: Application, inbound: Inbound, inline: Inline) -> None:  # type: ignore[type-arg]
+    """Commands, buttons and inline queries run concurrently; posted media is handled in order,
+    so that the poll loop knows it was stored before it acknowledges the update."""
     for name, run in commands_of(inbound).items():
         app.add_handler(CommandHandler(name, inbound.command(run), filters=POSTS, block=False))
     app.add_handler(MessageHandler(POSTS & MEDIA, inbound.media))
     private_text = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND
+    # A private message that is one link asks for its upload: stored like posted media.
+    app.add_handler(MessageHandler(private_text & filters.TEXT & OneLink(), inbound.posted_link))
     app.add_handler(MessageHandler(private_text & ~MEDIA, inbound.not_media, block=False))
     app.add_handler(CallbackQueryHandler(inbound.button, block=False))
+    app.add_handler(InlineQueryHandler(inline.query, block=False))
 
 
 ADMIN_ONLY = frozenset({"stats"})

@@ -19,7 +19,8 @@ from bot.app import Core
 from bot.commands import Context, deliver
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
-from bot.payloads import AnswerTarget, JobSpec
+from bot.links import single_link
+from bot.payloads import AnswerTarget, FileRef, JobSpec
 from bot.texts import error_text, language_of
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,12 @@ def job_of(ctx: Context, source: Message, answer_to: Message) -> JobSpec:
     assert item is not None
     answer = AnswerTarget(reply_to=str(answer_to.message_id))
     return JobSpec(ctx.user, ctx.chat, ctx.language, (item,), caption=source.caption, answer=answer)
+
+
+def link_job(ctx: Context, link: str, answer_to: Message) -> JobSpec:
+    """A job for the file at ``link`` (the bot fetches it), answered in reply to ``answer_to``."""
+    answer = AnswerTarget(reply_to=str(answer_to.message_id))
+    return JobSpec(ctx.user, ctx.chat, ctx.language, (FileRef.of_link(link),), answer=answer)
 
 
 class Inbound:
@@ -144,6 +151,9 @@ class Inbound:
     async def album(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return [await self._core.commands.album(ctx, argument)]
 
+    async def format(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.format(ctx, argument)]
+
     async def history(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return await self._core.commands.history(ctx)
 
@@ -162,8 +172,13 @@ class Inbound:
         return member.status in ADMINS
 
     async def upload(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
-        """/upload as a reply to a message with media uploads that media, with the sender's key."""
+        """/upload <link> uploads the file at the link; /upload as a reply to a message with
+        media uploads that media; both with the sender's key. A link that is not one is refused
+        by the core, in one sentence."""
         message = update.effective_message
+        if message is not None and argument.strip():
+            reply = await self._core.intake.requested(link_job(ctx, argument.strip(), message))
+            return [] if reply is None else [reply]
         target = message.reply_to_message if message is not None else None
         if message is None or target is None or file_of(target) is None:
             return [await self._core.commands.upload_usage(ctx)]
@@ -179,8 +194,28 @@ class Inbound:
             return
         ctx = context_of(update)
         group = f"tg:{ctx.chat.id}:{message.media_group_id}" if message.media_group_id else None
+        spec = job_of(ctx, message, message)
+        await self._admit(update, ctx, lambda: self._core.intake.posted(spec, group_key=group))
+
+    async def posted_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A private message that is one link: a job for the file there, stored before this
+        update is acknowledged, as a posted photo's is. (Only private chats: in a mirrored
+        group only posted files are mirrored, links are not fetched.)"""
+        message = update.effective_message
+        link = single_link(message.text) if message is not None else None
+        if message is None or link is None:
+            return
+        ctx = context_of(update)
+        spec = link_job(ctx, link, message)
+        await self._admit(update, ctx, lambda: self._core.intake.requested(spec))
+
+    async def _admit(
+        self, update: Update, ctx: Context, admit: Callable[[], Awaitable[Reply | None]]
+    ) -> None:
+        """Hands a job to the intake and answers a refusal; a job that could not be stored
+        leaves the update unacknowledged, so that Telegram sends it again."""
         try:
-            reply = await self._core.intake.posted(job_of(ctx, message, message), group_key=group)
+            reply = await admit()
         except BotError as error:
             reply = Reply(error_text(error))
         except Exception:  # the database is away: leave the update unacknowledged

@@ -15,18 +15,42 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    MessageEntity,
     ReplyParameters,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.domain import Reply, Text, Visibility
 from bot.payloads import JobSpec
-from bot.texts import Language, render, split
+from bot.texts import Language, code_spans, render, render_marked, split
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 MESSAGE_MAX = 4096
 """Telegram's limit on a message's text, in characters."""
-Piece = tuple[str, InlineKeyboardMarkup | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One message of a reply: its text, its code spans (monospace, copied whole with a tap),
+    and the buttons, which only the last piece carries."""
+
+    text: str
+    entities: tuple[MessageEntity, ...]
+    markup: InlineKeyboardMarkup | None
+
+
+def _utf16(text: str) -> int:
+    """Telegram counts entity offsets in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _piece(marked: str, markup: InlineKeyboardMarkup | None) -> Piece:
+    text, spans = code_spans(marked)
+    entities = tuple(
+        MessageEntity(MessageEntity.CODE, _utf16(text[:start]), _utf16(text[start:end]))
+        for start, end in spans
+    )
+    return Piece(text, entities, markup)
 
 
 def keyboard(reply: Reply, language: Language) -> InlineKeyboardMarkup | None:
@@ -43,9 +67,9 @@ def keyboard(reply: Reply, language: Language) -> InlineKeyboardMarkup | None:
 
 def pieces(reply: Reply, language: Language) -> list[Piece]:
     """The reply as messages within Telegram's limit; the buttons go with the last."""
-    chunks = split(render(reply.text, language), MESSAGE_MAX)
+    chunks = split(render_marked(reply.text, language), MESSAGE_MAX)
     markups = [None] * (len(chunks) - 1) + [keyboard(reply, language)]
-    return list(zip(chunks, markups, strict=True))
+    return [_piece(chunk, markup) for chunk, markup in zip(chunks, markups, strict=True)]
 
 
 def _previews(reply: Reply) -> LinkPreviewOptions | None:
@@ -149,11 +173,12 @@ class Outbound:
         reply_to: int | None,
     ) -> None:
         """Sends the pieces in order, the first replying to ``reply_to``."""
-        for text, markup in parts:
+        for piece in parts:
             await self._bot.send_message(
                 chat_id,
-                text,
-                reply_markup=markup,
+                piece.text,
+                entities=piece.entities or None,
+                reply_markup=piece.markup,
                 link_preview_options=previews,
                 reply_parameters=_replying(reply_to),
             )
@@ -163,10 +188,14 @@ class Outbound:
         self, chat_id: int, message_id: int, piece: Piece, previews: LinkPreviewOptions | None
     ) -> bool:
         """Edits a message into ``piece``; False when it cannot be (gone, too old)."""
-        text, markup = piece
         try:
             await self._bot.edit_message_text(
-                text, chat_id, message_id, reply_markup=markup, link_preview_options=previews
+                piece.text,
+                chat_id,
+                message_id,
+                entities=piece.entities or None,
+                reply_markup=piece.markup,
+                link_preview_options=previews,
             )
         except TelegramError:
             return False

@@ -1,4 +1,5 @@
-"""Telegram's own sentences: how /upload works here, and what mirroring needs of the bot."""
+"""Telegram's own sentences: how /upload works here, what mirroring needs of the bot, and the
+button inline mode shows when it found nothing."""
 
 from __future__ import annotations
 
@@ -6,21 +7,30 @@ from bot.platform import PlatformTexts
 from bot.texts import register
 
 TEXTS = PlatformTexts(upload_help="telegram.help.upload", mirror_needs="telegram.mirror.needs")
+INLINE_NOTHING = "telegram.inline.nothing"
+"""Above an empty inline answer; it opens the private chat with /start (64 characters at most)."""
 
 register(
     {
         "en": {
-            TEXTS.upload_help: "/upload — upload the media of the message you reply to",
+            TEXTS.upload_help: (
+                "/upload — upload the media of the message you reply to; "
+                "/upload <link> — the file at a link"
+            ),
             TEXTS.mirror_needs: (
                 "I must see every message here: make me an admin, "
                 "or turn my privacy mode off with @BotFather."
             ),
+            INLINE_NOTHING: "No uploads found — switch to a private chat",
         },
         "zh": {
-            TEXTS.upload_help: "/upload — 回复一条带媒体的消息来上传它",
+            TEXTS.upload_help: (
+                "/upload — 回复一条带媒体的消息来上传它；/upload <链接> — 上传链接处的文件"
+            ),
             TEXTS.mirror_needs: (
                 "我需要能看到这里的所有消息：请把我设为管理员，或通过 @BotFather 关闭隐私模式。"
             ),
+            INLINE_NOTHING: "没有找到上传 — 切换到私聊",
         },
     }
 )

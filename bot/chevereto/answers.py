@@ -47,6 +47,14 @@ class Redirected(HostUnavailable):
     """The host answered a 3xx: a wrong base URL, which no retry cures."""
 
 
+class _Picture(BaseModel):
+    """One of the image's sizes (``thumb``, ``medium``): its ``url`` is null for small images."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: str | None = None
+
+
 class _Image(BaseModel):
     """The fields of ``image`` the bot uses; ``url`` and ``display_url`` are absent while
     the image awaits moderation."""
@@ -65,6 +73,7 @@ class _Image(BaseModel):
     mime: str | None = None
     type: str | None = None
     title: str | None = None
+    thumb: _Picture | None = None
 
     @field_validator("expiration_date_gmt", mode="before")
     @classmethod
@@ -77,7 +86,8 @@ class _Image(BaseModel):
         return value
 
     def host_image(self) -> HostImage:
-        return HostImage(**self.model_dump())
+        thumb_url = None if self.thumb is None else self.thumb.url
+        return HostImage(**self.model_dump(exclude={"thumb"}), thumb_url=thumb_url)
 
 
 class _Failure(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain import ChatRef, UserRef
+from bot.domain import ChatRef, EmbedForm, UserRef
 from bot.store.database import Database
 from bot.store.tables import ChatSetting, Preference
 
@@ -15,6 +15,14 @@ class Prefs:
     nsfw: bool | None = None
     album_id: str | None = None
     language: str | None = None
+    embed_form: EmbedForm = EmbedForm.LINKS
+
+    @classmethod
+    def of_row(cls, row: Preference | None) -> Prefs:
+        if row is None:
+            return cls()
+        form = EmbedForm(row.embed_form) if row.embed_form else EmbedForm.LINKS
+        return cls(row.expiration, row.nsfw, row.album_id, row.language, form)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +38,7 @@ class Preferences:
 
     async def of(self, user: UserRef) -> Prefs:
         async with self._db.session() as s:
-            row = await s.get(Preference, (user.platform, user.id))
-            if row is None:
-                return Prefs()
-            return Prefs(row.expiration, row.nsfw, row.album_id, row.language)
+            return Prefs.of_row(await s.get(Preference, (user.platform, user.id)))
 
     async def _set(self, user: UserRef, **values: object) -> None:
         async with self._db.session.begin() as s:
@@ -52,6 +57,9 @@ class Preferences:
 
     async def set_album(self, user: UserRef, album_id: str | None) -> None:
         await self._set(user, album_id=album_id)
+
+    async def set_embed_form(self, user: UserRef, form: EmbedForm) -> None:
+        await self._set(user, embed_form=form.value)
 
     async def remember_language(self, user: UserRef, language: str) -> None:
         """Kept so that answers sent later (a resumed job, a private message) speak the user's

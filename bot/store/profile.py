@@ -36,12 +36,7 @@ class Profiles:
         mirroring on; and the user's preferences."""
         async with self._db.session() as s:
             own = await self._key(s, user)
-            row = await s.get(Preference, (user.platform, user.id))
-            prefs = (
-                Prefs()
-                if row is None
-                else Prefs(row.expiration, row.nsfw, row.album_id, row.language)
-            )
+            prefs = Prefs.of_row(await s.get(Preference, (user.platform, user.id)))
             if own is not None:
                 return Profile(own, True, prefs)
             return Profile(await self._mirroring_key(s, user, chat), False, prefs)

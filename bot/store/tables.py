@@ -58,6 +58,7 @@ class Preference(Base):
     nsfw: Mapped[bool | None] = mapped_column(Boolean)
     album_id: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(16))
+    embed_form: Mapped[str | None] = mapped_column(String(16))
 
 
 class ChatSetting(Base):
@@ -84,6 +85,10 @@ class Upload(Base):
     expires_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(String(100))
+    thumb_url: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str | None] = mapped_column(String(16))
 
 
 class Job(Base):

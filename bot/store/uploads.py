@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import Vault
-from bot.domain import ChatRef, HostImage, UploadRecord, UserRef
+from bot.domain import ChatRef, EmbedForm, HostImage, Outcome, UploadRecord, UserRef
+from bot.payloads import FileResult
 from bot.store.database import Database, now, patient
 from bot.store.tables import Upload
 
@@ -21,6 +22,12 @@ class NewUpload:
     chat: ChatRef
     filename: str
     image: HostImage
+    form: EmbedForm = EmbedForm.LINKS
+    """What the answer carries for it besides the links (the uploader's ``/format``)."""
+
+    def result(self, record: UploadRecord, size: int) -> FileResult:
+        """What became of its file, once recorded."""
+        return FileResult(self.filename, Outcome.UPLOADED, record, size=size, form=self.form)
 
 
 async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRecord:
@@ -28,6 +35,7 @@ async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRec
     written, not read back. A job writes it together with its results (``JobQueue``)."""
     moment, image = now(), new.image
     filename = new.filename[:255]
+    title = image.title[:100] if image.title else None
     upload_id = await s.scalar(
         insert(Upload)
         .values(
@@ -42,6 +50,10 @@ async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRec
             expires_at=image.expiration_date_gmt,
             created_at=moment,
             deleted=False,
+            url=image.url,
+            title=title,
+            thumb_url=image.thumb_url,
+            media_type=image.type,
         )
         .returning(Upload.id)
     )
@@ -55,6 +67,19 @@ async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRec
         delete_url=image.delete_url,
         expires_at=image.expiration_date_gmt,
         created_at=moment,
+        url=image.url,
+        title=title,
+        thumb_url=image.thumb_url,
+        media_type=image.type,
+    )
+
+
+def _kept_of(user: UserRef) -> tuple[ColumnElement[bool], ...]:
+    """The user's uploads on its platform that were not deleted through the bot."""
+    return (
+        Upload.platform == user.platform,
+        Upload.user_id == user.id,
+        Upload.deleted.is_(False),
     )
 
 
@@ -82,17 +107,31 @@ class Uploads:
             expires_at=row.expires_at,
             created_at=row.created_at,
             deleted=row.deleted,
+            url=row.url,
+            title=row.title,
+            thumb_url=row.thumb_url,
+            media_type=row.media_type,
         )
 
     async def history(self, user: UserRef, limit: int = 10) -> list[UploadRecord]:
         """The user's last uploads not deleted through the bot, newest first."""
         async with self._db.session() as s:
+            query = select(Upload).where(*_kept_of(user)).order_by(Upload.id.desc()).limit(limit)
+            return [self._record(row) for row in (await s.scalars(query)).all()]
+
+    async def search(self, user: UserRef, words: str, limit: int = 20) -> list[UploadRecord]:
+        """The user's last uploads (newest first) that can still be shown: not deleted through
+        the bot, not expired, with a direct link (none while awaiting moderation, nor for
+        uploads recorded before it was kept), whose title or file name holds every word, in
+        any case; ``%`` and ``_`` in a word are plain characters. No words: the latest."""
+        async with self._db.session() as s:
             query = (
                 select(Upload)
                 .where(
-                    Upload.platform == user.platform,
-                    Upload.user_id == user.id,
-                    Upload.deleted.is_(False),
+                    *_kept_of(user),
+                    Upload.url.is_not(None),
+                    or_(Upload.expires_at.is_(None), Upload.expires_at > now()),
+                    *(_holds(word) for word in words.split()),
                 )
                 .order_by(Upload.id.desc())
                 .limit(limit)
@@ -107,3 +146,12 @@ class Uploads:
     async def mark_deleted(self, upload_id: int) -> None:
         async with self._db.session.begin() as s:
             await s.execute(update(Upload).where(Upload.id == upload_id).values(deleted=True))
+
+
+def _holds(word: str) -> ColumnElement[bool]:
+    """The title or the file name holds ``word``, case aside (``ILIKE`` on PostgreSQL,
+    ``lower() LIKE`` on SQLite), its LIKE wildcards escaped."""
+    return or_(
+        Upload.title.icontains(word, autoescape=True),
+        Upload.filename.icontains(word, autoescape=True),
+    )

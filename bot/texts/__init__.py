@@ -49,16 +49,48 @@ def t(key: str, /, **params: object) -> Text:
     return Text(key, params)
 
 
+CODE_KEY = "$code"
+CODE_OPEN, CODE_CLOSE = "\x02", "\x03"
+"""Around a code span in a marked rendering. Neither can be in a title or a file name (control
+characters are cleaned out of both) nor in a URL."""
+
+
+def code(snippet: str) -> Text:
+    """``snippet`` to show as code (monospace, copied whole), where the platform can."""
+    return Text(CODE_KEY, {"code": snippet})
+
+
 def render(text: Text, language: Language) -> str:
     """The text in that language; nested Texts are rendered too, lists one per line."""
+    return render_marked(text, language).replace(CODE_OPEN, "").replace(CODE_CLOSE, "")
+
+
+def render_marked(text: Text, language: Language) -> str:
+    """Like ``render``, with each code span between ``CODE_OPEN`` and ``CODE_CLOSE``, for a
+    platform that formats code (see ``code_spans``)."""
+    if text.key == CODE_KEY:
+        return f"{CODE_OPEN}{text.params['code']}{CODE_CLOSE}"
     template = CATALOGS[language].get(text.key) or CATALOGS["en"][text.key]
     values = {name: _render_param(value, language) for name, value in text.params.items()}
     return template.format(**values)
 
 
+def code_spans(marked: str) -> tuple[str, list[tuple[int, int]]]:
+    """The plain text of a marked rendering, and where its code spans are in it (start, end)."""
+    plain: list[str] = []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for index, part in enumerate(marked.replace(CODE_CLOSE, CODE_OPEN).split(CODE_OPEN)):
+        if index % 2 and part:
+            spans.append((at, at + len(part)))
+        plain.append(part)
+        at += len(part)
+    return "".join(plain), spans
+
+
 def _render_param(value: object, language: Language) -> str:
     if isinstance(value, Text):
-        return render(value, language)
+        return render_marked(value, language)
     if isinstance(value, bool):
         return render(Text("on" if value else "off"), language)
     if isinstance(value, Sequence) and not isinstance(value, str):
@@ -68,6 +100,14 @@ def _render_param(value: object, language: Language) -> str:
 
 _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.NotLinked, "error.not_linked"),
+    (errors.LinkIsPage, "error.link_page"),
+    (errors.LinkNotMedia, "error.link_not_media"),
+    (errors.LinkUnreachable, "error.link_unreachable"),
+    (errors.NotALink, "error.not_a_link"),
+    (errors.LinkSchemeRefused, "error.link_scheme"),
+    (errors.LinkHasCredentials, "error.link_credentials"),
+    (errors.LinkWithoutHost, "error.link_without_host"),
+    (errors.AddressRefused, "error.link_address"),
     (errors.UnsupportedMedia, "error.unsupported"),
     (errors.MediaUnavailable, "error.media_unavailable"),
     (errors.SizeMismatch, "error.size_mismatch"),
@@ -97,6 +137,14 @@ def _with_params(error: BaseException) -> Text | None:
         return t("error.invalid_argument", usage=error.usage)
     if isinstance(error, errors.QuotaReached):
         return t("error.quota_reached", limit=error.limit)
+    return _link_with_params(error)
+
+
+def _link_with_params(error: BaseException) -> Text | None:
+    if isinstance(error, errors.TooManyRedirects):
+        return t("error.link_redirects", limit=error.limit)
+    if isinstance(error, errors.LinkBadStatus):
+        return t("error.link_status", status=error.status)
     return None
 
 

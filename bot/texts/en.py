@@ -10,12 +10,13 @@ MESSAGES: dict[str, str] = {
     "command.expire": "Default expiration (5m, 1h, 3d, 2w, P1D or off)",
     "command.nsfw": "Default NSFW flag (on or off)",
     "command.album": "Default album (its id, or off)",
-    "command.upload": "Upload media once",
+    "command.format": "What answers carry: links, direct, markdown, bbcode or html",
+    "command.upload": "Upload media once, or the file at a link",
     "command.mirror": "Upload every image and video posted here (admins)",
     "command.history": "Your last uploads and their delete links",
     "command.stats": "Uploads and errors, for the bot's admins",
     "help": (
-        "I upload the images and videos you send me to {site} and answer with their links.\n"
+        "I upload the images and videos you send me, or the file at a link you send, to {site} and answer with their links.\n"
         "\n"
         "/link <api_key> — link your Chevereto API key (in a private chat)\n"
         "/unlink — forget your key\n"
@@ -23,6 +24,7 @@ MESSAGES: dict[str, str] = {
         "/expire <5m|1h|3d|2w|P1D|off> — default expiration\n"
         "/nsfw <on|off> — default NSFW flag\n"
         "/album <id|off> — default album\n"
+        "/format <links|direct|markdown|bbcode|html> — add the file link or an embed code to answers\n"
         "{upload}\n"
         "/mirror <on|off> — upload every image and video posted in this group (admins)\n"
         "/history — your last uploads and their delete links\n"
@@ -38,7 +40,7 @@ MESSAGES: dict[str, str] = {
     "unlink.none": "You had no key linked.",
     "unlink.fallback_default": "Uploads will use this bot's shared key until you link yours.",
     "unlink.fallback_none": "Link a key again with /link to upload.",
-    "settings": "Key: {key}\nExpiration: {expiration}\nNSFW: {nsfw}\nAlbum: {album}",
+    "settings": "Key: {key}\nExpiration: {expiration}\nNSFW: {nsfw}\nAlbum: {album}\nAnswers carry: {form}",
     "settings.key_default": "none (the bot's shared key is used)",
     "settings.key_none": "none — link one with /link",
     "settings.never": "never",
@@ -53,6 +55,13 @@ MESSAGES: dict[str, str] = {
     "nsfw.usage": "Send /nsfw on or /nsfw off.",
     "album.set": "New uploads will go to album {album}.",
     "album.off": "New uploads will go to no album.",
+    "format.set": "Answers will carry: {form}.",
+    "format.usage": "Send /format with one of: links (the links only), direct (the file link), markdown, bbcode or html (an embed code).",
+    "format.links": "the links only",
+    "format.direct": "the direct file link",
+    "format.markdown": "a Markdown embed code",
+    "format.bbcode": "a BBCode embed code",
+    "format.html": "an HTML embed code",
     "album.usage": "Send /album with the album id from its URL (like 4c), or /album off.",
     "mirror.on": "Mirroring is on: every image and video posted here is uploaded. Uploads use the poster's own key when they linked one, else the key of {admin}.",
     "mirror.on_default": "Mirroring is on: every image and video posted here is uploaded. Uploads use the poster's own key when they linked one, else this bot's shared key.",
@@ -65,11 +74,12 @@ MESSAGES: dict[str, str] = {
     "history.header": "Your last uploads (delete links delete at once when opened):",
     "history.item": "{n}. {filename}\n{viewer}\nDelete: {delete}",
     "history.sent_private": "I sent your history to you in a private chat.",
-    "upload.usage": "Reply to a message that holds an image or a video with /upload.",
+    "upload.usage": "Reply to a message that holds an image or a video with /upload, or send /upload with a link.",
     "upload.queued": "Uploading {count} file(s)…",
     "upload.progress": "Uploading… {percent}%",
     "retry.host": "The host is not answering; trying again in {delay} s ({attempt} of {attempts}).",
     "retry.source": "I could not download the file from the chat; trying again in {delay} s ({attempt} of {attempts}).",
+    "retry.link": "The server of that link is not answering; trying again in {delay} s ({attempt} of {attempts}).",
     "retry.other": "That did not work this time; trying again in {delay} s ({attempt} of {attempts}).",
     "upload.done": "{filename}\n{viewer}\n{short}",
     "upload.done_one": "{filename}\n{viewer}",
@@ -119,5 +129,15 @@ MESSAGES: dict[str, str] = {
     "error.host_rejected": "The host could not store that file. Try again later.",
     "error.host_unavailable": "The host cannot be reached right now. Try again later.",
     "error.source_unavailable": "I could not download that file from the chat. Try sending it again later.",
+    "error.not_a_link": "That is not one http or https link.",
+    "error.link_scheme": "I fetch only http and https links.",
+    "error.link_credentials": "I do not fetch links that hold a user name or a password.",
+    "error.link_without_host": "That link names no host.",
+    "error.link_address": "That link leads to a private or local network address, which I do not fetch.",
+    "error.link_redirects": "That link redirects more than {limit} times.",
+    "error.link_status": "The server of that link answered {status}.",
+    "error.link_unreachable": "The server of that link could not be reached. Try again later.",
+    "error.link_page": "That link is a page, not an image or a video.",
+    "error.link_not_media": "That link is not an image or a video.",
     "error.unexpected": "Something went wrong on my side (reference {ref}). Try again later.",
 }

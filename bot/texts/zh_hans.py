@@ -10,12 +10,13 @@ MESSAGES: dict[str, str] = {
     "command.expire": "默认过期时间（5m、1h、3d、2w、P1D 或 off）",
     "command.nsfw": "默认 NSFW 标记（on 或 off）",
     "command.album": "默认相册（相册 ID 或 off）",
-    "command.upload": "上传一次媒体",
+    "command.format": "回复附带的内容：links、direct、markdown、bbcode 或 html",
+    "command.upload": "上传一次媒体，或链接处的文件",
     "command.mirror": "自动上传此处发布的所有图片和视频（管理员）",
     "command.history": "最近的上传及其删除链接",
     "command.stats": "上传与错误统计（仅限机器人管理员）",
     "help": (
-        "把图片或视频发给我，我会上传到 {site} 并回复链接。\n"
+        "把图片或视频（或一个文件链接）发给我，我会上传到 {site} 并回复链接。\n"
         "\n"
         "/link <api_key> — 绑定你的 Chevereto API 密钥（请在私聊中发送）\n"
         "/unlink — 解除绑定\n"
@@ -23,6 +24,7 @@ MESSAGES: dict[str, str] = {
         "/expire <5m|1h|3d|2w|P1D|off> — 默认过期时间\n"
         "/nsfw <on|off> — 默认 NSFW 标记\n"
         "/album <id|off> — 默认相册\n"
+        "/format <links|direct|markdown|bbcode|html> — 在回复中附上文件直链或嵌入代码\n"
         "{upload}\n"
         "/mirror <on|off> — 自动上传本群的所有图片和视频（仅管理员）\n"
         "/history — 最近的上传及其删除链接\n"
@@ -38,7 +40,7 @@ MESSAGES: dict[str, str] = {
     "unlink.none": "你没有绑定密钥。",
     "unlink.fallback_default": "在你重新绑定之前，上传将使用本机器人的共享密钥。",
     "unlink.fallback_none": "如需上传，请用 /link 重新绑定密钥。",
-    "settings": "密钥：{key}\n过期时间：{expiration}\nNSFW：{nsfw}\n相册：{album}",
+    "settings": "密钥：{key}\n过期时间：{expiration}\nNSFW：{nsfw}\n相册：{album}\n回复附带：{form}",
     "settings.key_default": "无（使用机器人的共享密钥）",
     "settings.key_none": "无 — 请用 /link 绑定",
     "settings.never": "永不过期",
@@ -53,6 +55,13 @@ MESSAGES: dict[str, str] = {
     "nsfw.usage": "请发送 /nsfw on 或 /nsfw off。",
     "album.set": "新的上传将放入相册 {album}。",
     "album.off": "新的上传将不放入任何相册。",
+    "format.set": "之后的回复将附带：{form}。",
+    "format.usage": "请发送 /format 加上以下之一：links（仅链接）、direct（文件直链）、markdown、bbcode 或 html（嵌入代码）。",
+    "format.links": "仅链接",
+    "format.direct": "文件直链",
+    "format.markdown": "Markdown 嵌入代码",
+    "format.bbcode": "BBCode 嵌入代码",
+    "format.html": "HTML 嵌入代码",
     "album.usage": "请发送 /album 加上相册网址中的 ID（如 4c），或发送 /album off。",
     "mirror.on": "已开启镜像：此处发布的每张图片和每个视频都会被上传。优先使用发布者自己的密钥，否则使用 {admin} 的密钥。",
     "mirror.on_default": "已开启镜像：此处发布的每张图片和每个视频都会被上传。优先使用发布者自己的密钥，否则使用本机器人的共享密钥。",
@@ -65,11 +74,12 @@ MESSAGES: dict[str, str] = {
     "history.header": "你最近的上传（打开删除链接会立即删除文件）：",
     "history.item": "{n}. {filename}\n{viewer}\n删除：{delete}",
     "history.sent_private": "我已在私聊中把你的上传记录发给你。",
-    "upload.usage": "请用 /upload 回复一条带图片或视频的消息。",
+    "upload.usage": "请用 /upload 回复一条带图片或视频的消息，或发送 /upload 加一个链接。",
     "upload.queued": "正在上传 {count} 个文件…",
     "upload.progress": "正在上传… {percent}%",
     "retry.host": "图床没有响应；{delay} 秒后重试（第 {attempt} 次，共 {attempts} 次）。",
     "retry.source": "我无法从聊天中下载该文件；{delay} 秒后重试（第 {attempt} 次，共 {attempts} 次）。",
+    "retry.link": "该链接的服务器没有响应；{delay} 秒后重试（第 {attempt} 次，共 {attempts} 次）。",
     "retry.other": "这次没有成功；{delay} 秒后重试（第 {attempt} 次，共 {attempts} 次）。",
     "upload.done": "{filename}\n{viewer}\n{short}",
     "upload.done_one": "{filename}\n{viewer}",
@@ -119,5 +129,15 @@ MESSAGES: dict[str, str] = {
     "error.host_rejected": "图床无法保存该文件。请稍后再试。",
     "error.host_unavailable": "暂时无法连接图床。请稍后再试。",
     "error.source_unavailable": "我无法从聊天中下载该文件。请稍后重新发送。",
+    "error.not_a_link": "这不是一个 http 或 https 链接。",
+    "error.link_scheme": "我只获取 http 和 https 链接。",
+    "error.link_credentials": "我不获取含有用户名或密码的链接。",
+    "error.link_without_host": "该链接没有主机名。",
+    "error.link_address": "该链接指向私有或本地网络地址，我不会获取。",
+    "error.link_redirects": "该链接重定向超过 {limit} 次。",
+    "error.link_status": "该链接的服务器返回了 {status}。",
+    "error.link_unreachable": "无法连接该链接的服务器。请稍后再试。",
+    "error.link_page": "该链接是一个网页，不是图片或视频。",
+    "error.link_not_media": "该链接不是图片或视频。",
     "error.unexpected": "我这边出了点问题（编号 {ref}）。请稍后再试。",
 }

@@ -63,8 +63,8 @@ async def test_upload_sends_the_delete_link_in_an_ephemeral_follow_up(bot: Harne
 
 async def test_upload_in_a_dm_answers_in_one_message_without_embeds(bot: Harness) -> None:
     """/upload in a DM gets one ephemeral answer, embeds suppressed: the links, then the delete
-    link and its Delete button. The deferred response is deleted, not edited into it: an edit
-    cannot suppress embeds."""
+    link and its Delete button. The deferred response is deleted, never edited into an answer
+    that holds a delete link."""
     await link_alice(bot)
     dm = bot.fake.snowflake()
     payload = await upload(bot, bot.image(), channel_id=dm, guild_id=None)
@@ -245,7 +245,7 @@ async def test_commands_are_synced_with_chinese_labels(bot: Harness) -> None:
     commands = {c["name"]: c for c in bot.fake.commands[None]}
     assert set(commands) == {
         *("start", "help", "link", "unlink", "settings", "history", "stats", "expire", "nsfw"),
-        *("album", "mirror", "upload", "Upload to Chevereto"),
+        *("album", "format", "mirror", "upload", "Upload to Chevereto"),
     }
     menu = commands["Upload to Chevereto"]
     assert (menu["type"], menu["name_localizations"]) == (3, {"zh-CN": "上传到 Chevereto"})
@@ -256,3 +256,5 @@ async def test_commands_are_synced_with_chinese_labels(bot: Harness) -> None:
     assert (one_day["name"], one_day["name_localizations"]) == ("1 day", {"zh-CN": "1 天"})
     assert str(commands["mirror"]["default_member_permissions"]) == str(1 << 5)
     assert commands["mirror"]["contexts"] == [0]
+    bbcode = next(c for c in commands["format"]["options"][0]["choices"] if c["value"] == "bbcode")
+    assert bbcode["name_localizations"] == {"zh-CN": "BBCode 嵌入代码"}

@@ -201,6 +201,7 @@ class FakeChevereto:
         self.image_width = 1000  # the width of images that are not PNG
         self.delay = 0.0  # seconds added to every upload
         self.short_links = True  # False: url_short is url_viewer, as on a site without them
+        self.thumbnails = True  # False: thumb.url is null, as for an image too small for one
         self._keys: dict[str, _Key] = {}
         self._albums: dict[str, str] = {}
         self._injections: deque[Injection] = deque()
@@ -595,7 +596,7 @@ class FakeChevereto:
             "url": direct,
             "display_url": direct,
             "image": {"filename": f"{image.id}.{image.extension}", "url": direct},
-            "thumb": dict(nothing),
+            "thumb": self._thumb_json(image) if self.thumbnails else dict(nothing),
             "medium": dict(nothing),
             "url_viewer": viewer,
             "path_viewer": f"/image/{image.id}",
@@ -603,6 +604,19 @@ class FakeChevereto:
             "delete_url": f"{self.url}/image/{image.id}/delete/{image.delete_hash}",
         }
         return _without_urls(data) if not image.is_approved else data
+
+    def _thumb_json(self, image: StoredImage) -> dict[str, object]:
+        """The thumbnail the site makes: of the image, in its format; of a video's frame, a JPEG."""
+        extension = "jpeg" if image.type == "video" else image.extension
+        name = f"{image.id}.th"
+        mime = "image/jpeg" if image.type == "video" else image.mime
+        return {
+            "filename": f"{name}.{extension}",
+            "name": name,
+            "mime": mime,
+            "extension": extension,
+            "url": f"{self.url}/images/{name}.{extension}",
+        }
 
     # --- the site ----------------------------------------------------------------------
 

@@ -27,6 +27,11 @@ Behaviours a test may trip over, all copied from Telegram:
 - Privacy mode is on (getMe: ``can_read_all_group_messages`` false): in groups the
   bot gets commands and replies to its messages only, everything once it is admin
   (``fake.set_chat_member(chat_id, fake.bot_id, "administrator")``).
+- Inline mode is off, as for a new bot (getMe: ``supports_inline_queries`` false):
+  ``inline_query`` updates exist only once ``fake.inline_mode = True`` (BotFather's
+  ``/setinline``). ``answerInlineQuery`` is checked as Telegram checks it
+  (``telegram_inline.py``) and answers a query once; ``fake.inline_answers`` keeps the
+  answers Telegram took, by query id.
 
 ``fake.calls`` records every call, failed or not; ``fake.sent`` only the messages
 Telegram accepted; ``fake.transfers`` every file download, with when it started and
@@ -55,6 +60,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from tests.support.fakes.telegram_inline import InlineRefused, check_answer, inline_query
 from tests.support.fakes.transfer import Transfer, Transfers
 
 JSON = dict[str, Any]
@@ -119,6 +125,8 @@ TEXT_PARAMS = frozenset(
         "callback_query_id",
         "file_id",
         "inline_message_id",
+        "inline_query_id",
+        "next_offset",
         "language_code",
         "description",
         "short_description",
@@ -231,12 +239,14 @@ class FakeTelegram:
         self.local_mode = False  # lifts the 20 MB getFile limit, as a local server does
         self.local_file_paths = False  # getFile answers absolute paths, as `--local` does
         self.privacy_mode = True  # getMe says can_read_all_group_messages = not privacy_mode
+        self.inline_mode = False  # getMe's supports_inline_queries; off: no inline queries
         self.deliver_webhooks = True  # push_update POSTs to the webhook once one is set
         self.webhook_retry_delay = 0.2
         self.bandwidth = bandwidth
         """Bytes per second a file download is served at; None: as fast as it goes."""
         self.calls: list[JSON] = []
         self.sent: list[JSON] = []
+        self.inline_answers: dict[str, JSON] = {}
         self.deleted: list[tuple[int, int]] = []
         self.downloads: list[str] = []
         self._transfers = Transfers()
@@ -259,6 +269,7 @@ class FakeTelegram:
         self._users: dict[int, JSON] = {}
         self._members: dict[tuple[int, int], str] = {}
         self._queries: set[str] = set()
+        self._inline_queries: set[str] = set()
         self._forbidden: dict[int, str] = {}
         self._failures: list[_Failure] = []
         self._poll_generation = 0
@@ -439,7 +450,8 @@ class FakeTelegram:
         update_id = next(self._update_ids)
         update["update_id"] = update_id
         kind = next(k for k in update if k != "update_id")
-        if not self._wants(kind) or self._hidden_by_privacy(update):
+        inline_off = kind == "inline_query" and not self.inline_mode
+        if not self._wants(kind) or self._hidden_by_privacy(update) or inline_off:
             self.dropped_updates.append(update)  # Telegram never creates these updates
         else:
             self._pending.append(update)
@@ -603,6 +615,15 @@ class FakeTelegram:
         }
         return {"callback_query": query}
 
+    def inline_query_update(
+        self, user: JSON, query: str = "", *, chat_type: str = "sender", offset: str = ""
+    ) -> JSON:
+        """An update for ``@bot <query>`` typed by ``user`` in a chat of ``chat_type``
+        (``sender``: their private chat with the bot); its id is ``["inline_query"]["id"]``."""
+        query_id = str(next(self._ids))
+        self._inline_queries.add(query_id)
+        return inline_query(query_id, user, query, chat_type, offset)
+
     def _media(
         self,
         kind: str,
@@ -683,6 +704,15 @@ class FakeTelegram:
         if found is None:
             seen = [c["method"] for c in self.calls[-10:]]
             raise TimeoutError(f"no matching {method} call after {timeout}s; last calls: {seen}")
+        return found
+
+    async def inline_answer(self, update: JSON, timeout: float = 10) -> JSON:
+        """The answer Telegram took for the inline query of ``update``, waiting for it."""
+        query_id = update["inline_query"]["id"]
+        found = await self._calls_changed.until(lambda: self.inline_answers.get(query_id), timeout)
+        if found is None:
+            seen = [c["method"] for c in self.calls[-10:]]
+            raise TimeoutError(f"inline query {query_id} not answered; last calls: {seen}")
         return found
 
     def calls_to(self, method: str) -> list[JSON]:
@@ -802,6 +832,7 @@ class FakeTelegram:
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
+            "answerInlineQuery": self._answer_inline_query,
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,
             "getChatAdministrators": self._get_chat_administrators,
@@ -828,7 +859,7 @@ class FakeTelegram:
             **self.bot_user,
             "can_join_groups": True,
             "can_read_all_group_messages": not self.privacy_mode,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline_mode,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
@@ -929,6 +960,7 @@ class FakeTelegram:
     async def _send_message(self, p: JSON) -> JSON:
         chat = self._chat(p.get("chat_id"))
         text = _checked_text(p.get("text"), p.get("parse_mode"))
+        _checked_entities(text, p.get("entities"))
         markup = _checked_markup(p.get("reply_markup"))
         reply_to = _reply_to(p)
         replied = self._messages.get((chat["id"], reply_to or 0))
@@ -956,6 +988,7 @@ class FakeTelegram:
                 "message_id": msg["message_id"],
                 "text": p.get("text", msg.get("text")),
                 "parse_mode": p.get("parse_mode"),
+                "entities": list(p.get("entities") or []),
                 "reply_markup": markup,
                 "link_preview_options": preview,
                 "disable_web_page_preview": p.get("disable_web_page_preview"),
@@ -981,6 +1014,7 @@ class FakeTelegram:
     async def _edit_message_text(self, p: JSON) -> JSON:
         msg = self._editable(p)
         text = _checked_text(p.get("text"), p.get("parse_mode"))
+        _checked_entities(text, p.get("entities"))
         markup = _checked_markup(p.get("reply_markup"))
         return self._apply_edit("editMessageText", p, msg, text, markup)
 
@@ -1022,6 +1056,18 @@ class FakeTelegram:
         if query_id not in self._queries:
             raise ApiError(400, QUERY_TOO_OLD)
         self._queries.discard(query_id)
+        return True
+
+    async def _answer_inline_query(self, p: JSON) -> bool:
+        query_id = p.get("inline_query_id")
+        if query_id not in self._inline_queries:
+            raise ApiError(400, QUERY_TOO_OLD)
+        try:
+            check_answer(p)
+        except InlineRefused as refused:
+            raise ApiError(400, refused.description) from None
+        self._inline_queries.discard(query_id)
+        self.inline_answers[query_id] = p
         return True
 
     async def _get_chat(self, p: JSON) -> JSON:
@@ -1107,6 +1153,16 @@ async def _read_params(request: web.Request) -> JSON:
             else:
                 raw[key] = value
     return {key: _decode(key, value) for key, value in raw.items()}
+
+
+def _checked_entities(text: str | None, entities: list[JSON] | None) -> None:
+    """The 400 Telegram answers for an entity outside the text (offsets count UTF-16 code
+    units)."""
+    length = len((text or "").encode("utf-16-le")) // 2
+    for entity in entities or []:
+        end = entity["offset"] + entity["length"]
+        if entity["offset"] < 0 or entity["length"] <= 0 or end > length:
+            raise ApiError(400, "Bad Request: can't parse entities: entity beyond the text")
 
 
 def _decode(key: str, value: Any) -> Any:

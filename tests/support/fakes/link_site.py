@@ -1,0 +1,96 @@
+"""A web server of the tests on 127.0.0.1 serving what users link to, and a watch on the
+connections the event loop makes, so that a link test never reaches beyond this machine.
+
+The links a test sends point here; ``FETCH_PRIVATE_ADDRESSES=true`` lets the bot fetch them
+(it refuses loopback otherwise). A test of the refusal uses a private address (10.1.2.3) and
+``watch_connections``: the refusal must come before any connection, and the watch refuses any
+connection to an address other than 127.0.0.1 anyway, so even a wrong bot sends nothing off
+the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PAGE = b"<!DOCTYPE html><html><head><title>A picture</title></head><body>...</body></html>"
+SECRET_QUERY = "sig=link-secret-0d6f"
+"""In the tests' links: a signed link's query, which must appear in no log and no request."""
+
+
+class LinkSite:
+    """Answers each path as a test says; notes each request's path with its query."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Handler] = {}
+        self.seen: list[str] = []
+        self.port = 0
+
+    def url(self, path: str) -> str:
+        """The link to ``path`` here, with a query that stands for a secret."""
+        return f"http://127.0.0.1:{self.port}{path}?{SECRET_QUERY}"
+
+    def serve(self, path: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """Serves ``data`` at ``path`` with its Content-Length; returns the link to it."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return web.Response(body=data, content_type=content_type)
+
+        self.pages[path] = handler
+        return self.url(path)
+
+    def stream(self, path: str, data: bytes, content_type: str = "image/png") -> str:
+        """Serves ``data`` at ``path`` chunked, without a Content-Length; returns the link."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse(headers={"Content-Type": content_type})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for start in range(0, len(data), 1024):
+                await response.write(data[start : start + 1024])
+            await response.write_eof()
+            return response
+
+        self.pages[path] = handler
+        return self.url(path)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append(request.path_qs)
+        page = self.pages.get(request.path)
+        return await page(request) if page else web.Response(status=404)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[LinkSite]:
+        app = web.Application()
+        app.router.add_get("/{path:.*}", self._answer)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self.port = runner.addresses[0][1]
+        try:
+            yield self
+        finally:
+            await runner.cleanup()
+
+
+def watch_connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every TCP connection the running loop is asked for, as (host, port); one to any
+    address but 127.0.0.1 is refused (and noted)."""
+    loop = asyncio.get_running_loop()
+    create_connection = loop.create_connection
+    made: list[tuple[str, int]] = []
+
+    async def watched(protocol: Any, host: Any = None, port: Any = None, **kwargs: Any) -> Any:
+        made.append((host, port))
+        if host != "127.0.0.1":
+            raise ConnectionRefusedError(f"the tests connect to 127.0.0.1 only, not {host}")
+        return await create_connection(protocol, host, port, **kwargs)
+
+    monkeypatch.setattr(loop, "create_connection", watched)
+    return made
