@@ -93,6 +93,8 @@ class Core:
             links=LinkFetcher(
                 allow_private=settings.fetch_private_addresses,
                 limit_bytes=settings.max_upload_mb * MB,
+                connect_timeout=min(10.0, tuning.link_timeout),
+                read_timeout=tuning.link_timeout,
             ),
         )
         runner = JobRunner(

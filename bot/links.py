@@ -216,6 +216,11 @@ class LinkFetcher:
                 raise LinkUnreachable(url.host) from error
         raise LinkUnreachable(url.host) from refused
 
+    async def addresses(self, link: str) -> list[IPAddress]:
+        """Every address the link may be fetched from, each one allowed; else the typed error
+        that says why not. Resolves the name, connects to nothing."""
+        return await self._addresses(_parse(link))
+
     async def _addresses(self, url: httpx.URL) -> list[IPAddress]:
         """Every address the link's host stands for, each one allowed; else AddressRefused,
         and nothing is connected."""
@@ -292,10 +297,14 @@ def _next_link(url: httpx.URL, response: httpx.Response) -> httpx.URL:
     """Where a redirect leads, relative to the link it answers; a Location that is no URL is
     the server's fault, said by its status."""
     try:
-        target = url.join(response.headers["location"])
+        return _parse(redirected(str(url), response.headers["location"]))
     except httpx.InvalidURL as error:
         raise LinkBadStatus(response.status_code) from error
-    return _parse(str(target))
+
+
+def redirected(link: str, location: str) -> str:
+    """The link a redirect's Location leads to from ``link``: checked then as a new link."""
+    return str(httpx.URL(link).join(location))
 
 
 def _declared_size(response: httpx.Response) -> int | None:

@@ -28,6 +28,9 @@ class Tuning:
     a file, to answer once a small file is sent."""
     host_timeout_per_mb: float = 0.5
     """More seconds to answer per MB sent: the host processes what it received first."""
+    link_timeout: float = 30.0
+    """Seconds a linked file's server may stay silent (to connect: at most 10): then the link
+    could not be reached, which the job tries again."""
     host_tries: int = 3
     """Tries of one call while the host refuses connections, ``host_backoff`` apart, doubling.
     Any other failure is left to the job's next attempt, which the user hears about."""

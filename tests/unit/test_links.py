@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from bot import errors
 from bot.addresses import address_allowed
 from bot.domain import MediaKind
-from bot.links import Download, LinkFetcher, check_link, single_link
+from bot.links import Download, LinkFetcher, check_link, redirected, single_link
 from bot.probe import probe_png
 from bot.texts import error_text, render
 from tests.support.fakes.link_site import watch_connections
@@ -361,8 +361,10 @@ async def test_a_sixth_redirect_is_refused(site):
 
 
 async def test_a_redirect_to_a_private_address_is_refused_unconnected(site, connections):
-    """A redirect to 10.1.2.3 is refused before any connection to it."""
-    site.pages["/away"] = redirect("http://10.1.2.3/secret")
+    """A redirect to an address the policy refuses is refused before any connection to it
+    (127.0.0.2 here: no test names an address off this machine; the private ranges are
+    classified in the table below)."""
+    site.pages["/away"] = redirect(f"http://127.0.0.2:{site.port}/secret")
 
     with pytest.raises(errors.AddressRefused) as caught:
         await fetch(fetcher(), site.url("/away"))
@@ -381,7 +383,7 @@ async def test_a_redirect_to_another_scheme_is_refused(site):
 
 async def test_a_name_with_one_private_address_is_refused(site, connections):
     """One refused address among a name's addresses refuses the link; nothing is connected."""
-    resolver = names({"mixed.test": ["127.0.0.1", "10.0.0.1"]})
+    resolver = names({"mixed.test": ["127.0.0.1", "127.0.0.2"]})
 
     with pytest.raises(errors.AddressRefused):
         await fetch(fetcher(resolver=resolver), site.url("/a.jpg", host="mixed.test"))
@@ -393,7 +395,7 @@ async def test_a_name_with_one_private_address_is_refused(site, connections):
 async def test_an_address_in_the_link_is_checked_too(site, connections):
     """An IP literal is judged as a resolved name is."""
     with pytest.raises(errors.AddressRefused):
-        await fetch(fetcher(), "http://10.1.2.3/a.jpg")
+        await fetch(fetcher(), f"http://127.0.0.2:{site.port}/a.jpg")
 
     assert connections == []
 
@@ -666,3 +668,35 @@ def test_every_link_error_is_one_sentence_of_its_own(error):
     assert text.key.startswith(("error.link_", "error.not_a_link"))
     for language in ("en", "zh"):
         assert "\n" not in render(text, language)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://inside.test/a.png",
+        "http://10.0.0.1/a.png",
+        "http://[fe80::1]/a.png",
+        "http://[::ffff:10.0.0.1]/a.png",
+        redirected("http://pics.test/away", "http://inside.test/secret"),
+        redirected("http://pics.test/away", "//169.254.169.254/latest/meta-data"),
+    ],
+)
+async def test_names_and_redirects_to_private_addresses_are_classified_refused(link):
+    """With the default policy, a link whose name resolves to a private address, an address
+    in the link, and a redirect's target are refused by the check alone: it resolves with a
+    resolver the test controls and connects to nothing."""
+    checker = LinkFetcher(
+        allow_private=False,
+        limit_bytes=LIMIT,
+        resolver=names({"inside.test": ["192.168.1.1"], "pics.test": ["93.184.216.34"]}),
+    )
+    with pytest.raises(errors.AddressRefused):
+        await checker.addresses(link)
+
+
+async def test_a_public_name_passes_the_check():
+    """The check's other side: a name resolving to public addresses only is allowed."""
+    checker = LinkFetcher(
+        allow_private=False, limit_bytes=LIMIT, resolver=names({"pics.test": ["93.184.216.34"]})
+    )
+    assert [str(a) for a in await checker.addresses("https://pics.test/a.png")] == ["93.184.216.34"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -131,14 +132,28 @@ async def test_a_link_to_a_page_is_one_sentence(bot, telegram, chevereto, site):
     assert chevereto.upload_requests == []
 
 
-@pytest.mark.parametrize("where", ["private", "loopback"])
-async def test_a_link_to_a_private_address_is_refused_unconnected(
-    strict_settings, telegram, site, monkeypatch, where
+LOOPBACK_FORMS = [
+    "127.0.0.1",
+    "127.0.0.2",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "2130706433",
+    "localhost",
+]
+"""This machine, as a link may write it: each is refused without FETCH_PRIVATE_ADDRESSES. No
+test names an address off the machine, so even a guard with a bug could not send anything
+away."""
+
+
+@pytest.mark.parametrize("host", LOOPBACK_FORMS)
+async def test_a_link_to_this_machine_is_refused_unconnected(
+    strict_settings, telegram, site, monkeypatch, host
 ):
-    """Without FETCH_PRIVATE_ADDRESSES, a link to 10.1.2.3 (or to this machine's own server)
-    is refused in one sentence before any connection to it; nothing is uploaded."""
+    """Without FETCH_PRIVATE_ADDRESSES, a link to the tests' own server, in any loopback form,
+    is refused in one sentence before any request reaches it; nothing is uploaded."""
     connections = watch_connections(monkeypatch)
-    url = "http://10.1.2.3/x.png" if where == "private" else site.serve("/x.png", probe_png())
+    site.serve("/x.png", probe_png())
+    url = f"http://{host}:{site.port}/x.png"
     alice = telegram.user(ALICE_ID)
     async with running(strict_settings, telegram_for(telegram), tuning=QUICK) as core:
         await core.store.keys.link(user_ref(ALICE_ID), KEY)
@@ -149,9 +164,50 @@ async def test_a_link_to_a_private_address_is_refused_unconnected(
         await eventually(lambda: all_answered(core))
         assert await core.store.uploads.history(user_ref(ALICE_ID)) == []
 
-    assert {host for host, _ in connections} == {"127.0.0.1"}
-    assert ("127.0.0.1", site.port) not in connections
+    assert all(port != site.port for _, port in connections)
     assert site.seen == []
+
+
+async def test_a_redirected_link_is_followed_and_uploaded(bot, telegram, chevereto, site):
+    """A link that redirects twice, each hop checked, ends at the file, which is uploaded."""
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
+    png = probe_png()
+    site.serve("/final.png", png, "image/png")
+    site.redirect("/second", f"http://127.0.0.1:{site.port}/final.png", status=301)
+    url = site.redirect("/first", "/second")
+    alice = telegram.user(ALICE_ID)
+
+    telegram.push_update(telegram.message_update(telegram.private_chat(alice), alice, text=url))
+    await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""))
+
+    (image,) = chevereto.images.values()
+    assert image.path.read_bytes() == png
+    assert [seen.split("?")[0] for seen in site.seen] == ["/first", "/second", "/final.png"]
+
+
+@pytest.mark.parametrize("fault", ["lying", "stalling"])
+async def test_a_server_that_lies_or_stalls_is_tried_again_then_one_sentence(
+    settings, telegram, chevereto, site, fault
+):
+    """A server that sends fewer bytes than it declared, or stops sending: the user hears the
+    bot will try again, then, the server failing every attempt, that it could not be reached;
+    the host got no incomplete file."""
+    head = probe_png()
+    if fault == "lying":
+        url = site.lying("/a.png", head, declared=len(head) * 4)
+    else:
+        url = site.stalling("/a.png", head)
+    alice = telegram.user(ALICE_ID)
+    tuning = replace(QUICK, link_timeout=0.5)
+    async with running(settings, telegram_for(telegram), tuning=tuning) as core:
+        await core.store.keys.link(user_ref(ALICE_ID), KEY)
+        telegram.push_update(telegram.message_update(telegram.private_chat(alice), alice, text=url))
+        await telegram.wait_for(lambda m: "could not be reached" in (m["text"] or ""), timeout=30)
+        await eventually(lambda: all_answered(core))
+    told = texts_to(telegram, ALICE_ID)
+    assert any("The server of that link is not answering; trying again" in t for t in told)
+    assert chevereto.images == {}
+    assert len([seen for seen in site.seen if seen.startswith("/a.png")]) == 3
 
 
 async def test_a_link_in_a_mirrored_group_is_not_fetched(bot, telegram, chevereto, site):

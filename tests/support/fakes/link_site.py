@@ -2,10 +2,10 @@
 connections the event loop makes, so that a link test never reaches beyond this machine.
 
 The links a test sends point here; ``FETCH_PRIVATE_ADDRESSES=true`` lets the bot fetch them
-(it refuses loopback otherwise). A test of the refusal uses a private address (10.1.2.3) and
-``watch_connections``: the refusal must come before any connection, and the watch refuses any
-connection to an address other than 127.0.0.1 anyway, so even a wrong bot sends nothing off
-the machine.
+(it refuses loopback otherwise). A test of the refusal uses loopback forms of this very
+server (127.0.0.2, [::1], 2130706433, localhost, ...) and ``watch_connections``: the refusal
+must come before any request reaches it, and no test names an address off this machine, so
+even a wrong bot sends nothing away; the watch refuses any connection beyond 127.0.0.1 too.
 """
 
 from __future__ import annotations
@@ -55,6 +55,44 @@ class LinkSite:
             for start in range(0, len(data), 1024):
                 await response.write(data[start : start + 1024])
             await response.write_eof()
+            return response
+
+        self.pages[path] = handler
+        return self.url(path)
+
+    def redirect(self, path: str, to: str, status: int = 302) -> str:
+        """Answers ``path`` with a redirect to ``to``; returns the link to ``path``."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return web.Response(status=status, headers={"Location": to})
+
+        self.pages[path] = handler
+        return self.url(path)
+
+    def lying(self, path: str, data: bytes, declared: int) -> str:
+        """Declares ``declared`` bytes, sends ``data`` (fewer), then closes the connection."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse(headers={"Content-Type": "image/png"})
+            response.content_length = declared
+            await response.prepare(request)
+            await response.write(data)
+            assert request.transport is not None
+            request.transport.close()
+            return response
+
+        self.pages[path] = handler
+        return self.url(path)
+
+    def stalling(self, path: str, head: bytes) -> str:
+        """Sends ``head`` of a larger file, then nothing more until the client gives up."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse(headers={"Content-Type": "image/png"})
+            response.content_length = len(head) * 1000
+            await response.prepare(request)
+            await response.write(head)
+            await asyncio.sleep(3600)
             return response
 
         self.pages[path] = handler
