@@ -46,7 +46,8 @@ def _link_buttons(record: UploadRecord) -> tuple[Button, ...]:
 
 def _item_lines(item: FileResult) -> list[Text]:
     if item.outcome is Outcome.UPLOADED and item.upload is not None:
-        return _uploaded(item.upload, item.form)
+        note = [] if item.note is None else [item.note]
+        return [*_uploaded(item.upload, item.form), *note]
     if item.outcome is Outcome.DUPLICATE:
         return [t("upload.duplicate", filename=item.filename)]
     return []

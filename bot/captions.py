@@ -1,4 +1,5 @@
-"""A caption becomes the upload's title; its #hashtags become tags."""
+"""A caption's first line becomes the upload's title, the lines after it the description; its
+#hashtags become tags (and stay in the description's text)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from bot.domain import UploadOptions
 
 TITLE_MAX = 100
 """Chevereto cuts titles to 100 characters; cutting here keeps huge captions off the wire."""
+DESCRIPTION_MAX = 5000
 TAG_MAX = 50
 HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 
@@ -40,9 +42,25 @@ def clean_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tag for tag in cleaned if 0 < len(tag) <= TAG_MAX))
 
 
+def clean_description(text: str | None) -> str | None:
+    """A description as the host may receive it: each line without control characters, the
+    line breaks kept (at most one empty line in a row), at most 5,000 characters."""
+    if not text:
+        return None
+    lines = [_clean(line) for line in text.splitlines()]
+    kept = "\n".join(lines).strip()
+    while "\n\n\n" in kept:
+        kept = kept.replace("\n\n\n", "\n\n")
+    return kept[:DESCRIPTION_MAX].strip() or None
+
+
 def options_from_caption(caption: str | None) -> UploadOptions:
-    """Title (hashtags taken out, cut to 100 characters) and tags from a caption."""
+    """The first line's title (hashtags taken out, cut to 100 characters), the following lines'
+    description (hashtags kept), and every hashtag's tag."""
     if not caption:
         return UploadOptions()
-    title = _clean(HASHTAG.sub(" ", caption))[:TITLE_MAX].strip()
-    return UploadOptions(title=title or None, tags=tags_of(caption))
+    first, _, rest = caption.strip().partition("\n")
+    title = _clean(HASHTAG.sub(" ", first))[:TITLE_MAX].strip()
+    return UploadOptions(
+        title=title or None, description=clean_description(rest), tags=tags_of(caption)
+    )

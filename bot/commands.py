@@ -36,6 +36,8 @@ from bot.texts import Language, error_text, t
 log = logging.getLogger(__name__)
 
 HISTORY_SIZE = 10
+MAX_WIDTH = 10_000
+"""The widest an image may be shrunk to: a larger number is surely a typo."""
 ALBUM_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 ON = frozenset({"on", "yes", "true", "1", "开", "开启", "是"})
 OFF = frozenset({"off", "no", "false", "0", "关", "关闭", "否", "none"})
@@ -68,6 +70,11 @@ def mask_key(key: str) -> str:
 def parse_switch(argument: str) -> bool | None:
     word = argument.strip().lower()
     return True if word in ON else False if word in OFF else None
+
+
+def parse_count(argument: str) -> int | None:
+    """A positive whole number written in ASCII digits, else None."""
+    return int(argument) if re.fullmatch(r"[0-9]{1,9}", argument) and int(argument) > 0 else None
 
 
 def parse_album(argument: str) -> str | None:
@@ -170,6 +177,7 @@ class Commands:
     async def settings(self, ctx: Context) -> Reply:
         key = await self._store.keys.of(ctx.user)
         prefs = await self._store.prefs.of(ctx.user)
+        width = t("settings.pixels", width=prefs.width) if prefs.width else t("settings.none")
         shown_key: object = (
             mask_key(key)
             if key
@@ -183,6 +191,8 @@ class Commands:
                 expiration=prefs.expiration or t("settings.never"),
                 nsfw=bool(prefs.nsfw),
                 album=prefs.album_id or t("settings.none"),
+                category=prefs.category_id or t("settings.none"),
+                width=width,
                 form=t(f"format.{prefs.embed_form.value}"),
             ),
         )
@@ -207,6 +217,28 @@ class Commands:
         album = parse_album(argument)
         await self._store.prefs.set_album(ctx.user, album)
         return _only_user(ctx, t("album.set", album=album) if album else t("album.off"))
+
+    async def category(self, ctx: Context, argument: str) -> Reply:
+        """The user's default category: a positive number, or off."""
+        value = argument.strip().lower()
+        if value != "off" and parse_count(value) is None:
+            return _only_user(ctx, t("category.usage"))
+        category = parse_count(value)
+        await self._store.prefs.set_category(ctx.user, category)
+        return _only_user(
+            ctx, t("category.set", category=category) if category else t("category.off")
+        )
+
+    async def width(self, ctx: Context, argument: str) -> Reply:
+        """The width images wider than it are shrunk to: positive pixels up to 10,000, or off."""
+        value = argument.strip().lower()
+        width = parse_count(value)
+        if value != "off" and width is None:
+            return _only_user(ctx, t("width.usage"))
+        if width is not None and width > MAX_WIDTH:
+            return _only_user(ctx, t("width.too_large", limit=f"{MAX_WIDTH:,}"))
+        await self._store.prefs.set_width(ctx.user, width)
+        return _only_user(ctx, t("width.set", width=width) if width else t("width.off"))
 
     async def format(self, ctx: Context, argument: str) -> Reply:
         """What the user's answers carry besides the links: the file link, or an embed code."""

@@ -172,6 +172,11 @@ class FileRefused(HostError):
     """The host refused the file itself: invalid image, format or width."""
 
 
+class SourceInfoRefused(FileRefused):
+    """Code 610: the host could not take the file as sent; with a width, one larger than the
+    image's own."""
+
+
 class HostFull(HostError):
     """The host has no storage left (codes 104, 900)."""
 

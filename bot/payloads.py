@@ -46,6 +46,9 @@ class FileRef:
     link: bool = False
     """A link a user sent: the core fetches it itself (``bot.links``), not the platform. Its
     name, type and size are known only once its first bytes have come."""
+    width: int | None = None
+    """An image's width in pixels, when the platform says it: a default width is sent only
+    for an image wider than it."""
 
     @classmethod
     def of_link(cls, link: str) -> Self:
@@ -63,6 +66,7 @@ class FileRef:
             "size": self.size,
             "locator": self.locator,
             "link": self.link,
+            "width": self.width,
         }
 
     @classmethod
@@ -73,6 +77,7 @@ class FileRef:
             data["size"],
             data["locator"],
             link=data.get("link", False),
+            width=data.get("width"),
         )
 
 
@@ -206,10 +211,13 @@ class FileResult:
     """Bytes uploaded (0 unless uploaded)."""
     form: EmbedForm = EmbedForm.LINKS
     """What the answer carries for it besides the links: the uploader's ``/format``."""
+    note: Text | None = None
+    """Said with its links: how the upload differed from what was asked (sent at full width)."""
 
     def to_json(self) -> dict[str, object]:
         return {
             "form": self.form.value,
+            "note": None if self.note is None else self.note.to_json(),
             "filename": self.filename,
             "outcome": self.outcome.value,
             "upload": None if self.upload is None else self.upload.to_json(),
@@ -229,6 +237,7 @@ class FileResult:
             transient=data["transient"],
             size=data.get("size", 0),
             form=EmbedForm(data.get("form", EmbedForm.LINKS)),
+            note=Text.from_json(data["note"]) if data.get("note") else None,
         )
 
 

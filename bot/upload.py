@@ -10,9 +10,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.captions import clean_tags, clean_title, options_from_caption
 from bot.chevereto import CheveretoClient, FileSource, Progress, StreamSource
-from bot.domain import EmbedForm, HostImage, Outcome, UploadOptions, UserRef
+from bot.domain import EmbedForm, HostImage, Outcome, Text, UploadOptions, UserRef
 from bot.errors import (
     Duplicate,
     HostError,
@@ -20,11 +19,13 @@ from bot.errors import (
     MediaTooLarge,
     NotLinked,
     QuotaReached,
+    SourceInfoRefused,
     SourceUnavailable,
     UnsupportedMedia,
 )
 from bot.links import LinkFetcher, check_link
 from bot.monitor import Monitor
+from bot.options import upload_options
 from bot.payloads import Fetch, FileRef, FileResult, IncomingMedia
 from bot.pipe import Pipe
 from bot.spool import (
@@ -37,9 +38,9 @@ from bot.spool import (
     forget,
     kept_size,
 )
-from bot.store import Prefs, Store, database_unavailable
+from bot.store import Store, database_unavailable
 from bot.store.uploads import NewUpload
-from bot.texts import error_text
+from bot.texts import error_text, t
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -118,17 +119,8 @@ class UploadService:
         key = profile.key or self._default_key
         if key is None:
             raise NotLinked
-        options = self._options(media, profile.prefs)
+        options = upload_options(media, profile.prefs)
         return Plan(key, profile.own, options, profile.prefs.embed_form)
-
-    @staticmethod
-    def _options(media: IncomingMedia, prefs: Prefs) -> UploadOptions:
-        """User defaults < caption < per-upload options; the title and tags made clean."""
-        defaults = UploadOptions(
-            expiration=prefs.expiration, nsfw=prefs.nsfw, album_id=prefs.album_id
-        )
-        options = media.options.over(options_from_caption(media.caption).over(defaults))
-        return replace(options, title=clean_title(options.title), tags=clean_tags(options.tags))
 
     async def over_quota(self, user: UserRef) -> bool:
         """Whether the user, having no key of their own, has used today's shared-key uploads."""
@@ -178,8 +170,18 @@ class UploadService:
         spool.parent.mkdir(parents=True, exist_ok=True)
         keep = False
         sending = Sending(media.file.filename, media.file.content_type)
+        note: Text | None = None
         try:
-            size, image = await self._send(media, spool, plan, progress, sending)
+            try:
+                size, image = await self._send(media, spool, plan, progress, sending)
+            except SourceInfoRefused:
+                width = plan.options.width
+                if width is None:
+                    raise
+                log.info("the host refused width %d; sending the image at its own width", width)
+                plan = replace(plan, options=replace(plan.options, width=None))
+                note = t("upload.width_dropped", width=width)
+                size, image = await self._send(media, spool, plan, progress, sending)
         except Duplicate:
             return FileResult(sending.filename, Outcome.DUPLICATE)
         except Exception as error:
@@ -188,7 +190,7 @@ class UploadService:
         finally:
             if not keep:
                 forget(spool)
-        new = NewUpload(media.user, media.chat, sending.filename, image, plan.form)
+        new = NewUpload(media.user, media.chat, sending.filename, image, plan.form, note)
         return await record(new, size)
 
     async def _record(self, new: NewUpload, size: int) -> FileResult:

@@ -8,6 +8,8 @@ the context menu are translated (see ``labels.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -17,8 +19,8 @@ from adapters.discord.files import file_ref
 from adapters.discord.inbound import Call, Inbound
 from adapters.discord.labels import expiration_choices, form_choices, label, switch_choices
 from adapters.discord.outbound import answer_error
-from bot.commands import Commands, parse_album
-from bot.domain import UploadOptions
+from bot.commands import MAX_WIDTH, Commands, Context, parse_album
+from bot.domain import Reply, UploadOptions
 from bot.durations import parse_expiration
 
 AppCommand = app_commands.Command[Any, ..., Any] | app_commands.ContextMenu
@@ -37,9 +39,13 @@ def upload_options(
     title: str | None,
     tags: str | None,
     album: str | None,
+    *,
+    more: UploadOptions,
 ) -> UploadOptions:
-    """The /upload options; a bad expiration or album raises the core's BadOption."""
-    return UploadOptions(
+    """The /upload options; a bad expiration or album raises the core's BadOption. ``more``
+    holds the options taken as they are (description, category, width)."""
+    return replace(
+        more,
         title=title or None,
         tags=parse_tags(tags),
         album_id=parse_album(album) if album else None,
@@ -81,6 +87,8 @@ class AppCommands:
             self._expire(),
             self._nsfw(),
             self._album(),
+            self._number("category", self._commands.category),
+            self._number("width", self._commands.width),
             self._format(),
             self._mirror(),
             self._upload(),
@@ -132,6 +140,17 @@ class AppCommands:
 
         return album
 
+    def _number(self, name: str, call: Callable[[Context, str], Awaitable[Reply]]) -> AppCommand:
+        """A default given as a number, or ``off``: /category, /width."""
+
+        @app_commands.describe(value=label(f"discord.option.{name}"))
+        async def number(interaction: discord.Interaction, value: str) -> None:
+            await self._inbound.command(interaction, lambda ctx: call(ctx, value))
+
+        return app_commands.Command(
+            name=name, description=label(f"command.{name}"), callback=number
+        )
+
     def _format(self) -> AppCommand:
         @app_commands.command(name="format", description=label("command.format"))
         @app_commands.describe(form=label("discord.option.form"))
@@ -166,6 +185,9 @@ class AppCommands:
             title=label("discord.option.title"),
             tags=label("discord.option.tags"),
             album=label("discord.option.upload_album"),
+            description=label("discord.option.description"),
+            category=label("discord.option.upload_category"),
+            width=label("discord.option.upload_width"),
         )
         @app_commands.choices(expiration=expiration_choices())
         async def upload(  # noqa: PLR0917 - discord.py passes each option as a parameter
@@ -177,8 +199,12 @@ class AppCommands:
             title: str | None = None,
             tags: str | None = None,
             album: str | None = None,
+            description: str | None = None,
+            category: app_commands.Range[int, 1, 2**31 - 1] | None = None,
+            width: app_commands.Range[int, 1, MAX_WIDTH] | None = None,
         ) -> None:
-            options = upload_options(expiration, nsfw, title, tags, album)
+            more = UploadOptions(description=description, category_id=category, width=width)
+            options = upload_options(expiration, nsfw, title, tags, album, more=more)
             item = None if file is None else file_ref(file)
             await self._inbound.upload(interaction, item, url, options)
 

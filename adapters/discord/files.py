@@ -55,7 +55,8 @@ def file_ref(attachment: discord.Attachment, message: discord.Message | None = N
         message.id if message else None,
     )
     kind = media_type(attachment.content_type, attachment.filename)
-    return FileRef(attachment.filename, kind, attachment.size, ref.locator())
+    size = attachment.size
+    return FileRef(attachment.filename, kind, size, ref.locator(), width=attachment.width)
 
 
 async def fetch(client: ClientSource, file: FileRef) -> AsyncIterator[bytes]:

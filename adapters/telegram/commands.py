@@ -48,6 +48,8 @@ def commands_of(inbound: Inbound) -> dict[str, Command]:
         "expire": inbound.expire,
         "nsfw": inbound.nsfw,
         "album": inbound.album,
+        "category": inbound.category,
+        "width": inbound.width,
         "format": inbound.format,
         "upload": inbound.upload,
         "mirror": inbound.mirror,

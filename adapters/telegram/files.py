@@ -30,7 +30,7 @@ def file_of(message: Message) -> FileRef | None:
     if message.photo:
         photo = message.photo[-1]
         name = f"photo_{photo.file_unique_id}.jpg"
-        return FileRef(name, "image/jpeg", photo.file_size, photo.file_id)
+        return FileRef(name, "image/jpeg", photo.file_size, photo.file_id, width=photo.width)
     for attribute in VIDEOS:
         attachment = getattr(message, attribute)
         if attachment is not None:

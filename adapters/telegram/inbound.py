@@ -151,6 +151,12 @@ class Inbound:
     async def album(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return [await self._core.commands.album(ctx, argument)]
 
+    async def category(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.category(ctx, argument)]
+
+    async def width(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.width(ctx, argument)]
+
     async def format(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return [await self._core.commands.format(ctx, argument)]
 

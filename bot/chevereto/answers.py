@@ -37,6 +37,7 @@ from bot.errors import (
     HostRejected,
     HostUnavailable,
     KeyRejected,
+    SourceInfoRefused,
     UploadsDisabled,
 )
 
@@ -108,6 +109,7 @@ _BY_CODE: Final[tuple[tuple[Container[int], Callable[[], HostError]], ...]] = (
     ((401,), lambda: UploadsDisabled("the site refuses API uploads")),
     (range(101, 104), lambda: Duplicate("already on the host")),
     ((104, 900), lambda: HostFull("the host has no storage left")),
+    ((610,), lambda: SourceInfoRefused("the host could not take the file as sent (code 610)")),
     (range(600, 633), lambda: FileRefused("the host refused the file")),
 )
 

@@ -1,4 +1,5 @@
-"""Per-user defaults (expiration, NSFW, album, language) and per-chat settings (mirroring)."""
+"""Per-user defaults (expiration, NSFW, album, category, width, answer form, language) and
+per-chat settings (mirroring)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,17 @@ class Prefs:
     album_id: str | None = None
     language: str | None = None
     embed_form: EmbedForm = EmbedForm.LINKS
+    category_id: int | None = None
+    width: int | None = None
 
     @classmethod
     def of_row(cls, row: Preference | None) -> Prefs:
         if row is None:
             return cls()
         form = EmbedForm(row.embed_form) if row.embed_form else EmbedForm.LINKS
-        return cls(row.expiration, row.nsfw, row.album_id, row.language, form)
+        return cls(
+            row.expiration, row.nsfw, row.album_id, row.language, form, row.category_id, row.width
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,12 @@ class Preferences:
 
     async def set_embed_form(self, user: UserRef, form: EmbedForm) -> None:
         await self._set(user, embed_form=form.value)
+
+    async def set_category(self, user: UserRef, category_id: int | None) -> None:
+        await self._set(user, category_id=category_id)
+
+    async def set_width(self, user: UserRef, width: int | None) -> None:
+        await self._set(user, width=width)
 
     async def remember_language(self, user: UserRef, language: str) -> None:
         """Kept so that answers sent later (a resumed job, a private message) speak the user's

@@ -59,6 +59,8 @@ class Preference(Base):
     album_id: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(16))
     embed_form: Mapped[str | None] = mapped_column(String(16))
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
 
 
 class ChatSetting(Base):

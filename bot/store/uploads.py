@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import Vault
-from bot.domain import ChatRef, EmbedForm, HostImage, Outcome, UploadRecord, UserRef
+from bot.domain import ChatRef, EmbedForm, HostImage, Outcome, Text, UploadRecord, UserRef
 from bot.payloads import FileResult
 from bot.store.database import Database, now, patient
 from bot.store.tables import Upload
@@ -24,10 +24,13 @@ class NewUpload:
     image: HostImage
     form: EmbedForm = EmbedForm.LINKS
     """What the answer carries for it besides the links (the uploader's ``/format``)."""
+    note: Text | None = None
 
     def result(self, record: UploadRecord, size: int) -> FileResult:
         """What became of its file, once recorded."""
-        return FileResult(self.filename, Outcome.UPLOADED, record, size=size, form=self.form)
+        return FileResult(
+            self.filename, Outcome.UPLOADED, record, size=size, form=self.form, note=self.note
+        )
 
 
 async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRecord:

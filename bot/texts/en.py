@@ -10,6 +10,8 @@ MESSAGES: dict[str, str] = {
     "command.expire": "Default expiration (5m, 1h, 3d, 2w, P1D or off)",
     "command.nsfw": "Default NSFW flag (on or off)",
     "command.album": "Default album (its id, or off)",
+    "command.category": "Default category (its number, or off)",
+    "command.width": "Shrink images wider than this many pixels (or off)",
     "command.format": "What answers carry: links, direct, markdown, bbcode or html",
     "command.upload": "Upload media once, or the file at a link",
     "command.mirror": "Upload every image and video posted here (admins)",
@@ -24,6 +26,8 @@ MESSAGES: dict[str, str] = {
         "/expire <5m|1h|3d|2w|P1D|off> — default expiration\n"
         "/nsfw <on|off> — default NSFW flag\n"
         "/album <id|off> — default album\n"
+        "/category <id|off> — default category\n"
+        "/width <pixels|off> — shrink wider images to this width\n"
         "/format <links|direct|markdown|bbcode|html> — add the file link or an embed code to answers\n"
         "{upload}\n"
         "/mirror <on|off> — upload every image and video posted in this group (admins)\n"
@@ -40,7 +44,7 @@ MESSAGES: dict[str, str] = {
     "unlink.none": "You had no key linked.",
     "unlink.fallback_default": "Uploads will use this bot's shared key until you link yours.",
     "unlink.fallback_none": "Link a key again with /link to upload.",
-    "settings": "Key: {key}\nExpiration: {expiration}\nNSFW: {nsfw}\nAlbum: {album}\nAnswers carry: {form}",
+    "settings": "Key: {key}\nExpiration: {expiration}\nNSFW: {nsfw}\nAlbum: {album}\nCategory: {category}\nWidth: {width}\nAnswers carry: {form}",
     "settings.key_default": "none (the bot's shared key is used)",
     "settings.key_none": "none — link one with /link",
     "settings.never": "never",
@@ -55,6 +59,15 @@ MESSAGES: dict[str, str] = {
     "nsfw.usage": "Send /nsfw on or /nsfw off.",
     "album.set": "New uploads will go to album {album}.",
     "album.off": "New uploads will go to no album.",
+    "category.set": "New uploads will go to category {category}.",
+    "category.off": "New uploads will have no category.",
+    "category.usage": "Send /category with the category's number (like 3), or /category off.",
+    "width.set": "Images wider than {width} px will be shrunk to {width} px; narrower ones and videos stay as they are.",
+    "width.off": "Images will be stored at their own width.",
+    "width.usage": "Send /width with a width in pixels (like 1280), or /width off.",
+    "width.too_large": "A width can be at most {limit} pixels.",
+    "settings.pixels": "{width} px",
+    "upload.width_dropped": "The host could not shrink it to {width} px (the image is narrower), so it was stored at its own width.",
     "format.set": "Answers will carry: {form}.",
     "format.usage": "Send /format with one of: links (the links only), direct (the file link), markdown, bbcode or html (an embed code).",
     "format.links": "the links only",

@@ -10,6 +10,8 @@ MESSAGES: dict[str, str] = {
     "command.expire": "默认过期时间（5m、1h、3d、2w、P1D 或 off）",
     "command.nsfw": "默认 NSFW 标记（on 或 off）",
     "command.album": "默认相册（相册 ID 或 off）",
+    "command.category": "默认分类（分类编号，或 off）",
+    "command.width": "把宽于此像素的图片缩小（或 off）",
     "command.format": "回复附带的内容：links、direct、markdown、bbcode 或 html",
     "command.upload": "上传一次媒体，或链接处的文件",
     "command.mirror": "自动上传此处发布的所有图片和视频（管理员）",
@@ -24,6 +26,8 @@ MESSAGES: dict[str, str] = {
         "/expire <5m|1h|3d|2w|P1D|off> — 默认过期时间\n"
         "/nsfw <on|off> — 默认 NSFW 标记\n"
         "/album <id|off> — 默认相册\n"
+        "/category <id|off> — 默认分类\n"
+        "/width <pixels|off> — 把更宽的图片缩小到此宽度\n"
         "/format <links|direct|markdown|bbcode|html> — 在回复中附上文件直链或嵌入代码\n"
         "{upload}\n"
         "/mirror <on|off> — 自动上传本群的所有图片和视频（仅管理员）\n"
@@ -40,7 +44,7 @@ MESSAGES: dict[str, str] = {
     "unlink.none": "你没有绑定密钥。",
     "unlink.fallback_default": "在你重新绑定之前，上传将使用本机器人的共享密钥。",
     "unlink.fallback_none": "如需上传，请用 /link 重新绑定密钥。",
-    "settings": "密钥：{key}\n过期时间：{expiration}\nNSFW：{nsfw}\n相册：{album}\n回复附带：{form}",
+    "settings": "密钥：{key}\n过期时间：{expiration}\nNSFW：{nsfw}\n相册：{album}\n分类：{category}\n宽度：{width}\n回复附带：{form}",
     "settings.key_default": "无（使用机器人的共享密钥）",
     "settings.key_none": "无 — 请用 /link 绑定",
     "settings.never": "永不过期",
@@ -55,6 +59,15 @@ MESSAGES: dict[str, str] = {
     "nsfw.usage": "请发送 /nsfw on 或 /nsfw off。",
     "album.set": "新的上传将放入相册 {album}。",
     "album.off": "新的上传将不放入任何相册。",
+    "category.set": "之后的上传将放入分类 {category}。",
+    "category.off": "之后的上传将不设分类。",
+    "category.usage": "请发送 /category 加上分类编号（例如 3），或 /category off。",
+    "width.set": "宽于 {width} 像素的图片将缩小到 {width} 像素；更窄的图片和视频保持原样。",
+    "width.off": "图片将按原始宽度保存。",
+    "width.usage": "请发送 /width 加上像素宽度（例如 1280），或 /width off。",
+    "width.too_large": "宽度最多为 {limit} 像素。",
+    "settings.pixels": "{width} 像素",
+    "upload.width_dropped": "主机无法将其缩小到 {width} 像素（图片更窄），因此按原始宽度保存。",
     "format.set": "之后的回复将附带：{form}。",
     "format.usage": "请发送 /format 加上以下之一：links（仅链接）、direct（文件直链）、markdown、bbcode 或 html（嵌入代码）。",
     "format.links": "仅链接",

@@ -111,15 +111,17 @@ async def test_a_10000_character_caption_becomes_a_bounded_title(bot_core, teleg
 async def test_control_characters_and_rtl_in_a_caption_give_a_clean_title(
     bot_core, telegram, chevereto
 ):
-    """Control characters in a caption never reach the host; right-to-left text does, intact."""
+    """Control characters in a caption never reach the host; right-to-left text does, intact.
+    The line break among them ends the title: the rest is the description."""
     caption = f"{RTL}{CONTROLS}end #שלום #مرحبا #bad\x07tag"
     send(telegram, probe_png(), caption=caption)
     await finished(bot_core, telegram, "/delete/")
     form = chevereto.upload_requests[0].form
     assert is_clean(form["title"])
     assert form["title"].startswith(RTL)
-    assert form["title"].endswith("end tag")  # "#bad\x07tag": the tag stops at the control
     assert len(form["title"]) <= TITLE_MAX
+    assert is_clean(form["description"])
+    assert form["description"] == "end #שלום #مرحبا #bad tag"  # the tag stops at the \x07
     assert form["tags"] == "שלום,مرحبا,bad"
 
 

@@ -245,7 +245,7 @@ async def test_commands_are_synced_with_chinese_labels(bot: Harness) -> None:
     commands = {c["name"]: c for c in bot.fake.commands[None]}
     assert set(commands) == {
         *("start", "help", "link", "unlink", "settings", "history", "stats", "expire", "nsfw"),
-        *("album", "format", "mirror", "upload", "Upload to Chevereto"),
+        *("album", "category", "width", "format", "mirror", "upload", "Upload to Chevereto"),
     }
     menu = commands["Upload to Chevereto"]
     assert (menu["type"], menu["name_localizations"]) == (3, {"zh-CN": "上传到 Chevereto"})

@@ -186,6 +186,8 @@ class FileRef:
     file_name: str | None
     data: bytes | None = field(default=None, repr=False)
     disk_path: Path | None = None
+    width: int | None = None
+    """A photo's width in pixels as its largest size declares it (None: 1280)."""
 
 
 @dataclass(slots=True)
@@ -646,7 +648,7 @@ class FakeTelegram:
                 }
                 for t, (w, h) in zip(thumbs, ((90, 68), (320, 240)), strict=True)
             ]
-            return {"photo": [*sizes, {**ids, "width": 1280, "height": 960}]}
+            return {"photo": [*sizes, {**ids, "width": ref.width or 1280, "height": 960}]}
         if kind == "video_note":
             return {"video_note": {**ids, "length": 240, "duration": 5}}
         named = {
