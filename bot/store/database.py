@@ -119,11 +119,16 @@ class Database:
         Better at start than later: a wrong key would make every linked key unreadable
         and, on a shared PostgreSQL, every job another replica stored.
         """
-        async with self.session.begin() as s:
-            row = await s.get(SecretCheck, 1)
-            if row is None:
-                s.add(SecretCheck(id=1, sealed=self.vault.seal(CHECK_VALUE)))
-                return
+        try:
+            async with self.session.begin() as s:
+                row = await s.get(SecretCheck, 1)
+                if row is None:
+                    s.add(SecretCheck(id=1, sealed=self.vault.seal(CHECK_VALUE)))
+                    return
+        except IntegrityError:  # a replica starting beside this one sealed it first: read theirs
+            async with self.session() as s:
+                row = await s.get(SecretCheck, 1)
+            assert row is not None
         self.vault.open(row.sealed)
 
     async def ping(self) -> None:

@@ -132,8 +132,9 @@ def answers(telegram: FakeTelegram) -> Counter[str]:
 async def test_a_restart_during_uploads_loses_and_repeats_nothing(
     telegram: FakeTelegram, chevereto: FakeChevereto, tmp_path: Path, pg_database: str
 ) -> None:
-    """PostgreSQL restarts while eight uploads are at the host: each recorded and answered once."""
-    chevereto.delay = 1.5
+    """PostgreSQL restarts while eight uploads are at the host: each recorded and answered once.
+    The host takes 5 s over each, so the restart is over first even on a loaded machine."""
+    chevereto.delay = 5.0
     settings = telegram_settings(
         telegram, chevereto.url, tmp_path / "data", pg_database, upload_concurrency=8
     )

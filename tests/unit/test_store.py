@@ -1,5 +1,6 @@
 """The store keeps keys, preferences, chats and history, sealed where they are secret."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -154,3 +155,19 @@ def test_secret_is_generated_once_with_mode_0600(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     assert read_or_create_secret(path) == first
     assert len(first) >= 32
+
+
+@pytest.mark.postgres_only
+async def test_replicas_starting_together_share_one_secret_check(postgres_database):
+    """Replicas that start at the same moment on a new database each find, or write, the one
+    sealed check value: none fails to start because another wrote it first."""
+    stores = [Store(postgres_database, Vault("same-secret")) for _ in range(8)]
+    try:
+        await asyncio.gather(*(store.check_secret() for store in stores))
+        other = Store(postgres_database, Vault("another-secret"))
+        with pytest.raises(DecryptionFailed):
+            await other.check_secret()
+        await other.close()
+    finally:
+        for store in stores:
+            await store.close()
