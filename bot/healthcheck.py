@@ -2,7 +2,7 @@
 
 The image has Python and no curl. This asks ``/healthz`` on HEALTH_LISTEN's port over
 127.0.0.1 (the server binds 0.0.0.0 in the image) and exits 0 on 200, else 1. What the
-server answered (``database unavailable``, ``telegram not connected``) or why nothing did
+server answered (``database unavailable``, ``<platform> not connected``) or why nothing did
 is printed, so ``docker inspect`` shows why a container is unhealthy.
 """
 

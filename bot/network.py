@@ -1,10 +1,10 @@
 """What went wrong on the network, in a few words an operator can act on.
 
 Every HTTP library wraps the operating system's error in its own (httpx in
-httpcore's, python-telegram-bot in httpx's, aiohttp in its connector's), so the
+httpcore's, a chat SDK in httpx's, aiohttp in its connector's), so the
 cause is found by walking the chain of ``__cause__``/``__context__`` down to the
 socket-level error. Only the kind is named, never the library's message: a
-Telegram request URL holds the bot token.
+platform's request URL may hold its bot token.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def network_problem(error: BaseException) -> str:
         for kind, words in _KINDS:
             if isinstance(link, kind):
                 return words
-        # Libraries' own timeouts (httpx.ReadTimeout, telegram's TimedOut) do not all
+        # Libraries' own timeouts (httpx.ReadTimeout, an SDK's own TimedOut) do not all
         # derive from TimeoutError.
         name = type(link).__name__
         if "Timeout" in name or "TimedOut" in name:

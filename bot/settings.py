@@ -35,12 +35,12 @@ def http_url(value: str) -> str:
 
 
 ENTRY = re.compile(r"([a-z][a-z0-9_]*):(-?[0-9]{1,20})")
-"""One entry of an access list: a platform's name and a numeric id, like ``telegram:123``."""
+"""One entry of an access list: a platform's name and a numeric id, like ``<platform>:123``."""
 Entries = Annotated[frozenset[tuple[str, str]], NoDecode]
 
 
 def access_entries(value: object) -> object:
-    """``telegram:1, discord:2`` → {("telegram", "1"), ("discord", "2")}; blank is empty."""
+    """``a:1, b:2`` → {("a", "1"), ("b", "2")}; blank is empty."""
     if not isinstance(value, str):
         return value
     entries = set()

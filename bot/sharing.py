@@ -1,4 +1,4 @@
-"""Past uploads a user may post again in any chat (Telegram's inline mode): what is offered
+"""Past uploads a user may post again in any chat (a platform's inline mode): what is offered
 and to whom. Only the user's own uploads, from the database; never a delete link."""
 
 from __future__ import annotations
