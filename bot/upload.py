@@ -92,7 +92,6 @@ class UploadService:
         """The size limit of a platform, by its name."""
         self._temp_dir = temp_dir
         self._slots = asyncio.Semaphore(concurrency)
-        self._downloads = asyncio.Semaphore(concurrency)
         self._default_key = default_key
         self._links = links or LinkFetcher(allow_private=False, limit_bytes=LINK_LIMIT_MB * MB)
         """Fetches the links users send, itself: the core gives one that follows
