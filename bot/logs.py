@@ -10,13 +10,19 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from typing import TextIO
 
 SECRET_SHAPES = (
     re.compile(r"chv_[A-Za-z0-9_]{8,}"),  # Chevereto API keys
     re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),  # bot tokens shaped like 123456:ABC-def…
-    re.compile(r"/image/[A-Za-z0-9]+/delete/[A-Za-z0-9]+"),  # Chevereto delete links
 )
 MASK = "***"
+_SLASH = r"(?:/|\\+/|%2[Ff])"
+DELETE_LINK = re.compile(rf"({_SLASH}delete{_SLASH})[A-Za-z0-9]+")
+"""The hash of a Chevereto delete link, whatever comes before it (``/image/<id>``,
+``/video/<id>``, ``/clip/<id>``, another form) and however the slashes are written: plain,
+escaped as the host's JSON writes them (``\\/``, doubled again in a repr) or URL-encoded. The
+hash alone is the secret: the rest says which upload a line is about."""
 
 
 class RedactSecrets(logging.Filter):
@@ -31,7 +37,7 @@ class RedactSecrets(logging.Filter):
             text = text.replace(secret, MASK)
         for shape in SECRET_SHAPES:
             text = shape.sub(MASK, text)
-        return text
+        return DELETE_LINK.sub(rf"\g<1>{MASK}", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = self.redact(record.getMessage())
@@ -39,8 +45,15 @@ class RedactSecrets(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         record.msg, record.args = message, None
         return True
+
+
+class _QuietHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Drops a line that could not be written, instead of printing its exception raw."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,11 +70,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(
-    level: str, fmt: str, secrets: Iterable[str], sdk_loggers: Iterable[str] = ()
+    level: str,
+    fmt: str,
+    secrets: Iterable[str],
+    sdk_loggers: Iterable[str] = (),
+    stream: TextIO | None = None,
 ) -> None:
-    """Logs to stderr; HTTP client libraries stay at WARNING since request URLs hold tokens, and
-    the platforms' SDKs (``sdk_loggers``) at INFO, since at DEBUG they log keys and links."""
-    handler = logging.StreamHandler()
+    """Logs to ``stream`` (stderr); HTTP client libraries stay at WARNING since request URLs hold
+    tokens, and the platforms' SDKs (``sdk_loggers``) at INFO, since at DEBUG they log keys and
+    links. A line that cannot be written is dropped quietly: logging's own report of the failure
+    would print the record's exception unmasked."""
+    handler = _QuietHandler(stream)
     handler.addFilter(RedactSecrets(secrets))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
