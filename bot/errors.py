@@ -12,6 +12,7 @@ BotError
 │   │       └── LinkIsPage           they show a web page
 │   ├── MediaTooLarge        over the platform's or MAX_UPLOAD_MB's limit
 │   ├── MediaUnavailable     the platform no longer serves it (deleted, link expired)
+│   ├── SourceRefused        the platform's server put it where the bot may not read
 │   └── SizeMismatch         the file is not the size the platform declared
 ├── BadOption
 │   ├── InvalidExpiration    not an ISO-8601 duration nor a short form
@@ -75,6 +76,12 @@ class MediaTooLarge(MediaRejected):
 
 class MediaUnavailable(MediaRejected):
     """The platform no longer serves the file (a deleted message, an expired link)."""
+
+
+class SourceRefused(MediaRejected):
+    """The platform's file server handed over a file where the bot may not read it (outside the
+    folder the operator allowed, or among the bot's own data): a misconfigured or hostile
+    server, which no retry cures."""
 
 
 class SizeMismatch(MediaRejected):

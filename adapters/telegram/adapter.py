@@ -19,7 +19,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from adapters.telegram import commands
-from adapters.telegram.files import Downloader
+from adapters.telegram.files import Downloader, LocalFiles
 from adapters.telegram.inbound import Inbound
 from adapters.telegram.inline import Inline
 from adapters.telegram.outbound import Outbound
@@ -81,7 +81,8 @@ class TelegramAdapter:
         self._connected = False
         self._handled: set[int] = set()
         """Updates of the last batch whose handlers ran and stored what they had to."""
-        self._downloader = Downloader(self._app.bot, self._limit_mb)
+        local = LocalFiles(settings.local_root, self._data_dir) if settings.local_mode else None
+        self._downloader = Downloader(self._app.bot, self._limit_mb, local)
         self._outbound = Outbound(self._app.bot)
         self._inbound = Inbound(core, self._outbound)
         commands.register(self._app, self._inbound, Inline(core))

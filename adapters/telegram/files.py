@@ -3,23 +3,32 @@
 A job keeps only the ``file_id`` as its ``FileRef.locator`` (never the file URL,
 which holds the bot token); the bytes are fetched through ``getFile`` and streamed
 to disk when the job runs.
+
+What ``getFile`` answers is not trusted. Without local mode a file is only ever fetched
+through the Bot API's file URL, whatever path the answer names (PTB leaves a path that
+exists on this machine as it is: it is never read). In local mode the server hands out
+paths on this machine's disk, which are read only inside ``LocalFiles``' folder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from telegram import Bot, Message
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.domain import media_kind, media_type
-from bot.errors import MediaTooLarge, SourceUnavailable
+from bot.errors import MediaTooLarge, SourceRefused, SourceUnavailable
 from bot.payloads import FileRef
 from bot.tls import tls_context
 
+log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
 VIDEOS = ("video", "animation", "video_note")
 """A message's video-like attachments; a name made for one starts with its attribute."""
@@ -48,15 +57,45 @@ def file_of(message: Message) -> FileRef | None:
     return None
 
 
-class Downloader:
-    """Fetches a file by its id: getFile, then a streamed GET (or a copy in local mode)."""
+@dataclass(frozen=True, slots=True)
+class LocalFiles:
+    """Where a local Bot API server's files may be read: under ``root`` (TELEGRAM_LOCAL_ROOT)
+    when it is set, and never under ``data_dir`` (the bot's database and secrets)."""
 
-    def __init__(self, bot: Bot, limit_mb: int) -> None:
+    root: Path | None
+    data_dir: Path
+
+    def readable(self, location: str) -> Path:
+        """The file at ``location``, symlinks and ``..`` resolved, if the bot may read it."""
+        path = Path(location).resolve()
+        allowed = (
+            path.is_relative_to(self.root.resolve())
+            if self.root is not None
+            else not path.is_relative_to(self.data_dir.resolve())
+        )
+        if not allowed:
+            log.warning("getFile named a path outside the folder the bot reads; not read")
+            raise SourceRefused("a local path outside the allowed folder")
+        return path
+
+
+class Downloader:
+    """Fetches a file by its id: getFile, then a streamed GET (or, in local mode, a read of the
+    file the Bot API server keeps on this machine, inside ``local``'s folder)."""
+
+    def __init__(self, bot: Bot, limit_mb: int, local: LocalFiles | None) -> None:
         self._bot = bot
         self._limit_mb = limit_mb
+        self._local = local
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(60.0, connect=10.0), verify=tls_context()
         )
+        if local is not None and local.root is None:
+            log.warning(
+                "TELEGRAM_LOCAL_MODE is on without TELEGRAM_LOCAL_ROOT: set it to the folder of "
+                "the telegram-bot-api server's files (its --dir), so that the bot reads files "
+                "only there"
+            )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -65,9 +104,18 @@ class Downloader:
         """The file's bytes as they come: getFile, then a streamed GET, or in local mode
         the file the Bot API server already has on this machine's disk."""
         location = await self._locate(ref)
-        chunks = _read_local(location) if _is_local(location) else self._stream(location)
+        if self._local is not None and os.path.isabs(location):
+            chunks = _read_local(self._local.readable(location))
+        else:
+            chunks = self._stream(self._url_of(location))
         async for chunk in chunks:
             yield chunk
+
+    def _url_of(self, location: str) -> str:
+        """The file URL of what getFile named: PTB already made it one, except for a path that
+        exists on this machine, which it leaves as it is."""
+        base = self._bot.base_file_url
+        return location if location.startswith(base) else f"{base}/{location.lstrip('/')}"
 
     async def _locate(self, ref: FileRef) -> str:
         try:
@@ -92,11 +140,7 @@ class Downloader:
             raise SourceUnavailable("file download failed") from None
 
 
-def _is_local(location: str) -> bool:
-    return os.path.isabs(location) and os.path.isfile(location)
-
-
-async def _read_local(path: str) -> AsyncIterator[bytes]:
+async def _read_local(path: Path) -> AsyncIterator[bytes]:
     """A local Bot API server's file, read in a thread chunk by chunk (it may be 2 GB)."""
     try:
         handle = await asyncio.to_thread(open, path, "rb")

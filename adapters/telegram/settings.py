@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import SecretStr, field_validator
@@ -36,6 +37,9 @@ class TelegramSettings(PlatformSettings):
     api_url: str = "https://api.telegram.org/bot"
     file_url: str = "https://api.telegram.org/file/bot"
     local_mode: bool = False
+    local_root: Path | None = None
+    """Local mode: the folder the Bot API server keeps its files in (its ``--dir``), the only
+    one the bot reads files from."""
     webhook_url: str | None = None
     # a webhook server listens on every interface unless told otherwise
     webhook_listen: str = "0.0.0.0:8443"
@@ -62,6 +66,11 @@ class TelegramSettings(PlatformSettings):
         if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
             raise ValueError("may hold only A-Z, a-z, 0-9, _ and -, at most 256 characters")
         return empty_is_unset(value)
+
+    @field_validator("local_root", mode="before")
+    @classmethod
+    def _empty_root_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("bot_token")
     @classmethod

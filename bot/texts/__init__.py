@@ -110,6 +110,7 @@ _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.AddressRefused, "error.link_address"),
     (errors.UnsupportedMedia, "error.unsupported"),
     (errors.MediaUnavailable, "error.media_unavailable"),
+    (errors.SourceRefused, "error.source_refused"),
     (errors.SizeMismatch, "error.size_mismatch"),
     (errors.InvalidExpiration, "error.invalid_expiration"),
     (errors.InvalidAlbum, "error.invalid_album"),

@@ -118,6 +118,7 @@ MESSAGES: dict[str, str] = {
     "error.not_linked": "You have not linked an API key yet: link yours with /link <api_key>, privately.",
     "error.unsupported": "That is not an image or a video.",
     "error.media_unavailable": "That file is no longer available to download. Send it again.",
+    "error.source_refused": "The chat's file server put that file where I may not read it, so I did not upload it. Tell the bot's admin.",
     "error.size_mismatch": "That file did not arrive whole from the chat, so I did not upload it. Send it again.",
     "error.too_large": "That file is larger than {limit} MB, the most I accept.",
     "error.invalid_expiration": "That is not a valid expiration: use 5m, 1h, 3d, 2w, an ISO-8601 duration like P1D, or off.",

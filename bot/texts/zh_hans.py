@@ -118,6 +118,7 @@ MESSAGES: dict[str, str] = {
     "error.not_linked": "你还没有绑定 API 密钥：请私下使用 /link <api_key> 绑定。",
     "error.unsupported": "这不是图片或视频。",
     "error.media_unavailable": "该文件已无法下载。请重新发送。",
+    "error.source_refused": "聊天平台的文件服务器把该文件放在了我不允许读取的位置，因此我没有上传它。请告知机器人的管理员。",
     "error.size_mismatch": "这个文件没有从聊天中完整传来，所以我没有上传它。请重新发送。",
     "error.too_large": "文件超过 {limit} MB，超出了我能接收的上限。",
     "error.invalid_expiration": "过期时间无效：请使用 5m、1h、3d、2w、ISO-8601 时长（如 P1D）或 off。",

@@ -24,7 +24,14 @@ from tests.support.piping import (
     png,
     the_image,
 )
-from tests.support.telegram_harness import ALICE_ID, all_answered, texts_to, user_ref
+from tests.support.running import QUICK, running
+from tests.support.telegram_harness import (
+    ALICE_ID,
+    all_answered,
+    telegram_for,
+    texts_to,
+    user_ref,
+)
 from tests.support.waiting import eventually
 
 SOURCE_NOTE = "I could not download the file from the chat; trying again"
@@ -59,15 +66,14 @@ async def test_the_host_stores_the_very_bytes_telegram_served(bot, telegram, che
     await eventually(lambda: kept_files(settings.data_dir) == [])
 
 
-async def test_in_local_mode_the_host_stores_the_very_bytes_on_disk(
-    bot, telegram, chevereto, settings
-):
+async def test_in_local_mode_the_host_stores_the_very_bytes_on_disk(telegram, chevereto, settings):
     """A local Bot API server hands a path on this machine: the file goes from there through
     the same pipe, whole (md5), with no download at all."""
     telegram.local_mode = telegram.local_file_paths = True
     data = png(3 * MB + 12345)
-    await post(bot, telegram, data)
-    texts = await answered(telegram)
+    async with running(settings, telegram_for(telegram, local_mode=True), tuning=QUICK) as bot:
+        await post(bot, telegram, data)
+        texts = await answered(telegram)
     image = the_image(chevereto, data)
     assert_told_links(chevereto, image, texts)
     assert telegram.transfers == []

@@ -38,7 +38,7 @@ Telegram accepted; ``fake.transfers`` every file download, with when it started 
 finished. ``bandwidth`` paces file downloads; ``cut_next_download`` cuts one in the middle,
 and ``message(declared_size=...)`` declares a size that is not the file's. A real
 ``--local`` server answers absolute file paths: set ``local_file_paths`` (with
-``local_mode``) to test that.
+``local_mode``) to test that; ``file_paths[file_id]`` makes getFile name any path at all.
 """
 
 from __future__ import annotations
@@ -240,6 +240,10 @@ class FakeTelegram:
         self.bot_id = int(bot_id)
         self.local_mode = False  # lifts the 20 MB getFile limit, as a local server does
         self.local_file_paths = False  # getFile answers absolute paths, as `--local` does
+        self.file_paths: dict[str, str] = {}
+        """getFile's answer for a file id, when set: any path, as a broken or hostile server."""
+        self.paths_asked: list[str] = []
+        """Every path asked of the file URL, served or not."""
         self.privacy_mode = True  # getMe says can_read_all_group_messages = not privacy_mode
         self.inline_mode = False  # getMe's supports_inline_queries; off: no inline queries
         self.deliver_webhooks = True  # push_update POSTs to the webhook once one is set
@@ -804,6 +808,7 @@ class FakeTelegram:
             self.unauthorized_requests += 1
             return _error(ApiError(401, "Unauthorized"))
         path = request.match_info["path"]
+        self.paths_asked.append(path)
         ref = self._issued.get(path)
         try:
             self._check_failures("download", None)
@@ -931,6 +936,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: file is too big")
         self._issued[ref.file_path] = ref
         path = self._absolute_path(ref) if self.local_file_paths else ref.file_path
+        path = self.file_paths.get(ref.file_id, path)
         return {
             "file_id": ref.file_id,
             "file_unique_id": ref.file_unique_id,
