@@ -26,6 +26,7 @@ from bot.domain import (
     UserRef,
     media_kind,
 )
+from bot.filenames import safe_filename
 from bot.texts import Language
 
 LINK_NAME = "link"
@@ -49,6 +50,10 @@ class FileRef:
     width: int | None = None
     """An image's width in pixels, when the platform says it: a default width is sent only
     for an image wider than it."""
+
+    def __post_init__(self) -> None:
+        """Whatever a platform's user typed as the name, the core sees a safe one."""
+        object.__setattr__(self, "filename", safe_filename(self.filename, self.content_type))
 
     @classmethod
     def of_link(cls, link: str) -> Self:
