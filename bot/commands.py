@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_SIZE = 10
 MAX_WIDTH = 10_000
+MAX_KEY_CHARS = 200
+"""A Chevereto key is ``chv_<id>_`` and 128 characters (an older site's, 32): anything longer is
+no key, and is refused before it reaches the host in a header."""
 """The widest an image may be shrunk to: a larger number is surely a typo."""
 ALBUM_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 ON = frozenset({"on", "yes", "true", "1", "开", "开启", "是"})
@@ -149,6 +152,8 @@ class Commands:
         key = argument.strip()
         if not key or any(c.isspace() for c in key):
             return _only_user(ctx, t("link.usage", site=self._site))
+        if len(key) > MAX_KEY_CHARS:
+            return _only_user(ctx, t("link.not_a_key", most=MAX_KEY_CHARS, site=self._site))
         try:
             await self._prove(key)
         except HostError as error:

@@ -9,6 +9,9 @@ from bot.store import Store
 
 SHARED_MOST = 20
 """How many uploads one search offers, newest first."""
+MOST_SEARCH_CHARS = 256
+"""A search's words are cut here before anything is done with them: Telegram's own limit for
+an inline query, and enough for any search of one's uploads."""
 
 
 class Sharing:
@@ -29,4 +32,6 @@ class Sharing:
         leave out. Nothing of that user is stored or said."""
         if not self.allows(user):
             return []
-        return await self._store.uploads.search(user, words, limit=SHARED_MOST)
+        return await self._store.uploads.search(
+            user, words[:MOST_SEARCH_CHARS], limit=SHARED_MOST
+        )

@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
         "Your API key is in your account settings on {site}, under API."
     ),
     "link.usage": "Send /link followed by your API key. You find it on {site} in your account settings, under API.",
+    "link.not_a_key": "That is not an API key: a key is one word of at most {most} characters. You find yours on {site} in your account settings, under API.",
     "link.checking": "Checking your key with the host…",
     "link.done": "Your key {masked} is linked. Send me an image or a video.",
     "link.in_group": "Never post an API key in a group: I removed your message where I could. Send /link to me in a private chat instead.",

@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
         "API 密钥在 {site} 的账户设置中的 API 页面。"
     ),
     "link.usage": "请发送 /link 加上你的 API 密钥。密钥在 {site} 的账户设置中的 API 页面。",
+    "link.not_a_key": "这不是 API 密钥：密钥是一个不超过 {most} 个字符的单词。你可以在 {site} 的账户设置中的 API 部分找到它。",
     "link.checking": "正在向图床验证你的密钥…",
     "link.done": "已绑定密钥 {masked}。现在可以发送图片或视频了。",
     "link.in_group": "请勿在群组中发送 API 密钥：我已尽可能删除了那条消息。请在与我的私聊中发送 /link。",
