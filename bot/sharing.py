@@ -32,6 +32,4 @@ class Sharing:
         leave out. Nothing of that user is stored or said."""
         if not self.allows(user):
             return []
-        return await self._store.uploads.search(
-            user, words[:MOST_SEARCH_CHARS], limit=SHARED_MOST
-        )
+        return await self._store.uploads.search(user, words[:MOST_SEARCH_CHARS], limit=SHARED_MOST)

@@ -28,6 +28,7 @@ from bot.store import Store
 from bot.texts import register
 from bot.tuning import Tuning
 from bot.upload import UploadService
+from tests.support import leaks
 from tests.support.fakes.chevereto import FakeChevereto
 
 KEY = "chv_1_" + "k" * 128
@@ -98,8 +99,13 @@ def _start_process_when_slow(self: subprocess.Popen[bytes], *args: object) -> ob
 
 def pytest_configure(config: pytest.Config) -> None:
     """The fast loop (``-m "not slow"``) starts no process: a test that does must say ``slow``
-    (its fixtures included, whatever their scope)."""
+    (its fixtures included, whatever their scope). Every process logs for the leak scan."""
     subprocess.Popen._execute_child = _start_process_when_slow  # type: ignore[attr-defined]
+    leaks.configure(config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    leaks.finish(session)
 
 
 @pytest.hookimpl(hookwrapper=True)

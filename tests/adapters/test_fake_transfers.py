@@ -63,7 +63,7 @@ async def _telegram(data: bytes, bandwidth: float | None) -> AsyncIterator[Serve
 
 
 async def _discord(data: bytes, bandwidth: float | None) -> AsyncIterator[Served]:
-    async with FakeDiscord("token", bandwidth=bandwidth) as fake:
+    async with FakeDiscord("transfer-test-token-0123", bandwidth=bandwidth) as fake:
         attachment = fake.add_attachment(data, filename="a.png", content_type="image/png")
         yield Served(
             attachment["url"],

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.support.leaks import process_log
+
 CLEAN_ENV = {
     k: v
     for k, v in os.environ.items()
@@ -31,7 +33,9 @@ CLEAN_ENV = {
             "TESTCHAT_",
         )
     )
-}
+} | {"LOG_LEVEL": "DEBUG"}
+"""The test run's environment without the bot's variables, but LOG_LEVEL=DEBUG: every bot a
+test starts logs all it can, for the leak scan (``tests.support.leaks``) to read."""
 
 
 async def run_bot(
@@ -50,6 +54,7 @@ async def run_bot(
     async with asyncio.timeout(timeout):
         _, err = await process.communicate()
     assert process.returncode is not None
+    process_log(err.decode())
     return process.returncode, err.decode()
 
 
@@ -101,3 +106,4 @@ class BotProcess:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+        process_log(self.stderr)

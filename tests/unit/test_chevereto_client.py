@@ -605,8 +605,10 @@ async def test_key_never_appears_in_logs_or_errors(
     png: FileSource,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Retried and refused uploads log and raise without ever showing the key."""
+    """Retried and refused uploads log and raise without ever showing the key, httpx's own
+    DEBUG lines included."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
     chevereto.fail_next(503, times=3)
     errors: list[BaseException] = []
     for key in (KEY, UNKNOWN_KEY):

@@ -134,6 +134,7 @@ async def test_python_m_bot_serves_discord_then_stops_on_sigterm(
         "CHEVERETO_URL": chevereto.url,
         "DATA_DIR": str(tmp_path / "data"),
         "DEFAULT_API_KEY": KEY,
+        "LOG_LEVEL": "DEBUG",
     }
     log = tmp_path / "bot.log"
     with log.open("wb") as out:

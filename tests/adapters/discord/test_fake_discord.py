@@ -15,7 +15,7 @@ from discord import app_commands
 
 from tests.support.fakes.discord_api import FakeDiscord
 
-TOKEN = "tok"
+TOKEN = "fake-discord-test-token-0123"
 GUILD_A = 1000 << 22  # shard 0 of 2
 GUILD_B = 1001 << 22  # shard 1 of 2
 CHANNEL = 2000 << 22

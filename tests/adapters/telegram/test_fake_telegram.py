@@ -30,7 +30,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
-from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram
+from tests.support.fakes.telegram_api import BOT_USERNAME, TEST_TOKEN, FakeTelegram
 
 JPEG = b"\xff\xd8\xff\xe0" + b"fake jpeg body" * 100
 
@@ -84,7 +84,7 @@ def other_tasks() -> set[asyncio.Task[object]]:
 async def test_get_me_describes_the_bot(bot: Bot) -> None:
     """getMe answers a bot user whose id is the token's number and whose flags PTB parses."""
     me = await bot.get_me()
-    assert (me.id, me.is_bot, me.username) == (123, True, "chevereto_test_bot")
+    assert (me.id, me.is_bot, me.username) == (int(TEST_TOKEN.split(":")[0]), True, BOT_USERNAME)
     assert me.can_join_groups is True
     assert me.can_read_all_group_messages is False
     assert me.supports_inline_queries is False
@@ -112,7 +112,7 @@ async def test_send_message_records_parsed_markup_and_disabled_preview(
     assert (message.message_id, message.chat.type) == (sent["message_id"], "private")
     assert message.reply_markup == keyboard
     assert message.from_user is not None
-    assert message.from_user.id == 123
+    assert message.from_user.id == fake.bot_id
 
 
 async def test_long_poll_wakes_on_push_and_offset_confirms(fake: FakeTelegram, bot: Bot) -> None:
@@ -315,7 +315,7 @@ async def test_deleting_in_a_group_needs_admin_rights(fake: FakeTelegram, bot: B
     posted = fake.message(group, user, text="/link chv_secret")
     with pytest.raises(BadRequest, match=r"(?i)can't be deleted"):
         await bot.delete_message(-100123, posted["message_id"])
-    fake.set_chat_member(-100123, 123, "administrator")
+    fake.set_chat_member(-100123, fake.bot_id, "administrator")
     assert await bot.delete_message(-100123, posted["message_id"]) is True
     assert fake.deleted == [(-100123, posted["message_id"])]
     with pytest.raises(BadRequest, match=r"(?i)message to be replied not found"):

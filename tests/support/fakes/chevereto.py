@@ -47,6 +47,7 @@ import aiohttp
 from aiohttp import BodyPartReader, web
 
 from tests.support.fakes.transfer import Pace
+from tests.support.leaks import issued
 
 UPLOAD_PATH = "/api/1/upload"
 CHUNK = 256 * 1024
@@ -212,6 +213,7 @@ class FakeChevereto:
     # --- set-up ------------------------------------------------------------------------
 
     def add_key(self, key: str, *, admin: bool = False, user: str = "user") -> None:
+        issued("key", key)
         self._keys[key] = _Key(user, admin)
 
     def add_album(self, user: str, album_id: str) -> None:
@@ -522,7 +524,7 @@ class FakeChevereto:
             filename=blob.name,
             owner=key.user,
             options=options,
-            delete_hash=secrets.token_hex(24),
+            delete_hash=issued("delete hash", secrets.token_hex(24)),
             expiration_date_gmt=expires,
             is_approved=0 if self.moderation else 1,
             path=blob.path,

@@ -50,6 +50,7 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from multidict import CIMultiDict
 
 from tests.support.fakes.transfer import Transfer, Transfers
+from tests.support.leaks import issued
 
 JSON = dict[str, Any]
 _log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ class FakeDiscord:
         port: int = 0,
         bandwidth: float | None = None,
     ) -> None:
-        self.token = token
+        self.token = issued("token", token)
         self.shard_count = shard_count
         self.bot_id = bot_id
         self.application_id = application_id or bot_id

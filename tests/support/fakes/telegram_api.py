@@ -62,11 +62,12 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from tests.support.fakes.telegram_inline import InlineRefused, check_answer, inline_query
 from tests.support.fakes.transfer import Transfer, Transfers
+from tests.support.leaks import issued
 
 JSON = dict[str, Any]
 T = TypeVar("T")
 
-TEST_TOKEN = "123:ABC"
+TEST_TOKEN = "7301234599:AAH-test-token-0123456789abcdef0123"
 BOT_USERNAME = "chevereto_test_bot"
 BOT_FIRST_NAME = "Chevereto Test Bot"
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -236,7 +237,7 @@ class FakeTelegram:
         bot_id, _, secret = token.partition(":")
         if not bot_id.isdigit() or not secret:
             raise ValueError("a bot token looks like '<digits>:<secret>'")
-        self._token = token
+        self._token = issued("token", token)
         self.bot_id = int(bot_id)
         self.local_mode = False  # lifts the 20 MB getFile limit, as a local server does
         self.local_file_paths = False  # getFile answers absolute paths, as `--local` does
