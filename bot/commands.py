@@ -37,10 +37,10 @@ log = logging.getLogger(__name__)
 
 HISTORY_SIZE = 10
 MAX_WIDTH = 10_000
+"""The widest an image may be shrunk to: a larger number is surely a typo."""
 MAX_KEY_CHARS = 200
 """A Chevereto key is ``chv_<id>_`` and 128 characters (an older site's, 32): anything longer is
 no key, and is refused before it reaches the host in a header."""
-"""The widest an image may be shrunk to: a larger number is surely a typo."""
 ALBUM_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 ON = frozenset({"on", "yes", "true", "1", "开", "开启", "是"})
 OFF = frozenset({"off", "no", "false", "0", "关", "关闭", "否", "none"})
