@@ -130,6 +130,22 @@ async def test_a_webhook_update_that_cannot_be_parsed_is_answered_200(
     assert "garbage" not in caplog.text
 
 
+async def test_a_webhook_update_whose_handler_keeps_failing_is_answered_200(
+    settings, telegram, unused_port
+):
+    """A too-large video from a user who blocked the bot, by webhook: three tries to refuse
+    it, then 200, so Telegram does not send it again; the drop is counted."""
+    platform, url = webhook(telegram, unused_port)
+    async with running(settings, platform, tuning=QUICK) as core:
+        await telegram.wait_for_call("setWebhook")
+        telegram.forbid_chat(ALICE_ID, BLOCKED)
+        update = too_large_video(telegram, telegram.user(ALICE_ID))
+        update["update_id"] = 75
+        assert await telegram.post_webhook(url, update, SECRET) == 200
+        assert len(sends_to(telegram, ALICE_ID)) == 3
+        assert dropped(core.monitor, "telegram", "handler_error") == 1
+
+
 async def test_a_webhook_update_that_cannot_be_stored_gets_500_until_it_can(
     telegram, chevereto, tmp_path, unused_port
 ):
