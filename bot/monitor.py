@@ -56,6 +56,13 @@ class Monitor:
             ["kind"],
             registry=self.registry,
         )
+        self._dropped = Counter(
+            "chevereto_bot_updates_dropped",
+            "Platform updates skipped, by platform and reason (unparsable, handler_error, "
+            "unstored).",
+            ["platform", "reason"],
+            registry=self.registry,
+        )
         self._waiting = Gauge(
             "chevereto_bot_jobs_waiting",
             "Jobs stored and not answered yet, across every replica.",
@@ -82,6 +89,10 @@ class Monitor:
         kind = host_error_kind(error)
         self._host_errors.labels(kind).inc()
         await self._store.outcomes.host_error(kind)
+
+    def update_dropped(self, platform: str, reason: str) -> None:
+        """An update of ``platform`` was skipped without being handled (``bot.updates``)."""
+        self._dropped.labels(platform, reason).inc()
 
     def answered(self, seconds: float) -> None:
         """A job's answer went out ``seconds`` after its event."""

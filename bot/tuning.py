@@ -57,3 +57,7 @@ class Tuning:
     max_album_items: int = MAX_ALBUM_ITEMS
     reconnect: Backoff = field(default_factory=Backoff)
     """Waits between a platform's tries to reach its service (at start, or once it is lost)."""
+    unstored_patience_s: float = 60.0
+    """On a platform that never sends an event again, how long an event whose job could not
+    be stored (the database away) is tried again in place, ``reconnect``'s waits apart,
+    before the poster is asked to send it again later."""

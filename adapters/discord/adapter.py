@@ -40,11 +40,14 @@ from bot.errors import StartupFailed, TokenRejected
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.reconnect import Reconnect
+from bot.updates import UpdateRef, Updates
 
 log = logging.getLogger(__name__)
 
 MessageHook = Callable[[discord.Message], Awaitable[None]]
 ActionHook = Callable[[discord.Interaction, str], Awaitable[None]]
+Parser = Callable[[Any], None]
+"""discord.py's parser of one gateway event: its raw data in, the client's events out."""
 AUTHENTICATION_FAILED = 4004
 """The gateway's close code for a token it does not accept."""
 
@@ -67,7 +70,8 @@ def intents(*, message_content: bool) -> discord.Intents:
 
 
 class BotClient(discord.AutoShardedClient):
-    """Hands messages and action-button clicks to the adapter; mentions nobody, ever."""
+    """Hands messages and action-button clicks to the adapter; mentions nobody, ever. A gateway
+    event discord.py cannot parse is skipped under the core's rule (``bot.updates``)."""
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class BotClient(discord.AutoShardedClient):
         intents: discord.Intents,
         messages: MessageHook,
         actions: ActionHook,
+        updates: Updates,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -83,6 +88,10 @@ class BotClient(discord.AutoShardedClient):
         self.tree = ErrorTree(self)
         self._messages = messages
         self._actions = actions
+        # The gateway reads this dict by reference, on every connection of every shard.
+        parsers = self._connection.parsers
+        for event, parse in parsers.items():
+            parsers[event] = _guarded(event, parse, updates)
 
     async def setup_hook(self) -> None:
         """Runs at login, before the gateway connects: users never see stale commands."""
@@ -95,6 +104,20 @@ class BotClient(discord.AutoShardedClient):
 
     async def on_action(self, interaction: discord.Interaction, action: str) -> None:
         await self._actions(interaction, action)
+
+
+def _guarded(event: str, parse: Parser, updates: Updates) -> Parser:
+    """A parser that skips an event it cannot parse. Unguarded, its exception would end the
+    shard's worker, and discord.py then closes the whole client."""
+
+    def guarded(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as error:
+            event_id = data.get("id") if isinstance(data, dict) else None
+            updates.unparsable(UpdateRef(event, None if event_id is None else str(event_id)), error)
+
+    return guarded
 
 
 def _quiet_sdk() -> None:
@@ -120,7 +143,9 @@ class DiscordAdapter:
         self._logged_in = asyncio.Event()
         self._reconnect = Reconnect(self.name, core.tuning.reconnect, network_error)
         self._answers = JobAnswers(self._logged_in_client)
-        self._inbound = Inbound(core, self._answers)
+        # Discord never sends an event again: a temporary failure is tried again in place.
+        self._updates = Updates(self.name, core.monitor, core.tuning, sends_again=False)
+        self._inbound = Inbound(core, self._answers, self._updates)
         self._commands = AppCommands(self._inbound, core.commands)
         self.client = self._new_client(message_content=True)
         _quiet_sdk()
@@ -176,6 +201,7 @@ class DiscordAdapter:
             intents=intents(message_content=message_content),
             messages=self._inbound.message,
             actions=self._inbound.action,
+            updates=self._updates,
         )
         client.add_dynamic_items(ActionButton)
         self._commands.install(client.tree)

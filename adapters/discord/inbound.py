@@ -22,6 +22,7 @@ from bot.domain import ChatKind, ChatRef, Reply, UploadOptions, UserRef, Visibil
 from bot.payloads import AnswerTarget, FileRef, JobSpec
 from bot.store import Store
 from bot.texts import Language, language_of, t
+from bot.updates import Outcome, UpdateRef, Updates
 
 PLATFORM = DiscordSettings.name
 Call = Callable[[Context], Awaitable[Reply | list[Reply]]]
@@ -65,9 +66,10 @@ async def language_for(store: Store, user: UserRef, guild: discord.Guild | None)
 class Inbound:
     """Hands each event to the core and sends back what it answers at once."""
 
-    def __init__(self, core: Core, answers: JobAnswers) -> None:
+    def __init__(self, core: Core, answers: JobAnswers, updates: Updates) -> None:
         self._core = core
         self._answers = answers
+        self._updates = updates
 
     async def command(
         self, interaction: discord.Interaction, call: Call, *, defer: bool = False
@@ -139,19 +141,35 @@ class Inbound:
             await _close_unanswered(interaction)
 
     async def message(self, message: discord.Message) -> None:
-        """A DM's attachments, or a mirrored channel's: one job, answered by replying to them."""
+        """A DM's attachments, or a mirrored channel's: one job, answered by replying to them.
+        Discord never sends a message again, so one whose job could not be stored is tried
+        again here (``bot.updates``); failing that, the poster is asked to send it later."""
         # Bots (this one included) and webhooks have no one to send a delete link to.
         if message.author.bot or message.webhook_id is not None or not message.attachments:
             return
-        user = user_ref(message.author)
-        chat = chat_ref(message.channel.id, message.guild.id if message.guild else None)
-        language = await language_for(self._core.store, user, message.guild)
-        files = tuple(file_ref(attachment, message) for attachment in message.attachments)
-        answer = AnswerTarget(reply_to=str(message.id))
-        spec = JobSpec(user, chat, language, files, message.content or None, answer=answer)
+        ref = UpdateRef("MESSAGE_CREATE", str(message.id))
+        outcome = await self._updates.handle(ref, lambda: self._posted(message))
+        if outcome is Outcome.UNSTORED:
+            # The poster's remembered language is in the database, which is away.
+            guild = message.guild
+            language = language_of(str(guild.preferred_locale) if guild else None)
+            await self._answers.deliver(_spec_of(message, language), Reply(t("upload.unstored")))
+
+    async def _posted(self, message: discord.Message) -> None:
+        language = await language_for(self._core.store, user_ref(message.author), message.guild)
+        spec = _spec_of(message, language)
         reply = await self._core.intake.posted(spec)
         if reply is not None:
             await self._answers.deliver(spec, reply)
+
+
+def _spec_of(message: discord.Message, language: Language) -> JobSpec:
+    """A job for the message's attachments, answered by replying to it."""
+    user = user_ref(message.author)
+    chat = chat_ref(message.channel.id, message.guild.id if message.guild else None)
+    files = tuple(file_ref(attachment, message) for attachment in message.attachments)
+    answer = AnswerTarget(reply_to=str(message.id))
+    return JobSpec(user, chat, language, files, message.content or None, answer=answer)
 
 
 async def _either(ctx: Context) -> Reply:

@@ -3,7 +3,8 @@
 PTB's own Updater acknowledges updates as soon as it has fetched them, before any
 handler ran. Here an update is acknowledged (by the next getUpdates offset, or by
 the webhook's 200) only after its handlers stored what it asked for, so a crash
-never loses a photo.
+never loses a photo; each update is parsed alone, and what fails is judged by the
+core's rule (``updates.py``, ``bot.updates``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import ClassVar
 
 from telegram import Update
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from adapters.telegram import commands
@@ -25,6 +26,7 @@ from adapters.telegram.inline import Inline
 from adapters.telegram.outbound import Outbound
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.texts import TEXTS
+from adapters.telegram.updates import Handling, PollingBot, update_id_of
 from bot.app import Core
 from bot.crypto import read_or_create_secret
 from bot.domain import Reply, Text
@@ -33,6 +35,7 @@ from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.reconnect import Reconnect
 from bot.tls import tls_context
+from bot.updates import Updates
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "inline_query"]
@@ -48,20 +51,16 @@ def network_error(error: BaseException) -> bool:
     return isinstance(error, NetworkError | RetryAfter) and not isinstance(error, BadRequest)
 
 
-def _application(settings: TelegramSettings) -> Application:  # type: ignore[type-arg]
-    """PTB without its Updater: ``run`` fetches and acknowledges updates itself."""
+def _bot(settings: TelegramSettings) -> PollingBot:
     assert settings.bot_token is not None
-    return (
-        ApplicationBuilder()
-        .token(settings.bot_token.get_secret_value())
-        .base_url(settings.api_url)
-        .base_file_url(settings.file_url)
-        .local_mode(settings.local_mode)
-        .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=TLS))
-        .get_updates_request(HTTPXRequest(httpx_kwargs=TLS))
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        .updater(None)
-        .build()
+    return PollingBot(
+        settings.bot_token.get_secret_value(),
+        base_url=settings.api_url,
+        base_file_url=settings.file_url,
+        local_mode=settings.local_mode,
+        request=HTTPXRequest(connection_pool_size=256, httpx_kwargs=TLS),
+        get_updates_request=HTTPXRequest(httpx_kwargs=TLS),
+        rate_limiter=AIORateLimiter(max_retries=3),
     )
 
 
@@ -76,15 +75,19 @@ class TelegramAdapter:
         self._data_dir = core.settings.data_dir
         self._admins = [i for name, i in core.settings.bot_admins if name == self.name]
         self._limit_mb = settings.limit_mb(core.settings.max_upload_mb)
-        self._app = _application(settings)
+        self._bot = _bot(settings)
+        self._app = ApplicationBuilder().bot(self._bot).updater(None).build()
+        """PTB without its Updater: ``run`` fetches and acknowledges updates itself."""
         self._reconnect = Reconnect(self.name, core.tuning.reconnect, network_error)
         self._connected = False
         self._handled: set[int] = set()
-        """Updates of the last batch whose handlers ran and stored what they had to."""
+        """Updates of the last batch that are done: handled, stored, or skipped by the rule."""
         local = LocalFiles(settings.local_root, self._data_dir) if settings.local_mode else None
         self._downloader = Downloader(self._app.bot, self._limit_mb, local)
         self._outbound = Outbound(self._app.bot)
         self._inbound = Inbound(core, self._outbound)
+        updates = Updates(self.name, core.monitor, core.tuning, sends_again=True)
+        self._handling = Handling(self._app, updates)
         commands.register(self._app, self._inbound, Inline(core))
 
     def size_limit_mb(self) -> int:
@@ -132,15 +135,13 @@ class TelegramAdapter:
         """Long polling; an update is acknowledged only after its handlers have run. Until a
         poll has worked (at start, after a failure) it polls without waiting, so that
         ``connected()`` turns true at once rather than when a long poll ends."""
-        bot = self._app.bot
+        bot = self._bot
         await bot.delete_webhook(drop_pending_updates=False)
         offset = 0
         while True:
             wait_s = POLL_TIMEOUT_S if self._connected else 0
             try:
-                updates = await bot.get_updates(
-                    offset=offset, timeout=wait_s, allowed_updates=ALLOWED_UPDATES
-                )
+                updates = await bot.raw_updates(offset, wait_s, ALLOWED_UPDATES)
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error.retry_after))
                 continue
@@ -156,30 +157,39 @@ class TelegramAdapter:
         self._connected = True
         self._reconnect.succeeded()
 
-    async def _process(self, updates: tuple[Update, ...], offset: int) -> int:
+    async def _process(self, items: list[object], offset: int) -> int:
         """Runs the updates' handlers, each chat's in order and the chats side by side, so a
         burst from many users is stored at once rather than one by one; returns the offset
-        that acknowledges those stored. A chat stops at its first update not stored, and the
-        offset stops before it: polling fetches it again after a pause, with what followed
-        (updates of other chats handled meanwhile are not handled twice)."""
+        that acknowledges those done. An update that cannot be parsed is done at once. A chat
+        stops at its first update not stored, and the offset stops before it: polling fetches
+        it again after a pause, with what followed (updates handled meanwhile, of other chats
+        or unparsable, are not handled twice)."""
         chats: dict[int, list[Update]] = {}
-        for update in updates:
-            if update.update_id not in self._handled:
-                chat = update.effective_chat
-                chats.setdefault(update.update_id if chat is None else chat.id, []).append(update)
+        for item in items:
+            update_id = update_id_of(item)
+            if update_id is not None and update_id in self._handled:
+                continue
+            update = self._handling.parse(item)
+            if update is None:
+                if update_id is not None:
+                    self._handled.add(update_id)
+                continue
+            chat = update.effective_chat
+            chats.setdefault(update.update_id if chat is None else chat.id, []).append(update)
         await asyncio.gather(*(self._process_chat(chat) for chat in chats.values()))
-        for update in updates:
-            if update.update_id not in self._handled:
+        for update_id in map(update_id_of, items):
+            if update_id is None:  # never acknowledged alone, but by any later one
+                continue
+            if update_id not in self._handled:
                 await asyncio.sleep(UNSTORED_PAUSE_S)
                 break
-            offset = update.update_id + 1
+            offset = update_id + 1
         self._handled = {done for done in self._handled if done >= offset}
         return offset
 
     async def _process_chat(self, updates: list[Update]) -> None:
         for update in updates:
-            await self._app.process_update(update)
-            if not self._inbound.stored(update):
+            if not (await self._handling.handle(update)).acknowledged:
                 return
             self._handled.add(update.update_id)
 
@@ -195,7 +205,7 @@ class TelegramAdapter:
         assert self._settings.webhook_url is not None
         await serve_webhook(
             self._app,
-            self._inbound,
+            self._handling,
             url=self._settings.webhook_url,
             listen=self._settings.webhook_listen,
             secret=self._webhook_secret(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -23,7 +22,6 @@ from bot.links import single_link
 from bot.payloads import AnswerTarget, FileRef, JobSpec
 from bot.texts import error_text, language_of
 
-log = logging.getLogger(__name__)
 PLATFORM = TelegramSettings.name
 ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
@@ -87,18 +85,6 @@ class Inbound:
     def __init__(self, core: Core, outbound: Outbound) -> None:
         self._core = core
         self._outbound = outbound
-        self._unstored: set[int] = set()
-
-    def stored(self, update: Update) -> bool:
-        """False when this update's upload could not be stored: it must not be acknowledged.
-
-        PTB swallows a handler's exception, so the media handler notes the failure here and
-        the poll loop or the webhook asks before acknowledging; Telegram then sends it again.
-        """
-        if update.update_id in self._unstored:
-            self._unstored.discard(update.update_id)
-            return False
-        return True
 
     async def _answer(self, update: Update, ctx: Context, replies: Sequence[Reply]) -> None:
         where = where_of(update, ctx)
@@ -218,16 +204,12 @@ class Inbound:
     async def _admit(
         self, update: Update, ctx: Context, admit: Callable[[], Awaitable[Reply | None]]
     ) -> None:
-        """Hands a job to the intake and answers a refusal; a job that could not be stored
-        leaves the update unacknowledged, so that Telegram sends it again."""
+        """Hands a job to the intake and answers a refusal. Any other failure (a job that could
+        not be stored) is raised, for the core's rule (``bot.updates``) to judge."""
         try:
             reply = await admit()
         except BotError as error:
             reply = Reply(error_text(error))
-        except Exception:  # the database is away: leave the update unacknowledged
-            log.warning("could not store an upload; Telegram will send it again", exc_info=True)
-            self._unstored.add(update.update_id)
-            return
         if reply is not None:
             await self._answer(update, ctx, [reply])
 

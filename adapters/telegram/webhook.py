@@ -1,7 +1,9 @@
 """Webhook mode: an HTTP server for Telegram's POSTs, answering 200 only once stored.
 
-A POST without the secret token gets 403; an update whose upload could not be
-stored gets 500, so Telegram sends it again.
+A POST without the secret token gets 403. Each update goes through the core's
+rule (``bot.updates``): one whose upload could not be stored gets 500, so
+Telegram sends it again; one that cannot be parsed, or whose handler keeps
+failing, gets 200 once it is logged and counted, so that it is not sent again.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Update
 from telegram.ext import Application
 
-from adapters.telegram.inbound import Inbound
+from adapters.telegram.updates import Handling
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name, not a secret
@@ -26,7 +27,7 @@ Handler = Callable[[web.Request], Coroutine[Any, Any, web.Response]]
 
 async def serve_webhook(
     app: Application,  # type: ignore[type-arg]
-    inbound: Inbound,
+    handling: Handling,
     *,
     url: str,
     listen: str,
@@ -38,7 +39,7 @@ async def serve_webhook(
     ``registered`` is called."""
     host, _, port = listen.rpartition(":")
     server = web.Application()
-    server.router.add_post(urlsplit(url).path or "/", _handler(app, inbound, secret))
+    server.router.add_post(urlsplit(url).path or "/", _handler(handling, secret))
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, int(port)).start()
@@ -51,15 +52,18 @@ async def serve_webhook(
         await runner.cleanup()
 
 
-def _handler(app: Application, inbound: Inbound, secret: str) -> Handler:  # type: ignore[type-arg]
+def _handler(handling: Handling, secret: str) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         if not secrets.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), app.bot)
+            item = await request.json()
         except ValueError:
-            return web.Response(status=400)
-        await app.process_update(update)
-        return web.Response(status=200 if inbound.stored(update) else 500)
+            item = None  # not JSON: it cannot be parsed either
+        update = handling.parse(item)
+        if update is None:
+            return web.Response(status=200)
+        outcome = await handling.handle(update)
+        return web.Response(status=200 if outcome.acknowledged else 500)
 
     return handle

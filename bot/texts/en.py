@@ -102,6 +102,7 @@ MESSAGES: dict[str, str] = {
     "upload.secret": "Delete link for {filename} (only you see this; opening it deletes the file):\n{delete}",
     "upload.dm_closed": "I could not send you the delete link privately. Start a private chat with me, then use /history.",
     "upload.not_media": "That is not an image or a video.",
+    "upload.unstored": "I could not take that just now. Send it again later.",
     "batch.summary": "{uploaded} of {total} files uploaded.",
     "batch.failures": "Some files could not be uploaded:",
     "batch.failure": "{filename}: {reason}",

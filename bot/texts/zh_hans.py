@@ -102,6 +102,7 @@ MESSAGES: dict[str, str] = {
     "upload.secret": "{filename} 的删除链接（仅你可见；打开即删除）：\n{delete}",
     "upload.dm_closed": "我无法私聊发送删除链接给你。请先与我开始私聊，然后使用 /history。",
     "upload.not_media": "这不是图片或视频。",
+    "upload.unstored": "我现在无法接收它。请稍后再发送一次。",
     "batch.summary": "已上传 {uploaded}/{total} 个文件。",
     "batch.failures": "部分文件未能上传：",
     "batch.failure": "{filename}：{reason}",

@@ -146,6 +146,16 @@ class Harness:
         ]
 
 
+def posted_to(channel_id: int | str, text: str) -> Callable[[RecordedRequest], bool]:
+    """Matches a message the bot posted in the channel whose JSON holds ``text``."""
+
+    def matches(request: RecordedRequest) -> bool:
+        path = f"/channels/{channel_id}/messages"
+        return request.path.startswith(path) and text in str(request.json)
+
+    return matches
+
+
 def contents(requests: Iterable[RecordedRequest]) -> str:
     return "\n".join(str(request.json) for request in requests)
 

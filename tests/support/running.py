@@ -22,6 +22,7 @@ FAST = Tuning(
     poll_s=0.05,
     album_window=timedelta(seconds=0.5),
     reconnect=Backoff(first_s=0.1, most_s=2.0),
+    unstored_patience_s=1.0,
 )
 """Production's rules with test-sized waits: a fault test waits for retries, not minutes."""
 QUICK = replace(FAST, host_timeout=30.0)

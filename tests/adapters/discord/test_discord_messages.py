@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.probe import probe_png
 from tests.conftest import ADMIN_KEY, KEY
 from tests.support.discord_harness import (
@@ -18,8 +16,8 @@ from tests.support.discord_harness import (
     discord_user,
     fake_fixture,  # noqa: F401 - a fixture
     guild_chat,
+    posted_to,
 )
-from tests.support.fakes.discord_api import RecordedRequest
 from tests.support.jobs import unfinished_jobs
 
 MB = 1024 * 1024
@@ -30,14 +28,6 @@ async def mirror_channel(bot: Harness) -> None:
     """Mirroring on in CHANNEL, turned on by the owner, whose key is linked."""
     await bot.core.store.keys.link(discord_user(OWNER_ID), ADMIN_KEY)
     await bot.core.store.chats.set_mirror(guild_chat(), True, discord_user(OWNER_ID))
-
-
-def posted_to(channel_id: int | str, text: str) -> Callable[[RecordedRequest], bool]:
-    def matches(request: RecordedRequest) -> bool:
-        path = f"/channels/{channel_id}/messages"
-        return request.path.startswith(path) and text in str(request.json)
-
-    return matches
 
 
 async def test_mirror_is_refused_for_a_member_without_manage_server(bot: Harness) -> None:

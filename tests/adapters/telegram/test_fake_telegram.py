@@ -132,6 +132,18 @@ async def test_long_poll_wakes_on_push_and_offset_confirms(fake: FakeTelegram, b
     assert fake.pending_updates == []
 
 
+async def test_a_raw_update_is_served_as_pushed(fake: FakeTelegram, bot: Bot) -> None:
+    """push_raw_update queues a dict unchecked, numbered after the others: PTB's get_updates
+    cannot parse a batch that holds it."""
+    user = fake.user(7)
+    first = fake.push_update(fake.message_update(fake.private_chat(user), user, text="hi"))
+    raw = fake.push_raw_update({"message": "garbage"})
+    assert fake.pending_updates[-1] == {"message": "garbage", "update_id": first + 1}
+    assert raw == first + 1
+    with pytest.raises(AttributeError):
+        await bot.get_updates(timeout=0)
+
+
 async def test_newer_long_poll_ends_older_one_with_conflict(fake: FakeTelegram, bot: Bot) -> None:
     """Two bots polling at once: the older getUpdates ends with 409, as Telegram answers."""
     older = asyncio.create_task(bot.get_updates(timeout=5))

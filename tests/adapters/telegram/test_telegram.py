@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import sqlite3
 import time
 
 import pytest
@@ -17,6 +15,7 @@ from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN
 from tests.support.running import QUICK, running
 from tests.support.settings import core_settings
+from tests.support.sqlite_faults import rename_table
 from tests.support.telegram_harness import (
     ALICE_ID,
     BOB_ID,
@@ -417,25 +416,6 @@ async def test_webhook_secret_is_generated_once(settings, telegram, tmp_path, un
     stored = (tmp_path / "data" / "telegram-webhook.secret").read_text()
     assert first == stored
     assert (tmp_path / "data" / "telegram-webhook.secret").stat().st_mode & 0o777 == 0o600
-
-
-async def rename_table(path, old: str, new: str) -> None:
-    """A real fault from outside the bot; a busy database is waited for, within a minute."""
-
-    def rename() -> None:
-        with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
-            db.execute(f"ALTER TABLE {old} RENAME TO {new}")
-            db.commit()
-
-    async with asyncio.timeout(60):
-        while True:
-            try:
-                await asyncio.to_thread(rename)
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error):
-                    raise
-            await asyncio.sleep(0.2)
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -18,6 +19,7 @@ from bot.domain import Reply, Text
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.reconnect import Reconnect
+from bot.updates import UpdateRef, Updates
 from tests.support.chat_platform.files import download
 from tests.support.chat_platform.inbound import Inbound
 from tests.support.chat_platform.outbound import Outbound
@@ -45,6 +47,7 @@ class ChatAdapter:
         self._outbound = Outbound(self._http)
         self._inbound = Inbound(core, self._http, self._outbound)
         self._reconnect = Reconnect(self.name, core.tuning.reconnect, _network_error)
+        self._rule = Updates(self.name, core.monitor, core.tuning, sends_again=True)
         self._connected = False
 
     def size_limit_mb(self) -> int:
@@ -93,10 +96,13 @@ class ChatAdapter:
         return updates
 
     async def _process(self, updates: list[dict[str, Any]], offset: int) -> int:
-        """Runs each update in order; the offset that acknowledges those done. At the first
-        one not stored it stops, and the next poll asks for it again after a pause."""
+        """Runs each update in order, under the core's rule; the offset that acknowledges those
+        done. At the first one not stored it stops, and the next poll asks for it again after
+        a pause."""
         for update in updates:
-            if not await self._inbound.handle(update):
+            ref = UpdateRef("press" if "press" in update else "message", str(update["id"]))
+            outcome = await self._rule.handle(ref, partial(self._inbound.handle, update))
+            if not outcome.acknowledged:
                 await asyncio.sleep(UNSTORED_PAUSE_S)
                 break
             offset = int(update["id"]) + 1

@@ -1,7 +1,7 @@
 """The fake service's updates to core calls: commands, posted files, and button presses.
 
-``handle`` says whether an update may be acknowledged: a posted file that could not
-be stored as a job is not, so the service hands it out again.
+``handle`` raises what it could not do (a posted file that could not be stored as
+a job); the core's rule (``bot.updates``) says whether the update is acknowledged.
 """
 
 from __future__ import annotations
@@ -71,18 +71,17 @@ class Inbound:
             "upload": self._upload,
         }
 
-    async def handle(self, update: dict[str, Any]) -> bool:
-        """Runs one update; False when it asked for an upload that could not be stored."""
+    async def handle(self, update: dict[str, Any]) -> None:
+        """Runs one update."""
         if "press" in update:
             await self._press(update["press"])
-            return True
+            return
         message: Message = update["message"]
         text = message.get("text") or ""
         if text.startswith("/"):
             await self._command(message, text)
         elif message.get("files"):
-            return await self._posted(message)
-        return True
+            await self._posted(message)
 
     async def _answer(self, event: Message, ctx: Context, replies: Sequence[Reply]) -> None:
         where = Where(ctx.chat.id, ctx.user.id, str(event["id"]), ctx.chat.is_private)
@@ -104,7 +103,7 @@ class Inbound:
         replies = await self._core.commands.answered(ctx, lambda: run(ctx, argument, message))
         await self._answer(message, ctx, replies)
 
-    async def _posted(self, message: Message) -> bool:
+    async def _posted(self, message: Message) -> None:
         """Posted files become a job (an album's, by its id) before the update is acknowledged."""
         ctx = context_of(message)
         album = message.get("album")
@@ -113,12 +112,8 @@ class Inbound:
             reply = await self._core.intake.posted(job_of(ctx, message, message), group_key=group)
         except BotError as error:
             reply = Reply(error_text(error))
-        except Exception:  # the database is away: leave the update unacknowledged
-            log.warning("could not store an upload; the service will hand it out again")
-            return False
         if reply is not None:
             await self._answer(message, ctx, [reply])
-        return True
 
     async def _press(self, press: Message) -> None:
         """A Delete button or its confirmation; the core checks that the presser is the uploader."""

@@ -823,7 +823,8 @@ class FakeDiscord:
         if not conn.intents & (GUILD_MESSAGES if in_guild else DIRECT_MESSAGES):
             return None
         mentioned = any(u.get("id") == str(self.bot_id) for u in data.get("mentions", []))
-        own = data.get("author", {}).get("id") == str(self.bot_id)
+        author = data.get("author")  # not always an object: a test may send a malformed one
+        own = isinstance(author, dict) and author.get("id") == str(self.bot_id)
         if conn.intents & MESSAGE_CONTENT or not in_guild or mentioned or own:
             return data
         return {**data, "content": "", "embeds": [], "attachments": [], "components": []}

@@ -465,6 +465,14 @@ class FakeTelegram:
             self._updates_changed.notify()
         return update_id
 
+    def push_raw_update(self, update: dict[str, Any]) -> int:
+        """Queue an update as it is, unchecked and unfiltered, numbered as the next one: what a
+        Bot API newer than the bot's library may send. Returns its update_id."""
+        update_id = next(self._update_ids)
+        self._pending.append({**update, "update_id": update_id})
+        self._updates_changed.notify()
+        return update_id
+
     @property
     def pending_updates(self) -> list[JSON]:
         """Updates not yet confirmed by a getUpdates offset or a webhook 2xx."""
