@@ -1,5 +1,6 @@
 """What a real Chevereto 4.2 does, met through Discord: a short URL equal to the viewer URL,
-videos told apart by their part's type, the host's own size limit, and its session cookies."""
+videos told apart by their part's type, the host's own size limit, its session cookies, and
+a proxy in front of it refusing the size."""
 
 from __future__ import annotations
 
@@ -83,3 +84,14 @@ async def test_no_cookie_goes_from_one_users_upload_to_the_next(bot: Harness) ->
     first, second = bot.chevereto.upload_requests
     assert (first.headers["x-api-key"], second.headers["x-api-key"]) == (KEY, OTHER_KEY)
     assert "cookie" not in second.headers
+
+
+async def test_a_proxy_413_is_told_in_chinese(bot: Harness) -> None:
+    """A proxy's 413 page, for a user whose Discord speaks Chinese: the sentence that the site's
+    proxy refuses files this large, in Chinese, after one try."""
+    bot.chevereto.proxy_413_next(times=3)
+    await bot.core.store.keys.link(discord_user(ALICE_ID), KEY)
+    file = bot.fake.attachment_option("file", bot.image())
+    payload = await bot.slash("upload", file, locale="zh-CN")
+    await bot.answer_of(payload, "网站的代理拒绝这么大的文件")
+    assert len(bot.chevereto.upload_requests) == 1
