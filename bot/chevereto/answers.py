@@ -15,6 +15,8 @@ Decisions where the host's answer leaves room:
   is not retried: the upload may have happened, and a retry would be a duplicate.
 - An HTTP 413 whose body is not Chevereto's JSON is a proxy in front of the host refusing
   the size (Chevereto itself never sends one): ProxyRefusedSize.
+- The URLs of a success are used only when they are http(s) URLs with a host
+  (``bot.chevereto.urls``); the others are left out and the answer goes out without them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Final
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.chevereto.urls import usable_links
 from bot.domain import HostImage
 from bot.errors import (
     Duplicate,
@@ -88,8 +91,21 @@ class _Image(BaseModel):
         return value
 
     def host_image(self) -> HostImage:
-        thumb_url = None if self.thumb is None else self.thumb.url
-        return HostImage(**self.model_dump(exclude={"thumb"}), thumb_url=thumb_url)
+        """The image as the bot uses it: its URLs only where they are http(s) URLs."""
+        fields = self.model_dump(exclude={"thumb"})
+        found = {name: fields.pop(name) for name in ("url_viewer", "url_short", "delete_url")}
+        found |= {name: fields.pop(name) for name in ("url", "display_url")}
+        found["thumb.url"] = None if self.thumb is None else self.thumb.url
+        links = usable_links(found, self.id_encoded)
+        return HostImage(
+            **fields,
+            url_viewer=links.viewer,
+            url_short=links.short,
+            delete_url=links.get("delete_url"),
+            url=links.get("url"),
+            display_url=links.get("display_url"),
+            thumb_url=links.get("thumb.url"),
+        )
 
 
 class _Failure(BaseModel):

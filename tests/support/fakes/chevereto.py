@@ -15,7 +15,8 @@ queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
 ``redirect_next``, ``php_error_next``, ``error_next``, ``proxy_413_next`` and
 ``oversized_answer_next``, one per request, in order. The bot's key-less start-up check
 (``site_checks``) takes none of them: a failure queued for an upload stays for the upload,
-whenever the check comes. (``delay`` holds the check too.)
+whenever the check comes. (``delay`` holds the check too.) ``urls_next`` makes the next
+successful upload answer other URLs (``javascript:``, ``data:``, a CDN's) in chosen fields.
 
 An upload whose body stops before its end (the client aborted it, or sent fewer bytes than
 its Content-Length) stores nothing and is recorded ``incomplete``; each request records
@@ -219,6 +220,7 @@ class FakeChevereto:
         self._keys: dict[str, _Key] = {}
         self._albums: dict[str, str] = {}
         self._injections: deque[Injection] = deque()
+        self._url_overrides: deque[dict[str, str]] = deque()
         self._counter = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
@@ -301,6 +303,12 @@ class FakeChevereto:
             return await _stream_json(request, size, declared=declared, pause_after=pause_after)
 
         self._inject(oversized, times)
+
+    def urls_next(self, urls: dict[str, str], times: int = 1) -> None:
+        """The next successful upload answers ``urls`` in these fields of ``image``
+        (``url_viewer``, ``url_short``, ``delete_url``, ``url``, ``display_url``,
+        ``thumb.url``); the upload itself happens as usual."""
+        self._url_overrides.extend([dict(urls)] * times)
 
     def php_error_next(self, times: int = 1) -> None:
         """Answers code 0 with a raw PHP warning, as a broken site does."""
@@ -644,6 +652,8 @@ class FakeChevereto:
             "url_short": f"{self.url}/{image.id}" if self.short_links else viewer,
             "delete_url": f"{self.url}/image/{image.id}/delete/{image.delete_hash}",
         }
+        if self._url_overrides:
+            _override_urls(data, self._url_overrides.popleft())
         return _without_urls(data) if not image.is_approved else data
 
     def _thumb_json(self, image: StoredImage) -> dict[str, object]:
@@ -736,6 +746,18 @@ async def _reset_connection(request: web.Request) -> web.StreamResponse:
     transport.abort()
     await asyncio.sleep(3600)  # the lost connection cancels this handler
     raise ConnectionResetError
+
+
+def _override_urls(data: dict[str, object], urls: dict[str, str]) -> None:
+    """Puts ``urls`` in ``data`` by field name, ``thumb.url`` inside ``thumb``."""
+    for name, url in urls.items():
+        outer, _, inner = name.partition(".")
+        if not inner:
+            data[outer] = url
+            continue
+        nested = data[outer]
+        assert isinstance(nested, dict)
+        nested[inner] = url
 
 
 async def _stream_json(
