@@ -44,7 +44,10 @@ async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> No
         adapters = [core.connect(platform) for platform in platforms]
         async with asyncio.TaskGroup() as group:
             # Beside the start, not before it: a hanging site must not hold the platforms up.
-            check = group.create_task(report_site(settings.chevereto_url), name="site check")
+            check = group.create_task(
+                report_site(settings.chevereto_url, max_answer_kb=settings.max_host_answer_kb),
+                name="site check",
+            )
             running = [group.create_task(a.run(), name=a.name) for a in adapters]
             if settings.health_listen:  # stops with the platforms
                 health = HealthServer(core, settings.health_listen)

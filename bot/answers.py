@@ -18,11 +18,13 @@ def _expiry(when: datetime | None) -> list[Text]:
 
 def _has_short(record: UploadRecord) -> bool:
     """A site without short links answers ``url_short`` equal to ``url_viewer``: shown once."""
-    return record.url_short != record.url_viewer
+    return record.url_short is not None and record.url_short != record.url_viewer
 
 
 def _uploaded(record: UploadRecord, form: EmbedForm = EmbedForm.LINKS) -> list[Text]:
-    if _has_short(record):
+    if record.url_viewer is None:
+        done = t("upload.no_link", filename=record.filename)
+    elif _has_short(record):
         done = t(
             "upload.done",
             filename=record.filename,
@@ -37,11 +39,13 @@ def _uploaded(record: UploadRecord, form: EmbedForm = EmbedForm.LINKS) -> list[T
 
 
 def _link_buttons(record: UploadRecord) -> tuple[Button, ...]:
-    """The viewer button, and the short link's when the site has short links."""
+    """The viewer button, and the short link's when the site has short links; none without a
+    link to show."""
+    if record.url_viewer is None:
+        return ()
     viewer = Button(t("button.viewer"), url=record.url_viewer)
-    if not _has_short(record):
-        return (viewer,)
-    return (viewer, Button(t("button.short"), url=record.url_short))
+    short = record.url_short if _has_short(record) else None
+    return (viewer,) if short is None else (viewer, Button(t("button.short"), url=short))
 
 
 def _item_lines(item: FileResult) -> list[Text]:
@@ -75,23 +79,26 @@ def public_reply(items: Sequence[FileResult]) -> Reply:
     return Reply(t("lines", lines=lines))
 
 
-def _records(items: Sequence[FileResult]) -> list[UploadRecord]:
-    return [item.upload for item in items if item.upload is not None]
+def _deletable(items: Sequence[FileResult]) -> list[tuple[UploadRecord, str]]:
+    """The uploaded files that have a delete link, with it (the host may give none usable)."""
+    uploads = [item.upload for item in items if item.upload is not None]
+    return [(r, r.delete_url) for r in uploads if r.delete_url is not None]
 
 
-def _delete_links(records: Sequence[UploadRecord]) -> list[Text]:
-    return [t("upload.secret", filename=r.filename, delete=r.delete_url) for r in records]
+def _delete_links(records: Sequence[tuple[UploadRecord, str]]) -> list[Text]:
+    return [t("upload.secret", filename=r.filename, delete=delete) for r, delete in records]
 
 
-def _delete_buttons(records: Sequence[UploadRecord]) -> tuple[Button, ...]:
+def _delete_buttons(records: Sequence[tuple[UploadRecord, str]]) -> tuple[Button, ...]:
     return tuple(
-        Button(t("button.delete", filename=r.filename), action=f"del:{r.id}") for r in records
+        Button(t("button.delete", filename=r.filename), action=f"del:{r.id}") for r, _ in records
     )
 
 
 def secret_reply(items: Sequence[FileResult], chat: ChatRef, ephemeral: bool) -> Reply | None:
-    """Delete links and Delete buttons, seen by the uploader alone; None when nothing uploaded."""
-    records = _records(items)
+    """Delete links and Delete buttons, seen by the uploader alone; None when nothing uploaded
+    has a delete link."""
+    records = _deletable(items)
     if not records:
         return None
     where = Visibility.USER_ONLY if chat.is_private or ephemeral else Visibility.PRIVATE_TO_USER
@@ -103,7 +110,7 @@ def private_reply(items: Sequence[FileResult]) -> Reply:
     """In a private chat, one message: the public reply's links and buttons, then the delete
     links and their Delete buttons; secret (previews off), as it holds delete links."""
     public = public_reply(items)
-    records = _records(items)
+    records = _deletable(items)
     if not records:
         return public
     text = t("lines", lines=[public.text, *_delete_links(records)])

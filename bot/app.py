@@ -67,6 +67,7 @@ class Core:
             timeout_per_mb=tuning.host_timeout_per_mb,
             tries=tuning.host_tries,
             backoff=tuning.host_backoff,
+            max_answer_kb=settings.max_host_answer_kb,
         )
         default_key = (
             settings.default_api_key.get_secret_value() if settings.default_api_key else None

@@ -167,6 +167,9 @@ class Commands:
             image = await self._client.upload(key, Base64Source(probe_base64()), options)
         except Duplicate:
             return
+        if image.delete_url is None:
+            log.warning("the key check image %s came without a delete link", image.id_encoded)
+            return
         try:
             if not await self._client.delete(image.delete_url):
                 log.warning("the key check image %s was not deleted", image.id_encoded)
@@ -281,12 +284,11 @@ class Commands:
         if not records:
             return [_only_user(ctx, t("history.empty"))]
         lines: list[Text] = [t("history.header")]
-        lines += [
-            t("history.item", n=n, filename=r.filename, viewer=r.url_viewer, delete=r.delete_url)
-            for n, r in enumerate(records, 1)
-        ]
+        lines += [_history_item(n, r) for n, r in enumerate(records, 1)]
         buttons = tuple(
-            Button(t("button.delete", filename=r.filename), action=f"del:{r.id}") for r in records
+            Button(t("button.delete", filename=r.filename), action=f"del:{r.id}")
+            for r in records
+            if r.delete_url is not None
         )
         replies = [Reply(t("lines", lines=lines), buttons, where, secret=True)]
         if not ctx.alone:
@@ -326,6 +328,8 @@ class Commands:
         return await self._delete(ctx, record)
 
     async def _delete(self, ctx: Context, record: UploadRecord) -> Reply:
+        if record.delete_url is None:
+            return _only_user(ctx, t("delete.no_link", filename=record.filename))
         try:
             gone = await self._client.delete(record.delete_url)
         except BotError as error:
@@ -334,6 +338,18 @@ class Commands:
             return _only_user(ctx, t("delete.failed", filename=record.filename))
         await self._store.uploads.mark_deleted(record.id)
         return _only_user(ctx, t("delete.done", filename=record.filename))
+
+
+def _history_item(n: int, record: UploadRecord) -> Text:
+    """One line of /history; a link the host gave none usable of is said to be missing."""
+    missing = t("history.no_link")
+    return t(
+        "history.item",
+        n=n,
+        filename=record.filename,
+        viewer=record.url_viewer or missing,
+        delete=record.delete_url or missing,
+    )
 
 
 async def deliver(replies: Sequence[Reply], send: Callable[[Reply], Awaitable[bool]]) -> None:

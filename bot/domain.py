@@ -104,12 +104,16 @@ def _json_value(value: object) -> object:
 
 @dataclass(frozen=True, slots=True)
 class HostImage:
-    """What the host answered for one upload. ``delete_url`` is a secret: it deletes on GET."""
+    """What the host answered for one upload. ``delete_url`` is a secret: it deletes on GET.
+
+    Every URL is an http(s) URL, or None where the host gave none the bot can use: the viewer
+    None means no link to show at all (the short link stands in for an unusable viewer, so
+    ``url_short`` is then None too)."""
 
     id_encoded: str
-    url_viewer: str
-    url_short: str
-    delete_url: str = field(repr=False)
+    url_viewer: str | None
+    url_short: str | None
+    delete_url: str | None = field(repr=False)
     expiration_date_gmt: datetime | None = None
     url: str | None = None
     display_url: str | None = None
@@ -141,14 +145,15 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class UploadRecord:
-    """One upload as the bot keeps it. ``delete_url`` is a secret: it deletes on a plain GET."""
+    """One upload as the bot keeps it. ``delete_url`` is a secret: it deletes on a plain GET.
+    A URL is None where the host gave none the bot can use (see ``HostImage``)."""
 
     id: int
     user: UserRef
     filename: str
-    url_viewer: str
-    url_short: str
-    delete_url: str = field(repr=False)
+    url_viewer: str | None
+    url_short: str | None
+    delete_url: str | None = field(repr=False)
     expires_at: datetime | None
     created_at: datetime
     deleted: bool = False
@@ -184,9 +189,9 @@ class UploadRecord:
             id=data["id"],
             user=UserRef(data["platform"], data["user"]),
             filename=data["filename"],
-            url_viewer=data["url_viewer"],
-            url_short=data["url_short"],
-            delete_url=data["delete_url"],
+            url_viewer=data.get("url_viewer"),
+            url_short=data.get("url_short"),
+            delete_url=data.get("delete_url"),
             expires_at=datetime.fromisoformat(expires) if expires else None,
             created_at=datetime.fromisoformat(created),
             deleted=data["deleted"],

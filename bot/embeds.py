@@ -15,13 +15,16 @@ def _markdown_text(text: str) -> str:
 
 def embed_code(record: UploadRecord, form: EmbedForm) -> str | None:
     """The code for ``record`` in ``form``; None for plain links, or while the host keeps the
-    file link back (an image awaiting moderation has no ``image.url``)."""
+    file link back (an image awaiting moderation has no ``image.url``), or for a linked form
+    when the host gave no viewer link the bot can use."""
     url, viewer = record.url, record.url_viewer
     if form is EmbedForm.LINKS or url is None:
         return None
     title = record.title or record.filename
     if form is EmbedForm.DIRECT:
         return url
+    if viewer is None:
+        return None
     if form is EmbedForm.MARKDOWN:
         return f"[![{_markdown_text(title)}]({url})]({viewer})"
     if form is EmbedForm.BBCODE:

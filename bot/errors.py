@@ -33,15 +33,22 @@ BotError
 ├── NotAllowed           the user may not do this (not an admin, not the uploader)
 ├── RateLimited          too many uploads from one user at once
 ├── QuotaReached         SHARED_KEY_DAILY_LIMIT uploads today with a key not the user's own
-└── HostError
+└── HostError            each kind has a short ``kind`` label (metrics, /stats)
     ├── KeyRejected          code 100: the host refused the key
     ├── UploadsDisabled      code 401: the site refuses API uploads
     ├── Duplicate            codes 101-103: already on the host
     ├── FileTooLargeForHost  "File too big - max N MB"
+    │   └── ProxyRefusedSize     a 413 that is not Chevereto's JSON: a proxy in front of it
     ├── FileRefused          bad image, format disabled, FFprobe, width
+    │   └── SourceInfoRefused    code 610: not taken as sent (a width larger than the image)
     ├── HostFull             codes 104, 900
     ├── HostRejected         any other JSON error from the host (raw text kept for logs only)
-    └── HostUnavailable      network error, timeout, 5xx, HTML instead of JSON, a 3xx
+    └── HostUnavailable      a failure that passes: the job tries again later
+        ├── HostNotAnswering     no connection, a timeout, a connection cut
+        ├── NotTheApi            a web page (or any answer not JSON, 5xx pages included), or
+        │   │                    an answer over MAX_HOST_ANSWER_KB, instead of the API's
+        │   └── Redirected           a 3xx: a wrong base URL
+        └── HostFlooding         the site's upload flood limit (code 130 "Flooding…", a 429)
 ```
 """
 
@@ -154,42 +161,72 @@ class QuotaReached(BotError):
 class HostError(BotError):
     """The Chevereto host answered with a failure, or could not be reached."""
 
+    kind: ClassVar[str] = "host"
+    """A short label for the metrics (``chevereto_bot_host_errors_total{kind}``) and /stats."""
+
 
 class KeyRejected(HostError):
     """The host refused the API key (code 100)."""
+
+    kind: ClassVar[str] = "keyrejected"
 
 
 class UploadsDisabled(HostError):
     """The site refuses uploads through its API (code 401, "Request denied")."""
 
+    kind: ClassVar[str] = "uploadsdisabled"
+
 
 class Duplicate(HostError):
     """The file is already on the host (codes 101-103)."""
 
+    kind: ClassVar[str] = "duplicate"
+
 
 class FileTooLargeForHost(HostError):
     """The host's own size limit; ``limit_mb`` is None when it did not say."""
+
+    kind: ClassVar[str] = "filetoolargeforhost"
 
     def __init__(self, limit_mb: int | None) -> None:
         super().__init__(f"host limit {limit_mb} MB")
         self.limit_mb = limit_mb
 
 
+class ProxyRefusedSize(FileTooLargeForHost):
+    """A proxy in front of the site refused the file's size (an HTTP 413 that is not
+    Chevereto's JSON: Chevereto itself never sends one). Not tried again: the same bytes meet
+    the same limit on every attempt."""
+
+    kind: ClassVar[str] = "proxy"
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+
 class FileRefused(HostError):
     """The host refused the file itself: invalid image, format or width."""
+
+    kind: ClassVar[str] = "filerefused"
 
 
 class SourceInfoRefused(FileRefused):
     """Code 610: the host could not take the file as sent; with a width, one larger than the
     image's own."""
 
+    kind: ClassVar[str] = "sourceinforefused"
+
 
 class HostFull(HostError):
     """The host has no storage left (codes 104, 900)."""
 
+    kind: ClassVar[str] = "full"
+
 
 class HostRejected(HostError):
     """Any other error the host answered; ``code`` and ``detail`` are for logs only."""
+
+    kind: ClassVar[str] = "rejected"
 
     def __init__(self, code: int | str, detail: str) -> None:
         super().__init__(f"host error {code}")
@@ -198,7 +235,37 @@ class HostRejected(HostError):
 
 
 class HostUnavailable(HostError):
-    """Network error, timeout, 5xx, an HTML page or a redirect instead of an answer."""
+    """The host failed in a way that passes: the job tries again later. Raised as one of its
+    kinds, each with its own sentence."""
+
+    kind: ClassVar[str] = "unavailable"
+
+
+class HostNotAnswering(HostUnavailable):
+    """No answer at all: no connection, a timeout, a connection cut."""
+
+    kind: ClassVar[str] = "unavailable"
+
+
+class NotTheApi(HostUnavailable):
+    """Something answered, but not the API: a web page (the site in maintenance, a login or
+    proxy page, CHEVERETO_URL wrong), any answer that is not JSON (5xx pages included), or one
+    larger than MAX_HOST_ANSWER_KB."""
+
+    kind: ClassVar[str] = "page"
+
+
+class Redirected(NotTheApi):
+    """The host answered a 3xx: a wrong base URL (or http to https), which no retry cures."""
+
+    kind: ClassVar[str] = "redirect"
+
+
+class HostFlooding(HostUnavailable):
+    """The site's upload flood limit (code 130 "Flooding detected…", or a 429 in front of it):
+    it passes, so the job tries again later."""
+
+    kind: ClassVar[str] = "flooding"
 
 
 class LinkNotMedia(UnsupportedMedia):

@@ -36,12 +36,14 @@ STATUS_AFTER_S = 2.0
 PROGRESS_EVERY_S = 2.0
 RETRY_NOTES = {
     "error.host_unavailable": "retry.host",
+    "error.host_page": "retry.host_page",
+    "error.host_flooding": "retry.host_flooding",
     "error.source_unavailable": "retry.source",
     "error.link_unreachable": "retry.link",
 }
-"""The note for a file's failure that passes, by the failure's sentence: the host's, the
-chat platform's download, or a link's server; anything else (the database restarting) gets
-retry.other."""
+"""The note for a file's failure that passes, by the failure's sentence: the host's (not
+answering, a web page instead of its API, its flood limit), the chat platform's download, or
+a link's server; anything else (the database restarting) gets retry.other."""
 
 
 def retry_note(reason: Text | None, delay: float, attempt: int, attempts: int) -> Text:

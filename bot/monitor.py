@@ -21,9 +21,8 @@ SECONDS_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 
 def host_error_kind(error: HostError) -> str:
-    """``HostUnavailable`` → ``unavailable``: a short label for metrics and /stats."""
-    name = type(error).__name__
-    return (name.removeprefix("Host") or name).lower()
+    """The error's short label for metrics and /stats (``HostError.kind``)."""
+    return error.kind
 
 
 class Monitor:

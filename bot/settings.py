@@ -75,6 +75,8 @@ class Settings(BaseSettings):
 
     max_upload_mb: int = Field(default=50, gt=0)
     upload_concurrency: int = Field(default=4, gt=0, le=256)
+    max_host_answer_kb: int = Field(default=1024, gt=0)
+    """The most of a host's answer the bot reads; a larger one is not the API."""
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
 

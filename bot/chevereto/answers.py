@@ -2,17 +2,21 @@
 
 Decisions where the host's answer leaves room:
 
-- ``130 Flooding detected`` is rate limiting, a passing state of the host: it becomes
-  HostUnavailable and is retried with backoff like a 503. (``130 Empty upload source``
-  is a client bug and becomes HostRejected.)
+- ``130 Flooding detected`` is the site's upload flood limit, a passing state of the host:
+  it becomes HostFlooding, which the job tries again later. A 429 (a rate limit in front of
+  the site) is the same. (``130 Empty upload source`` is a client bug: HostRejected.)
 - ``403 URL uploading is disabled`` is neither the file's nor the key's fault: it becomes
   ``HostRejected(403, ...)``.
-- A 3xx on the upload call is ``Redirected``, a HostUnavailable that no retry cures: a
-  wrong base URL or an http-to-https redirect answers the same every time.
+- What is not the API's JSON is NotTheApi: an HTML page or any other body (5xx pages
+  included), a body over MAX_HOST_ANSWER_KB, and a 3xx (``Redirected``, which no retry
+  cures: a wrong base URL or an http-to-https redirect answers the same every time). Its log
+  line names the address that answered and the status.
 - JSON that is not shaped like an upload answer becomes ``HostRejected("bad-answer")`` and
   is not retried: the upload may have happened, and a retry would be a duplicate.
-- An HTTP 413 (from a proxy in front of the host; Chevereto itself never sends one) is
-  ``FileTooLargeForHost(None)``.
+- An HTTP 413 whose body is not Chevereto's JSON is a proxy in front of the host refusing
+  the size (Chevereto itself never sends one): ProxyRefusedSize.
+- The URLs of a success are used only when they are http(s) URLs with a host
+  (``bot.chevereto.urls``); the others are left out and the answer goes out without them.
 """
 
 from __future__ import annotations
@@ -27,25 +31,25 @@ from typing import Final
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.chevereto.urls import usable_links
 from bot.domain import HostImage
 from bot.errors import (
     Duplicate,
     FileRefused,
     FileTooLargeForHost,
     HostError,
+    HostFlooding,
     HostFull,
     HostRejected,
-    HostUnavailable,
     KeyRejected,
+    NotTheApi,
+    ProxyRefusedSize,
+    Redirected,
     SourceInfoRefused,
     UploadsDisabled,
 )
 
 log = logging.getLogger(__name__)
-
-
-class Redirected(HostUnavailable):
-    """The host answered a 3xx: a wrong base URL, which no retry cures."""
 
 
 class _Picture(BaseModel):
@@ -87,8 +91,21 @@ class _Image(BaseModel):
         return value
 
     def host_image(self) -> HostImage:
-        thumb_url = None if self.thumb is None else self.thumb.url
-        return HostImage(**self.model_dump(exclude={"thumb"}), thumb_url=thumb_url)
+        """The image as the bot uses it: its URLs only where they are http(s) URLs."""
+        fields = self.model_dump(exclude={"thumb"})
+        found = {name: fields.pop(name) for name in ("url_viewer", "url_short", "delete_url")}
+        found |= {name: fields.pop(name) for name in ("url", "display_url")}
+        found["thumb.url"] = None if self.thumb is None else self.thumb.url
+        links = usable_links(found, self.id_encoded)
+        return HostImage(
+            **fields,
+            url_viewer=links.viewer,
+            url_short=links.short,
+            delete_url=links.get("delete_url"),
+            url=links.get("url"),
+            display_url=links.get("display_url"),
+            thumb_url=links.get("thumb.url"),
+        )
 
 
 class _Failure(BaseModel):
@@ -120,7 +137,7 @@ def _host_error(code: int | str, message: str) -> HostError:
     if isinstance(code, str) or code == 0:
         return HostRejected(code, message)  # raw PHP or SQL text: for logs only
     if code == 130 and message.startswith("Flooding"):
-        return HostUnavailable("the host is rate limiting uploads")
+        return HostFlooding("the site's upload flood limit")
     if code == 400:
         return _error_400(message)
     make = next((make for codes, make in _BY_CODE if code in codes), None)
@@ -137,32 +154,58 @@ def _error_400(message: str) -> HostError:
     return FileRefused("the host refused the file (code 400)")
 
 
-def _check_status(response: httpx.Response) -> None:
-    """Raises for the statuses that are not the host's answer: 3xx, 413, 429 and 5xx."""
-    status = response.status_code
-    if 300 <= status < 400:
-        log.warning("upload answered %d to %s", status, response.headers.get("location"))
-        raise Redirected(f"host answered a redirect (HTTP {status}): check the base URL")
-    if status == 413:
-        raise FileTooLargeForHost(None)
-    if status == 429 or status >= 500:
-        raise HostUnavailable(f"host answered HTTP {status}")
+def _shown(url: httpx.URL) -> str:
+    """An address for a log line: without credentials, query or fragment."""
+    return str(url.copy_with(username=None, password=None, query=None, fragment=None))
 
 
-def _json_of(response: httpx.Response) -> object:
-    """The JSON body, or None when the body is not JSON (an HTML page, say)."""
+def _json_of(body: bytes | None) -> object:
+    """The JSON body, or None when there is none (over the limit) or it is not JSON."""
+    if body is None:
+        return None
     try:
-        return json.loads(response.content)
+        return json.loads(body)
     except ValueError:
         return None
 
 
-def read_upload(response: httpx.Response) -> HostImage:
-    """The image of a format=json answer, or the error the answer means."""
-    _check_status(response)
-    data = _json_of(response)
-    if not isinstance(data, dict):
-        raise HostUnavailable(f"host answered HTTP {response.status_code} without JSON")
+def _is_chevereto(data: object) -> bool:
+    """Shaped like one of Chevereto's JSON answers: a success's ``image`` or an ``error``."""
+    return isinstance(data, dict) and ("image" in data or "error" in data)
+
+
+def _not_the_api(response: httpx.Response, body: bytes | None) -> NotTheApi:
+    """What came instead of the API's answer, logged with where it came from and its status."""
+    status, where = response.status_code, _shown(response.request.url)
+    if 300 <= status < 400:
+        location = response.headers.get("location")
+        target = _shown(response.request.url.join(location)) if location else "nowhere"
+        log.warning(
+            "%s answered a redirect (HTTP %d) to %s: check CHEVERETO_URL", where, status, target
+        )
+        return Redirected(f"a redirect (HTTP {status}): check the base URL")
+    if body is None:
+        what = "an answer larger than MAX_HOST_ANSWER_KB"
+    else:
+        kind = response.headers.get("content-type", "").split(";")[0].strip() or "no type"
+        what = "an HTML page" if kind == "text/html" or body.lstrip()[:1] == b"<" else kind
+    log.warning("%s answered HTTP %d with %s, not the API", where, status, what)
+    return NotTheApi(f"HTTP {status} with {what}, not the API")
+
+
+def read_upload(response: httpx.Response, body: bytes | None) -> HostImage:
+    """The image of a format=json answer, or the error the answer means. ``body`` is what was
+    read of it: None when it was over MAX_HOST_ANSWER_KB."""
+    status = response.status_code
+    data = None if 300 <= status < 400 else _json_of(body)
+    if status == 413 and not _is_chevereto(data):
+        log.warning("%s answered HTTP 413: a proxy refuses the size", _shown(response.request.url))
+        raise ProxyRefusedSize
+    if status == 429:
+        log.warning("%s answered HTTP 429: rate limited", _shown(response.request.url))
+        raise HostFlooding("HTTP 429")
+    if not isinstance(data, dict) or status >= 500:
+        raise _not_the_api(response, body)
     try:
         answer = _Answer.model_validate(data)
     except ValidationError as e:
@@ -170,8 +213,8 @@ def read_upload(response: httpx.Response) -> HostImage:
         raise HostRejected("bad-answer", str(e)) from None
     if answer.error is not None:
         raise _host_error(answer.error.code, answer.error.message)
-    if answer.image is None or response.status_code != 200:
-        raise HostRejected("bad-answer", f"HTTP {response.status_code} without image")
+    if answer.image is None or status != 200:
+        raise HostRejected("bad-answer", f"HTTP {status} without image")
     return answer.image.host_image()
 
 

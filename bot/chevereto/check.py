@@ -11,12 +11,14 @@ The check says which in one line, with what to check; the bot starts either way.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Final
 
 import httpx
 
+from bot.chevereto.body import DEFAULT_LIMIT_KB, KB, read_capped
 from bot.chevereto.client import UPLOAD_PATH
 from bot.network import network_problem
 from bot.tls import tls_context
@@ -58,10 +60,10 @@ def _redirect(response: httpx.Response, where: str) -> SiteCheck:
     )
 
 
-def _json_answer(response: httpx.Response, where: str) -> SiteCheck | None:
+def _json_answer(response: httpx.Response, body: bytes, where: str) -> SiteCheck | None:
     """The check for a JSON answer; None when the body is not JSON."""
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
         return None
     error = data.get("error") if isinstance(data, dict) else None
@@ -80,11 +82,14 @@ def _json_answer(response: httpx.Response, where: str) -> SiteCheck | None:
     )
 
 
-def _not_json(response: httpx.Response, where: str) -> SiteCheck:
-    """An answer without JSON: an HTML page (most often), or any other body."""
+def _not_json(response: httpx.Response, body: bytes | None, where: str) -> SiteCheck:
+    """An answer without JSON: an HTML page (most often), or any other body (None: one over
+    MAX_HOST_ANSWER_KB)."""
     kind = response.headers.get("content-type", "").split(";")[0].strip() or "no type"
     status = response.status_code
-    if kind == "text/html" or response.content.lstrip()[:1] == b"<":
+    if body is None:
+        what = f"more than MAX_HOST_ANSWER_KB (HTTP {status}, {kind}), not the API"
+    elif kind == "text/html" or body.lstrip()[:1] == b"<":
         what = f"an HTML page (HTTP {status}), not the API"
     else:
         what = f"HTTP {status} without JSON ({kind})"
@@ -95,12 +100,15 @@ def _not_json(response: httpx.Response, where: str) -> SiteCheck:
     )
 
 
-def read_answer(response: httpx.Response) -> SiteCheck:
-    """What one answer to the key-less upload call means."""
+def read_answer(response: httpx.Response, body: bytes | None) -> SiteCheck:
+    """What one answer to the key-less upload call means; ``body`` is None when it was over
+    MAX_HOST_ANSWER_KB (and not read further)."""
     where = _shown(response.request.url)
     if 300 <= response.status_code < 400:
         return _redirect(response, where)
-    return _json_answer(response, where) or _not_json(response, where)
+    if body is None:
+        return _not_json(response, body, where)
+    return _json_answer(response, body, where) or _not_json(response, body, where)
 
 
 def read_failure(url: str, error: httpx.HTTPError) -> SiteCheck:
@@ -114,27 +122,32 @@ async def check_site(
     base_url: str,
     *,
     wait_s: float = TIMEOUT_S,
+    max_answer_kb: int = DEFAULT_LIMIT_KB,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> SiteCheck:
-    """One key-less ``POST <base>/api/1/upload``, redirects not followed, no cookies kept."""
+    """One key-less ``POST <base>/api/1/upload``, redirects not followed, no cookies kept, at
+    most ``max_answer_kb`` of the answer read."""
     url = base_url.rstrip("/") + UPLOAD_PATH
     async with httpx.AsyncClient(
         timeout=wait_s, follow_redirects=False, verify=tls_context(), transport=transport
     ) as http:
         try:
-            response = await http.post(
-                url, data={"format": "json"}, headers={"Accept": "application/json"}
-            )
+            async with http.stream(
+                "POST", url, data={"format": "json"}, headers={"Accept": "application/json"}
+            ) as response:
+                body = await read_capped(response, max_answer_kb * KB)
         except httpx.HTTPError as error:
             return read_failure(url, error)
-    return read_answer(response)
+    return read_answer(response, body)
 
 
-async def report_site(base_url: str, *, wait_s: float = TIMEOUT_S) -> SiteCheck:
+async def report_site(
+    base_url: str, *, wait_s: float = TIMEOUT_S, max_answer_kb: int = DEFAULT_LIMIT_KB
+) -> SiteCheck:
     """Checks the site and logs one line: INFO when it is a Chevereto API v1, else WARNING.
     Never raises: a failed check must not stop the bot."""
     try:
-        result = await check_site(base_url, wait_s=wait_s)
+        result = await check_site(base_url, wait_s=wait_s, max_answer_kb=max_answer_kb)
     except Exception as error:  # the check is advice; the bot serves regardless
         result = SiteCheck(False, f"the check of CHEVERETO_URL failed ({type(error).__name__})")
     if result.ok:

@@ -7,10 +7,13 @@ is streamed from disk. The key is never logged nor put in an error.
 
 Failures are short and few on purpose. A call is tried again at once only when the
 connection could not be made (nothing reached the host, so it is cheap and safe);
-any other failure (5xx, an HTML page, a timeout, a connection cut mid-upload) is
-raised at once as HostUnavailable, so that the job runner tells the user within
-seconds that it will try again later, rather than leaving them in silence while
-the same file is sent again and again.
+any other failure that passes (a timeout, a connection cut mid-upload, a web page
+instead of the API, the flood limit) is raised at once as its kind of HostUnavailable,
+so that the job runner tells the user within seconds that it will try again later,
+rather than leaving them in silence while the same file is sent again and again.
+
+An answer is read as a stream, at most MAX_HOST_ANSWER_KB of it: a larger one is not the
+API, and is not held in memory.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from typing import Final, Self, TypeVar
 
 import httpx
 
-from bot.chevereto.answers import Redirected, read_upload, viewer_of
+from bot.chevereto.answers import read_upload, viewer_of
+from bot.chevereto.body import DEFAULT_LIMIT_KB, KB, read_capped
 from bot.chevereto.multipart import Body, Progress, Source, option_fields
 from bot.domain import HostImage, UploadOptions
-from bot.errors import HostUnavailable, KeyRejected
+from bot.errors import HostNotAnswering, HostUnavailable, KeyRejected, NotTheApi, Redirected
 from bot.tls import tls_context
 
 log = logging.getLogger(__name__)
@@ -39,7 +43,7 @@ _NO_OPTIONS: Final = UploadOptions()
 MB: Final = 1024 * 1024
 
 
-class _Unreached(HostUnavailable):
+class _Unreached(HostNotAnswering):
     """No connection could be made: nothing reached the host, so a try at once is safe."""
 
 
@@ -61,6 +65,7 @@ class CheveretoClient:
         timeout_per_mb: float = 0.5,
         tries: int = 3,
         backoff: float = 0.5,
+        max_answer_kb: int = DEFAULT_LIMIT_KB,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         root = base_url.rstrip("/")
@@ -69,6 +74,9 @@ class CheveretoClient:
             raise ValueError("base_url must be http(s)://host[/path], without query or fragment")
         if tries < 1:
             raise ValueError("tries must be at least 1")
+        if max_answer_kb < 1:
+            raise ValueError("max_answer_kb must be at least 1")
+        self._max_answer = max_answer_kb * KB
         self._upload_url = root + UPLOAD_PATH
         self._timeout = timeout
         self._timeout_per_mb = timeout_per_mb
@@ -110,7 +118,7 @@ class CheveretoClient:
         fields = [*option_fields(options), ("format", "json")]
 
         async def attempt() -> HostImage:
-            return read_upload(await self._post(key, fields, source, progress))
+            return read_upload(*await self._post(key, fields, source, progress))
 
         return await self._retrying(attempt, retried=_Unreached)
 
@@ -122,8 +130,9 @@ class CheveretoClient:
         redirects are not followed and "gone" means: after the delete GET, the image's
         viewer page (the link without its ``/delete/<hash>`` tail) answers 404 or 410. When
         no viewer page can be derived from the link, a 2xx or 3xx answer to the delete GET
-        counts as gone. No key is sent. Network errors and 5xx raise HostUnavailable, after
-        retries (the GET is idempotent).
+        counts as gone. No key is sent, and no body is read: the status says it all.
+        Network errors (HostNotAnswering) and 5xx (NotTheApi) raise, after retries (the GET
+        is idempotent).
         """
         status = await self._retrying(lambda: self._get_status(delete_url))
         viewer = viewer_of(delete_url)
@@ -151,7 +160,9 @@ class CheveretoClient:
         fields: list[tuple[str, str]],
         source: Source,
         progress: Progress | None,
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, bytes | None]:
+        """Sends the upload; its answer, and its body (None: over MAX_HOST_ANSWER_KB, of which
+        no more was read, the connection closed)."""
         body = Body.build(fields, source)
         headers = {
             "X-API-Key": key,
@@ -159,26 +170,34 @@ class CheveretoClient:
             "Content-Length": str(body.length),
             "Accept": "application/json, text/plain",
         }
+        request = self._http.build_request(
+            "POST",
+            self._upload_url,
+            content=body.chunks(progress),
+            headers=headers,
+            timeout=self.upload_timeout(body.length),
+        )
         try:
-            return await self._http.post(
-                self._upload_url,
-                content=body.chunks(progress),
-                headers=headers,
-                timeout=self.upload_timeout(body.length),
-            )
+            response = await self._http.send(request, stream=True)
+            try:
+                return response, await read_capped(response, self._max_answer)
+            finally:
+                await response.aclose()
         except httpx.ConnectError as e:
             raise _Unreached(f"upload failed: {type(e).__name__}") from e
         except httpx.TransportError as e:
-            raise HostUnavailable(f"upload failed: {type(e).__name__}") from e
+            raise HostNotAnswering(f"upload failed: {type(e).__name__}") from e
 
     async def _get_status(self, url: str) -> int:
+        """The status of a GET of ``url``; its body is not read (closing drops it)."""
         try:
-            response = await self._http.get(url)
+            async with self._http.stream("GET", url) as response:
+                status = response.status_code
         except httpx.TransportError as e:
-            raise HostUnavailable(f"request failed: {type(e).__name__}") from e
-        if response.status_code >= 500:
-            raise HostUnavailable(f"host answered HTTP {response.status_code}")
-        return response.status_code
+            raise HostNotAnswering(f"request failed: {type(e).__name__}") from e
+        if status >= 500:
+            raise NotTheApi(f"host answered HTTP {status}")
+        return status
 
     async def _retrying(
         self,

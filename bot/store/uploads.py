@@ -13,6 +13,10 @@ from bot.payloads import FileResult
 from bot.store.database import Database, now, patient
 from bot.store.tables import Upload
 
+NO_URL = ""
+"""What the columns hold for a URL the host gave none usable of (they predate such answers and
+are NOT NULL; the records say None)."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewUpload:
@@ -47,9 +51,9 @@ async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRec
             chat_id=new.chat.id,
             filename=filename,
             id_encoded=image.id_encoded,
-            url_viewer=image.url_viewer,
-            url_short=image.url_short,
-            sealed_delete_url=vault.seal(image.delete_url),
+            url_viewer=image.url_viewer or NO_URL,
+            url_short=image.url_short or NO_URL,
+            sealed_delete_url=vault.seal(image.delete_url or NO_URL),
             expires_at=image.expiration_date_gmt,
             created_at=moment,
             deleted=False,
@@ -104,9 +108,9 @@ class Uploads:
             id=row.id,
             user=UserRef(row.platform, row.user_id),
             filename=row.filename,
-            url_viewer=row.url_viewer,
-            url_short=row.url_short,
-            delete_url=self._db.vault.open(row.sealed_delete_url),
+            url_viewer=row.url_viewer or None,
+            url_short=row.url_short or None,
+            delete_url=self._db.vault.open(row.sealed_delete_url) or None,
             expires_at=row.expires_at,
             created_at=row.created_at,
             deleted=row.deleted,

@@ -122,6 +122,8 @@ _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.FileRefused, "error.file_refused"),
     (errors.HostFull, "error.host_full"),
     (errors.HostRejected, "error.host_rejected"),
+    (errors.NotTheApi, "error.host_page"),
+    (errors.HostFlooding, "error.host_flooding"),
     (errors.HostUnavailable, "error.host_unavailable"),
     (errors.SourceUnavailable, "error.source_unavailable"),
 )
@@ -131,14 +133,21 @@ def _with_params(error: BaseException) -> Text | None:
     if isinstance(error, errors.MediaTooLarge):
         return t("error.too_large", limit=error.limit_mb)
     if isinstance(error, errors.FileTooLargeForHost):
-        if error.limit_mb is None:
-            return t("error.host_too_large_unknown")
-        return t("error.host_too_large", limit=error.limit_mb)
+        return _too_large_for_host(error)
     if isinstance(error, errors.InvalidArgument):
         return t("error.invalid_argument", usage=error.usage)
     if isinstance(error, errors.QuotaReached):
         return t("error.quota_reached", limit=error.limit)
     return _link_with_params(error)
+
+
+def _too_large_for_host(error: errors.FileTooLargeForHost) -> Text:
+    """The host's limit when it said it; a proxy in front of it has a sentence of its own."""
+    if isinstance(error, errors.ProxyRefusedSize):
+        return t("error.host_proxy_size")
+    if error.limit_mb is None:
+        return t("error.host_too_large_unknown")
+    return t("error.host_too_large", limit=error.limit_mb)
 
 
 def _link_with_params(error: BaseException) -> Text | None:

@@ -28,6 +28,10 @@ from tests.support.telegram_harness import telegram_for
 
 JSON = dict[str, Any]
 HOST_UNAVAILABLE = "The host cannot be reached right now. Try again later."
+HOST_PAGE = (
+    "The host answered with a web page instead of its API: the site may be under maintenance, "
+    "or the bot's address for it is wrong. Try again later."
+)
 FILE_REFUSED = "The host refused that file: its type or format is not accepted there."
 RATE_LIMITED = "You sent too many files at once. Wait until they are done, then send more."
 

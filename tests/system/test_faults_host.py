@@ -17,6 +17,7 @@ from tests.conftest import KEY
 from tests.support.fakes.chevereto import UPLOAD_PATH, FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.fault_harness import (
+    HOST_PAGE,
     HOST_UNAVAILABLE,
     JSON,
     PortSwitch,
@@ -70,11 +71,13 @@ async def assert_uploaded_once(core, telegram: FakeTelegram, chevereto, message:
     assert len(chevereto.images) == 1
 
 
-async def assert_told_host_unavailable(core, telegram: FakeTelegram, chevereto) -> None:
+async def assert_told_host_failed(
+    core, telegram: FakeTelegram, chevereto, sentence: str = HOST_UNAVAILABLE
+) -> None:
     """After its last attempt the job answered one sentence, finished, and stored nothing."""
     await telegram.wait_for(lambda m: m["chat_id"] == ALICE_ID, timeout=20)
     await eventually(lambda: no_unfinished_jobs(core))
-    assert final_texts(telegram, ALICE_ID) == [HOST_UNAVAILABLE]
+    assert final_texts(telegram, ALICE_ID) == [sentence]
     assert chevereto.images == {}
 
 
@@ -107,7 +110,7 @@ async def test_a_host_down_for_good_gets_one_clear_answer(
     async with running_telegram(settings) as core:
         await core.store.keys.link(ALICE, KEY)
         send_photo(telegram)
-        await assert_told_host_unavailable(core, telegram, chevereto)
+        await assert_told_host_failed(core, telegram, chevereto)
 
 
 async def test_5xx_answers_are_retried_and_the_photo_uploaded_once(
@@ -124,13 +127,13 @@ async def test_5xx_answers_are_retried_and_the_photo_uploaded_once(
 
 
 async def test_5xx_for_good_gets_one_clear_answer(telegram, chevereto, tmp_path, database):
-    """A host answering 502 to every attempt: one "cannot be reached" answer."""
+    """A host answering a 502 page to every attempt: one "web page instead of its API" answer."""
     chevereto.fail_next(502, times=100)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
         await core.store.keys.link(ALICE, KEY)
         send_photo(telegram)
-        await assert_told_host_unavailable(core, telegram, chevereto)
+        await assert_told_host_failed(core, telegram, chevereto, HOST_PAGE)
     assert len(chevereto.upload_requests) == 3  # one try per attempt: a 5xx waits for the next
 
 
@@ -148,13 +151,14 @@ async def test_an_html_error_page_is_retried(telegram, chevereto, tmp_path, data
 async def test_a_301_is_never_followed_and_gets_one_clear_answer(
     telegram, chevereto, tmp_path, database
 ):
-    """A host that redirects every upload: no redirect is followed, the user hears once."""
+    """A host that redirects every upload: no redirect is followed, the user hears once that
+    a web page answered instead of the API."""
     chevereto.redirect_next(times=100)
     settings = telegram_settings(telegram, chevereto.url, tmp_path / "data", database)
     async with running_telegram(settings) as core:
         await core.store.keys.link(ALICE, KEY)
         send_photo(telegram)
-        await assert_told_host_unavailable(core, telegram, chevereto)
+        await assert_told_host_failed(core, telegram, chevereto, HOST_PAGE)
     requests = chevereto.requests
     assert {(r.method, r.path) for r in requests} == {("POST", UPLOAD_PATH)}
     assert len(requests) <= 3  # at most one try per attempt: a redirect is not retried at once

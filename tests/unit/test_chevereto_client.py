@@ -24,11 +24,15 @@ from bot.errors import (
     FileRefused,
     FileTooLargeForHost,
     HostError,
+    HostFlooding,
     HostFull,
+    HostNotAnswering,
     HostRejected,
     HostUnavailable,
     InvalidExpiration,
     KeyRejected,
+    NotTheApi,
+    Redirected,
     UploadsDisabled,
 )
 from tests.conftest import ADMIN_KEY, KEY
@@ -270,12 +274,13 @@ async def test_empty_source_is_host_rejected(client: CheveretoClient) -> None:
     assert caught.value.code == 130
 
 
-async def test_flooding_is_host_unavailable(
+async def test_flooding_is_the_flood_limit(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """Code 130 "Flooding detected" is rate limiting: HostUnavailable, which the job retries."""
+    """Code 130 "Flooding detected" is the site's flood limit: HostFlooding (a HostUnavailable,
+    which the job retries later), after one request."""
     chevereto.error_next(130, "Flooding detected. Please try again later.")
-    with pytest.raises(HostUnavailable):
+    with pytest.raises(HostFlooding):
         await client.upload(KEY, png)
     assert len(chevereto.requests) == 1
 
@@ -400,46 +405,46 @@ async def test_fake_prefers_the_header_key_to_the_key_field(chevereto: FakeCheve
 # --- retries and redirects ---------------------------------------------------------------
 
 
-async def test_a_503_is_host_unavailable_at_once(
+async def test_a_503_page_is_not_the_api_at_once(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A 503 raises HostUnavailable after one request: the job retries it, telling the user,
+    """A 503 page raises NotTheApi after one request: the job retries it, telling the user,
     rather than sending the file again while the user waits in silence."""
     chevereto.fail_next(503, times=3)
-    with pytest.raises(HostUnavailable):
+    with pytest.raises(NotTheApi):
         await client.upload(KEY, png)
     assert len(chevereto.requests) == 1
 
 
-async def test_html_page_is_host_unavailable(
+async def test_html_page_is_not_the_api(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """An HTML 500 page instead of JSON raises HostUnavailable after one request."""
+    """An HTML 500 page instead of JSON raises NotTheApi after one request."""
     chevereto.answer_html_next(times=3)
-    with pytest.raises(HostUnavailable):
+    with pytest.raises(NotTheApi):
         await client.upload(KEY, png)
     assert len(chevereto.requests) == 1
 
 
-async def test_hang_past_the_timeout_is_host_unavailable(
+async def test_hang_past_the_timeout_is_not_answering(
     chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A host that does not answer within the timeout raises HostUnavailable, not tried again
+    """A host that does not answer within the timeout raises HostNotAnswering, not tried again
     within the call (a hung try already cost the whole timeout)."""
     chevereto.hang_next(30, times=2)
     async with CheveretoClient(chevereto.url, timeout=0.2, tries=2, backoff=0.01) as client:
-        with pytest.raises(HostUnavailable):
+        with pytest.raises(HostNotAnswering):
             await client.upload(KEY, png)
     assert len(chevereto.requests) == 1
 
 
-async def test_reset_connection_is_host_unavailable(
+async def test_reset_connection_is_not_answering(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A connection dropped without an answer raises HostUnavailable, not tried again at once:
+    """A connection dropped without an answer raises HostNotAnswering, not tried again at once:
     the host may have taken the file."""
     chevereto.close_next(times=3)
-    with pytest.raises(HostUnavailable):
+    with pytest.raises(HostNotAnswering):
         await client.upload(KEY, png)
     assert len(chevereto.requests) == 1
 
@@ -506,12 +511,13 @@ async def test_host_answer_is_not_retried(
     assert len(chevereto.requests) == 1
 
 
-async def test_redirect_is_host_unavailable_and_not_followed(
+async def test_redirect_is_not_the_api_and_not_followed(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A 301 raises HostUnavailable at once: no GET follows and the file is not re-sent."""
+    """A 301 raises Redirected (not the API) at once: no GET follows and the file is not
+    re-sent."""
     chevereto.redirect_next()
-    with pytest.raises(HostUnavailable):
+    with pytest.raises(Redirected):
         await client.upload(KEY, png)
     assert [(r.method, r.path) for r in chevereto.requests] == [("POST", "/api/1/upload")]
 
@@ -558,13 +564,13 @@ async def test_delete_with_a_wrong_hash_returns_false(
     assert image.id_encoded in chevereto.images
 
 
-async def test_delete_host_down_is_host_unavailable(
+async def test_delete_host_down_is_not_the_api(
     client: CheveretoClient, chevereto: FakeChevereto, png: FileSource
 ) -> None:
-    """A delete link answered by 5xx on every try raises HostUnavailable."""
+    """A delete link answered by a 5xx page on every try raises NotTheApi."""
     image = await client.upload(KEY, png)
     chevereto.fail_next(502, times=3)
-    with pytest.raises(HostUnavailable):
+    with pytest.raises(NotTheApi):
         await client.delete(image.delete_url)
 
 

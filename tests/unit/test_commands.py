@@ -245,6 +245,21 @@ async def test_history_in_a_group_goes_private(commands, service, store):
     assert "/delete/" not in text(public)
 
 
+async def test_history_says_which_links_the_host_did_not_give(commands, service, store, chevereto):
+    """An upload whose host answer had no usable links is listed saying so, without a Delete
+    button."""
+    await store.keys.link(ALICE, KEY)
+    chevereto.urls_next({"url_viewer": "javascript:x", "url_short": "data:,x", "delete_url": ""})
+    await service.upload(media(filename="cat.png"))
+    (reply,) = await commands.history(ctx())
+    assert text(reply).splitlines()[1:] == [
+        "1. cat.png",
+        "(the host gave no link I can show)",
+        "Delete: (the host gave no link I can show)",
+    ]
+    assert reply.buttons == ()
+
+
 async def test_history_empty(commands):
     """/history with no uploads says so."""
     (reply,) = await commands.history(ctx())
@@ -267,6 +282,19 @@ async def test_delete_flow(commands, service, store, chevereto):
     assert chevereto.deleted == {result.upload.url_viewer.rsplit("/", 1)[-1]}
     assert await store.uploads.history(ALICE) == []
     assert "already deleted" in text(await commands.action(ctx(), f"delok:{number}"))
+
+
+async def test_deleting_without_a_delete_link_says_so(commands, service, store, chevereto):
+    """A confirmed Delete of an upload the host gave no usable delete link for says the bot
+    cannot delete it, and sends nothing to the host."""
+    await store.keys.link(ALICE, KEY)
+    chevereto.urls_next({"delete_url": "javascript:x"})
+    result = await service.upload(media(filename="cat.png"))
+    assert result.upload is not None
+    before = len(chevereto.requests)
+    reply = await commands.action(ctx(), f"delok:{result.upload.id}")
+    assert text(reply).startswith("The host gave no delete link for cat.png")
+    assert len(chevereto.requests) == before
 
 
 @pytest.mark.parametrize("data", ["del:", "del:abc", "zap:1", "", "delok:999999"])

@@ -1,5 +1,6 @@
 """/format: what answers carry besides the links, exactly as Chevereto's own uploader gives it."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -50,6 +51,14 @@ def test_links_adds_nothing_and_a_file_link_held_back_gives_no_code():
     """The default form adds nothing; an image awaiting moderation has no file link to embed."""
     assert embed_code(record(), EmbedForm.LINKS) is None
     assert embed_code(record(url=None), EmbedForm.BBCODE) is None
+
+
+def test_without_a_viewer_link_only_the_direct_link_is_given():
+    """When the host gave no usable viewer link, the linked forms are left out; the file link
+    alone is still given."""
+    viewerless = replace(record(), url_viewer=None, url_short=None)
+    assert embed_code(viewerless, EmbedForm.DIRECT) == FILE
+    assert embed_code(viewerless, EmbedForm.MARKDOWN) is None
 
 
 def test_a_title_cannot_break_out_of_its_code():

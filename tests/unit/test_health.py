@@ -196,7 +196,7 @@ async def test_metrics_count_an_upload(served, chat):
 
 
 async def test_metrics_count_a_host_failure(served, chat, chevereto: FakeChevereto):
-    """The host answers 503 to every try: host_errors_total{unavailable} moves, and the file
+    """The host answers a 503 page to every try: host_errors_total{page} moves, and the file
     counts once as failed."""
     await served.core.store.keys.link(UserRef("testchat", ALICE), KEY)
     before = await samples(served.http)
@@ -206,12 +206,12 @@ async def test_metrics_count_a_host_failure(served, chat, chevereto: FakeChevere
 
     async def host_errors() -> float:
         found = await samples(served.http)
-        return value(found, "chevereto_bot_host_errors_total", kind="unavailable")
+        return value(found, "chevereto_bot_host_errors_total", kind="page")
 
     await eventually(host_errors)  # the job is stored and tried
     await settled(served.core)
     found = await samples(served.http)
-    assert value(before, "chevereto_bot_host_errors_total", kind="unavailable") == 0
+    assert value(before, "chevereto_bot_host_errors_total", kind="page") == 0
     assert value(found, "chevereto_bot_uploads_total", platform="testchat", outcome="failed") == 1
 
 

@@ -132,7 +132,7 @@ async def test_host_down_is_retried_then_answered_once(runner, store, chevereto)
 async def test_host_down_for_good_gives_up_with_a_clear_answer(runner, store, chevereto):
     """After its last attempt a job answers once that the host cannot be reached."""
     await store.keys.link(ALICE, KEY)
-    chevereto.fail_next(503, times=9)
+    chevereto.close_next(times=9)
     handler = RecordingHandler({"a.png": probe_png()})
     runner.register("telegram", handler)
     async with running(runner, store):

@@ -32,10 +32,10 @@ def shown(handler: RecordingHandler, language: str = "en") -> list[str]:
 
 
 async def test_a_host_down_once_is_told_then_replaced_by_the_links(runner, store, chevereto):
-    """A 503: the status says the host is not answering, when and which try comes next; the
-    links then replace that very status message."""
+    """A connection cut without an answer: the status says the host is not answering, when and
+    which try comes next; the links then replace that very status message."""
     await store.keys.link(ALICE, KEY)
-    chevereto.fail_next(503)
+    chevereto.close_next()
     handler = RecordingHandler({"a.png": probe_png()})
     runner.register("telegram", handler)
     async with running(runner, store):
@@ -51,7 +51,7 @@ async def test_in_a_group_only_the_public_answer_replaces_the_note(runner, store
     """In a group the links replace the status message; the delete link, sent to the uploader
     alone, is a message of its own."""
     await store.keys.link(ALICE, KEY)
-    chevereto.fail_next(503)
+    chevereto.close_next()
     handler = RecordingHandler({"a.png": probe_png()})
     runner.register("telegram", handler)
     async with running(runner, store):
@@ -69,7 +69,7 @@ async def test_in_a_group_only_the_public_answer_replaces_the_note(runner, store
 async def test_the_note_is_in_the_user_s_language(runner, store, chevereto):
     """A Chinese-speaking user reads the note in Chinese, with the same numbers."""
     await store.keys.link(ALICE, KEY)
-    chevereto.fail_next(503)
+    chevereto.close_next()
     handler = RecordingHandler({"a.png": probe_png()})
     runner.register("telegram", handler)
     async with running(runner, store):
@@ -106,7 +106,7 @@ async def test_a_host_down_for_good_ends_in_the_status_message(runner, store, ch
     """Every attempt fails: a note before each retry, edited in place, and the failure
     sentence replaces the status message."""
     await store.keys.link(ALICE, KEY)
-    chevereto.fail_next(503, times=3)
+    chevereto.close_next(times=3)
     handler = RecordingHandler({"a.png": probe_png()})
     runner.register("telegram", handler)
     async with running(runner, store):

@@ -23,6 +23,7 @@ def test_defaults_follow_the_spec():
     s = settings()
     assert s.max_upload_mb == 50
     assert s.upload_concurrency == 4
+    assert s.max_host_answer_kb == 1024
     assert (s.log_level, s.log_format) == ("INFO", "text")
 
 
@@ -32,6 +33,7 @@ def test_defaults_follow_the_spec():
         ({"chevereto_url": "not a url"}, "CHEVERETO_URL"),
         ({"max_upload_mb": -1}, "MAX_UPLOAD_MB"),
         ({"upload_concurrency": 0}, "UPLOAD_CONCURRENCY"),
+        ({"max_host_answer_kb": 0}, "MAX_HOST_ANSWER_KB"),
         ({"log_level": "LOUD"}, "LOG_LEVEL"),
         ({"log_format": "xml"}, "LOG_FORMAT"),
         ({"database_url": "mysql://x"}, "DATABASE_URL"),

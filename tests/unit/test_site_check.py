@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -14,6 +15,7 @@ from bot.chevereto.check import check_site, report_site
 from tests.support.fakes.chevereto import PHP_WARNING, UPLOAD_PATH, FakeChevereto
 
 LOGGER = "bot.chevereto.check"
+MB = 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -146,3 +148,30 @@ async def test_raw_host_text_and_credentials_stay_out() -> None:
     assert not result.ok
     assert "hunter22" not in result.line
     assert "imagecreatefromstring" not in result.line
+
+
+async def test_an_answer_over_the_limit_is_named_before_it_is_all_sent() -> None:
+    """A site answering 5 MB of JSON (no length declared): the check says the answer is over
+    MAX_HOST_ANSWER_KB while the site is still holding back the rest of it, so it was not read
+    whole."""
+    release, sent_whole = asyncio.Event(), asyncio.Event()
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            await response.write(b'{"padding": "' + b"x" * (2 * MB))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), 10)
+            await response.write(b"x" * (3 * MB) + b'"}')
+            await response.write_eof()
+            sent_whole.set()
+        return response
+
+    async with site(huge) as url:
+        result = await check_site(url, max_answer_kb=64)
+        sent_before = sent_whole.is_set()
+        release.set()
+    assert not sent_before
+    assert not result.ok
+    assert "more than MAX_HOST_ANSWER_KB (HTTP 200, application/json), not the API" in result.line

@@ -1,6 +1,7 @@
 """The store keeps keys, preferences, chats and history, sealed where they are secret."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -82,6 +83,16 @@ async def test_history_is_newest_first(store):
     assert history[0].expires_at == datetime(2030, 1, 1, tzinfo=UTC)
     await store.uploads.mark_deleted(second.id)
     assert [r.id for r in await store.uploads.history(ALICE)] == [first.id]
+
+
+async def test_an_upload_without_usable_links_is_kept_without_them(store):
+    """An upload whose host answer had no usable viewer, short or delete link is recorded, and
+    read back with those links None."""
+    bare = replace(image(), url_viewer=None, url_short=None, delete_url=None)
+    kept = await store.uploads.record(ALICE, PRIVATE, "a.png", bare)
+    (read,) = await store.uploads.history(ALICE)
+    assert read == kept
+    assert (read.url_viewer, read.url_short, read.delete_url) == (None, None, None)
 
 
 async def test_rows_hold_no_secret_in_clear(store, database):

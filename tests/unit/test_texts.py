@@ -64,6 +64,11 @@ ALL_ERRORS = [
     errors.HostFull(),
     errors.HostRejected(0, "Warning: PDO raw"),
     errors.HostUnavailable(),
+    errors.HostNotAnswering(),
+    errors.NotTheApi(),
+    errors.Redirected(),
+    errors.HostFlooding(),
+    errors.ProxyRefusedSize(),
     errors.SourceUnavailable(),
     errors.MediaUnavailable(),
 ]

@@ -1,8 +1,10 @@
 """What a real Chevereto 4.2 does, met through Discord: a short URL equal to the viewer URL,
-videos told apart by their part's type, the host's own size limit, and its session cookies."""
+videos told apart by their part's type, the host's own size limit, its session cookies, URLs
+in its answer that are not http(s), and a proxy in front of it refusing the size."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 import pytest
@@ -83,3 +85,33 @@ async def test_no_cookie_goes_from_one_users_upload_to_the_next(bot: Harness) ->
     first, second = bot.chevereto.upload_requests
     assert (first.headers["x-api-key"], second.headers["x-api-key"]) == (KEY, OTHER_KEY)
     assert "cookie" not in second.headers
+
+
+async def test_a_script_viewer_url_goes_out_as_the_short_link_alone(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``javascript:`` viewer URL: the public answer carries the short link in its place, as
+    text and as the one link button (Discord takes it); one WARNING names the field."""
+    bot.chevereto.urls_next({"url_viewer": "javascript:alert(document.cookie)"})
+    with caplog.at_level(logging.WARNING):
+        payload = await upload(bot, bot.image())
+        public = await answer(bot, payload, bot.chevereto.url)
+    (image,) = bot.chevereto.images.values()
+    short = f"{bot.chevereto.url}/{image.id}"
+    assert [b["url"] for b in buttons(public.json)] == [short]
+    assert short in public.json["content"]
+    assert "javascript" not in public.json["content"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.chevereto.urls"]
+    assert "url_viewer" in line
+    assert "javascript" not in caplog.text
+
+
+async def test_a_proxy_413_is_told_in_chinese(bot: Harness) -> None:
+    """A proxy's 413 page, for a user whose Discord speaks Chinese: the sentence that the site's
+    proxy refuses files this large, in Chinese, after one try."""
+    bot.chevereto.proxy_413_next(times=3)
+    await bot.core.store.keys.link(discord_user(ALICE_ID), KEY)
+    file = bot.fake.attachment_option("file", bot.image())
+    payload = await bot.slash("upload", file, locale="zh-CN")
+    await bot.answer_of(payload, "网站的代理拒绝这么大的文件")
+    assert len(bot.chevereto.upload_requests) == 1

@@ -90,9 +90,9 @@ async def post(bot: Harness, where: str) -> str:
 
 @pytest.mark.parametrize("where", ["interaction", "channel", "album"])
 async def test_a_host_down_once_is_told_then_the_links_replace_it(bot: Harness, where) -> None:
-    """A 503 on the first attempt: within 5 s the status says the bot tries again, when and
+    """A cut on the first attempt: within 5 s the status says the bot tries again, when and
     which try; the links then replace that very message."""
-    bot.chevereto.fail_next(503)
+    bot.chevereto.close_next()
     path = await post(bot, where)
     done = "2 of 2 files uploaded" if where == "album" else "/image/"
 
@@ -122,10 +122,10 @@ async def test_a_host_down_once_is_told_then_the_links_replace_it(bot: Harness, 
 async def test_in_a_dm_a_host_down_once_is_told_then_one_answer_takes_its_place(
     bot: Harness,
 ) -> None:
-    """A 503 on the first attempt of a DM's upload: within 5 s a status message says the bot
+    """A cut on the first attempt of a DM's upload: within 5 s a status message says the bot
     tries again; then the one answer, links and delete link with embeds suppressed, is sent
     anew, and the status message is deleted, never edited into it."""
-    bot.chevereto.fail_next(503)
+    bot.chevereto.close_next()
     path = await post(bot, "dm")
     dm = int(path.split("/")[2])
     note = await bot.answered(lambda r: r.path == path and "trying again" in str(r.json))
@@ -151,7 +151,7 @@ async def test_in_a_dm_a_host_down_once_is_told_then_one_answer_takes_its_place(
 async def test_a_host_down_for_good_ends_in_the_status_message(bot: Harness) -> None:
     """Every attempt fails: one message in the channel, edited for the last try, then into the
     one sentence that says the host cannot be reached."""
-    bot.chevereto.fail_next(503, times=3)
+    bot.chevereto.close_next(times=3)
     path = await post(bot, "channel")
     await bot.answered(lambda r: r.method == "PATCH" and HOST_UNAVAILABLE in str(r.json))
     (message,) = bot.sent_by_bot(CHANNEL)
@@ -164,7 +164,7 @@ async def test_the_status_message_survives_a_restart(
 ) -> None:
     """The bot stops after the note; the next process answers in that same channel message."""
     settings, discord_settings = settings_for(chevereto, tmp_path), discord_for(fake)
-    chevereto.fail_next(503)
+    chevereto.close_next()
     async with running(settings, discord_settings, tuning=PAUSED) as (core, adapter):
         bot = Harness(fake, chevereto, core, adapter)
         path = await post(bot, "channel")

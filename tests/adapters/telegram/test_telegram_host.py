@@ -1,8 +1,10 @@
 """What a real Chevereto 4.2 does, met through Telegram: a short URL equal to the viewer URL,
-videos told apart by their part's type, the host's own size limit, and its session cookies."""
+videos told apart by their part's type, the host's own size limit, its session cookies, and
+URLs in its answer that are not http(s)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 import pytest
@@ -124,3 +126,78 @@ async def test_no_cookie_goes_from_one_users_upload_to_the_next(bot, telegram, c
     assert first.headers["x-api-key"] == KEY
     assert second.headers["x-api-key"] == OTHER_KEY
     assert "cookie" not in second.headers
+
+
+SCRIPT = "javascript:alert(document.cookie)"
+DATA = "data:text/html,<script>alert(1)</script>"
+
+
+def url_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "bot.chevereto.urls"]
+
+
+async def test_a_script_viewer_url_goes_out_as_the_short_link_alone(
+    bot, telegram, chevereto, caplog
+):
+    """A ``javascript:`` viewer URL: the answer carries the short link in its place, as text and
+    as the one link button (Telegram takes it), beside the delete link and its button; one
+    WARNING names the field."""
+    chevereto.urls_next({"url_viewer": SCRIPT})
+    with caplog.at_level(logging.WARNING):
+        answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
+    (image,) = chevereto.images.values()
+    short = f"{chevereto.url}/{image.id}"
+    assert url_buttons(answer) == [short]
+    assert short in answer["text"].splitlines()
+    assert "javascript" not in answer["text"]
+    assert f"/image/{image.id}/delete/{image.delete_hash}" in answer["text"]
+    assert len(action_buttons(answer)) == 1
+    (line,) = url_warnings(caplog)
+    assert "url_viewer" in line
+    assert "javascript" not in caplog.text
+
+
+async def test_a_data_short_url_leaves_the_viewer_alone(bot, telegram, chevereto):
+    """A ``data:`` short URL: the viewer URL alone, as text and as the one link button."""
+    chevereto.urls_next({"url_short": DATA})
+    answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
+    (image,) = chevereto.images.values()
+    assert url_buttons(answer) == [f"{chevereto.url}/image/{image.id}"]
+    assert "data:" not in answer["text"]
+
+
+async def test_no_usable_link_says_the_file_is_on_the_host(bot, telegram, chevereto):
+    """Neither link usable: the answer says the file is on the host without a link to show, with
+    no link button, and still gives the delete link and its button."""
+    chevereto.urls_next({"url_viewer": SCRIPT, "url_short": DATA})
+    answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
+    first = answer["text"].splitlines()[0]
+    assert first.endswith(" is on the host, but the host gave no link I can show.")
+    assert url_buttons(answer) == []
+    assert "/delete/" in answer["text"]
+    assert len(action_buttons(answer)) == 1
+
+
+async def test_no_usable_link_is_said_in_chinese(bot, telegram, chevereto):
+    """The same answer for a user whose Telegram speaks Simplified Chinese."""
+    chevereto.urls_next({"url_viewer": SCRIPT, "url_short": DATA})
+    user = telegram.user(ALICE_ID, language_code="zh-hans")
+    ref = telegram.add_file(probe_png())
+    telegram.push_update(telegram.message_update(telegram.private_chat(user), user, photo=ref))
+    answer = await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""))
+    assert (
+        answer["text"].splitlines()[0].endswith(" 已上传到图床，但图床没有给出我可以显示的链接。")
+    )
+
+
+async def test_a_bad_delete_link_gives_no_delete_link_nor_button(bot, telegram, chevereto):
+    """A ``data:`` delete link: the links go out, with no delete link and no Delete button."""
+    chevereto.urls_next({"delete_url": DATA})
+    answer = await send(telegram, ALICE_ID, photo=telegram.add_file(probe_png()))
+    (image,) = chevereto.images.values()
+    assert url_buttons(answer) == [
+        f"{chevereto.url}/image/{image.id}",
+        f"{chevereto.url}/{image.id}",
+    ]
+    assert "Delete link" not in answer["text"]
+    assert action_buttons(answer) == []

@@ -169,6 +169,25 @@ async def test_an_image_without_a_thumbnail_shows_itself(bot, telegram, cheveret
     assert result["thumbnail_url"] == result["photo_url"]
 
 
+async def test_a_thumbnail_url_not_http_is_replaced_by_the_file(bot, telegram, chevereto):
+    """A ``data:`` thumbnail URL from the host is not offered: the file link is the thumbnail."""
+    chevereto.urls_next({"thumb.url": "data:image/png;base64,AAAA"})
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
+    await upload(telegram, ALICE_ID, "odd")
+    (result,) = (await ask(telegram, ALICE_ID, "odd"))["results"]
+    assert result["thumbnail_url"] == result["photo_url"]
+
+
+async def test_an_upload_without_a_link_to_show_has_no_caption(bot, telegram, chevereto):
+    """An upload whose viewer and short URLs were not http(s) is offered without a caption."""
+    chevereto.urls_next({"url_viewer": "javascript:x", "url_short": "javascript:y"})
+    await bot.store.keys.link(user_ref(ALICE_ID), KEY)
+    await upload(telegram, ALICE_ID, "bare")
+    (result,) = (await ask(telegram, ALICE_ID, "bare"))["results"]
+    assert result["type"] == "photo"
+    assert "caption" not in result
+
+
 async def test_a_deleted_upload_is_not_shown(alice, telegram, chevereto):
     """Deleted with its Delete button: the cat is no longer offered; the dog still is."""
     cat_answer, user = _answers(telegram, ALICE_ID)[0], telegram.user(ALICE_ID)

@@ -69,11 +69,11 @@ def settings(chevereto, tmp_path):
 async def test_a_host_down_once_is_told_then_the_links_replace_it(
     settings, platform, telegram, chevereto, where
 ):
-    """A 503 on the first attempt: within 5 s a status message says the bot tries again, when,
+    """A cut on the first attempt: within 5 s a status message says the bot tries again, when,
     and which try; the links then replace that message (an edit, not a new message). In
     private that edit is the one answer, delete link included, previews off; in a group the
     delete link goes to the poster alone."""
-    chevereto.fail_next(503)
+    chevereto.close_next()
     async with running(settings, platform, tuning=FAST) as core:
         chat_id = await post(core, telegram, where)
         await telegram.wait_for(lambda m: "/delete/" in (m["text"] or ""), timeout=15)
@@ -100,7 +100,7 @@ async def test_a_host_down_for_good_ends_in_the_status_message(
 ):
     """Every attempt fails: one status message, edited for the last try, then into the one
     sentence that says the host cannot be reached."""
-    chevereto.fail_next(503, times=3)
+    chevereto.close_next(times=3)
     async with running(settings, platform, tuning=FAST) as core:
         await post(core, telegram, "private")
         await eventually(lambda: HOST_UNAVAILABLE in [m["text"] for m in telegram.sent])
@@ -110,7 +110,7 @@ async def test_a_host_down_for_good_ends_in_the_status_message(
 
 async def test_the_status_message_survives_a_restart(settings, platform, telegram, chevereto):
     """The bot stops after the note; the next process answers in that same message."""
-    chevereto.fail_next(503)
+    chevereto.close_next()
     async with running(settings, platform, tuning=PAUSED) as core:
         await post(core, telegram, "private")
         await eventually(lambda: waiting_to_retry(core.store))

@@ -79,10 +79,10 @@ def status_of(chat: FakeChat, chat_id: str) -> Sent:
 async def test_a_host_down_once_is_told_then_the_links_replace_it(
     settings, platform, chat, chevereto, where
 ):
-    """A 503 on the first attempt: within 5 s a status message says the bot tries again, when
+    """A cut on the first attempt: within 5 s a status message says the bot tries again, when
     and which try; the links then replace that message. In private it becomes the one answer,
     delete links included; in a group the delete link goes to the uploader alone."""
-    chevereto.fail_next(503)
+    chevereto.close_next()
     async with running(settings, platform, tuning=FAST) as core:
         chat_id = await post(core, chat, where)
         await chat.wait_for(lambda m: "/delete/" in m.text, within=15)
@@ -108,7 +108,7 @@ async def test_a_host_down_once_is_told_then_the_links_replace_it(
 async def test_a_host_down_for_good_ends_in_the_status_message(settings, platform, chat, chevereto):
     """Every attempt fails: one status message, edited for the last try, then into the one
     sentence that says the host cannot be reached."""
-    chevereto.fail_next(503, times=3)
+    chevereto.close_next(times=3)
     async with running(settings, platform, tuning=FAST) as core:
         await post(core, chat, "private")
         await chat.wait_for(lambda m: m.text == HOST_UNAVAILABLE)
@@ -119,7 +119,7 @@ async def test_a_host_down_for_good_ends_in_the_status_message(settings, platfor
 async def test_the_status_message_survives_a_restart(settings, platform, chat, chevereto):
     """The bot stops after the note; the next process answers in that same message (in
     private, the one answer with its delete link)."""
-    chevereto.fail_next(503)
+    chevereto.close_next()
     async with running(settings, platform, tuning=PAUSED) as core:
         await post(core, chat, "private")
         await eventually(lambda: waiting_to_retry(core.store))

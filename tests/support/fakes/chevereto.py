@@ -12,9 +12,11 @@ type (a video sent as ``application/octet-stream`` fails with code 610), sets a 
 ``PHPSESSID`` cookie on every answer, and with ``short_links = False`` answers a ``url_short``
 equal to ``url_viewer``. Settings are plain attributes (``fake.max_size_mb = 1``); failures are
 queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
-``redirect_next``, ``php_error_next`` and ``error_next``, one per request, in order. The
-bot's key-less start-up check (``site_checks``) takes none of them: a failure queued for an
-upload stays for the upload, whenever the check comes. (``delay`` holds the check too.)
+``redirect_next``, ``php_error_next``, ``error_next``, ``proxy_413_next`` and
+``oversized_answer_next``, one per request, in order. The bot's key-less start-up check
+(``site_checks``) takes none of them: a failure queued for an upload stays for the upload,
+whenever the check comes. (``delay`` holds the check too.) ``urls_next`` makes the next
+successful upload answer other URLs (``javascript:``, ``data:``, a CDN's) in chosen fields.
 
 An upload whose body stops before its end (the client aborted it, or sent fewer bytes than
 its Content-Length) stores nothing and is recorded ``incomplete``; each request records
@@ -51,6 +53,14 @@ from tests.support.leaks import issued
 
 UPLOAD_PATH = "/api/1/upload"
 CHUNK = 256 * 1024
+MB = 1024 * 1024
+PAUSE_S = 5.0
+"""How long ``oversized_answer_next`` waits, midway, for a client to go away."""
+NGINX_413 = (
+    "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    "<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
 MIN_EXPIRATION = 5 * 60
 MAX_EXPIRATION = 365 * 86400
 PHP_WARNING = (
@@ -102,6 +112,11 @@ class RecordedRequest:
     incomplete: bool = False
     """Its body stopped before its end (the client aborted it, or sent fewer bytes than its
     Content-Length): nothing of it was stored."""
+    answer_sent: int = 0
+    """For an answer streamed by ``oversized_answer_next``: the bytes of its body written
+    before it ended."""
+    answer_cut: bool = False
+    """That streamed answer's connection was closed by the client before its end."""
 
 
 RECORD = web.RequestKey("record", RecordedRequest)
@@ -206,6 +221,7 @@ class FakeChevereto:
         self._keys: dict[str, _Key] = {}
         self._albums: dict[str, str] = {}
         self._injections: deque[Injection] = deque()
+        self._url_overrides: deque[dict[str, str]] = deque()
         self._counter = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
@@ -255,13 +271,46 @@ class FakeChevereto:
 
         self._inject(redirect, times)
 
-    def error_next(self, code: int | str, message: str, times: int = 1) -> None:
-        """Answers the JSON error ``code``/``message`` (HTTP 400), for rows hard to reach."""
+    def error_next(
+        self, code: int | str, message: str, times: int = 1, *, status: int = 400
+    ) -> None:
+        """Answers the JSON error ``code``/``message`` (HTTP ``status``, the site's 400 unless
+        told), for rows hard to reach."""
 
         async def error(_: web.Request) -> web.StreamResponse:
-            return _json_error(code, message)
+            return _json_error(code, message, status)
 
         self._inject(error, times)
+
+    def proxy_413_next(self, times: int = 1) -> None:
+        """Answers as a proxy in front of the site refusing the body's size: an HTTP 413 HTML
+        page (nginx's ``client_max_body_size``), before reading the body."""
+
+        async def too_large(_: web.Request) -> web.StreamResponse:
+            return web.Response(status=413, text=NGINX_413, content_type="text/html")
+
+        self._inject(too_large, times)
+
+    def oversized_answer_next(
+        self, size: int, times: int = 1, *, declared: bool = True, pause_after: int = 2 * MB
+    ) -> None:
+        """Reads the request, stores nothing, and answers ``size`` bytes of JSON (HTTP 200),
+        with its Content-Length (``declared``) or chunked. After ``pause_after`` bytes it waits
+        up to ``PAUSE_S`` for the client to go away before writing the rest, so that a client
+        that stops reading is seen doing so (``answer_cut``, ``answer_sent``) rather than
+        hidden by the sockets' buffers."""
+
+        async def oversized(request: web.Request) -> web.StreamResponse:
+            await _read_to_the_end(request, None)
+            return await _stream_json(request, size, declared=declared, pause_after=pause_after)
+
+        self._inject(oversized, times)
+
+    def urls_next(self, urls: dict[str, str], times: int = 1) -> None:
+        """The next successful upload answers ``urls`` in these fields of ``image``
+        (``url_viewer``, ``url_short``, ``delete_url``, ``url``, ``display_url``,
+        ``thumb.url``); the upload itself happens as usual."""
+        self._url_overrides.extend([dict(urls)] * times)
 
     def php_error_next(self, times: int = 1) -> None:
         """Answers code 0 with a raw PHP warning, as a broken site does."""
@@ -605,6 +654,8 @@ class FakeChevereto:
             "url_short": f"{self.url}/{image.id}" if self.short_links else viewer,
             "delete_url": f"{self.url}/image/{image.id}/delete/{image.delete_hash}",
         }
+        if self._url_overrides:
+            _override_urls(data, self._url_overrides.popleft())
         return _without_urls(data) if not image.is_approved else data
 
     def _thumb_json(self, image: StoredImage) -> dict[str, object]:
@@ -667,13 +718,13 @@ def _is_site_check(record: RecordedRequest) -> bool:
     return to_upload and "x-api-key" not in record.headers and not multipart
 
 
-def _json_error(code: int | str, message: str) -> web.StreamResponse:
+def _json_error(code: int | str, message: str, status: int = 400) -> web.StreamResponse:
     body = {
-        "status_code": 400,
+        "status_code": status,
         "error": {"message": message, "code": code},
         "status_txt": "Bad Request",
     }
-    return web.json_response(body, status=400)
+    return web.json_response(body, status=status)
 
 
 def _refuse(refusal: _Refusal, fmt: str) -> web.StreamResponse:
@@ -697,6 +748,49 @@ async def _reset_connection(request: web.Request) -> web.StreamResponse:
     transport.abort()
     await asyncio.sleep(3600)  # the lost connection cancels this handler
     raise ConnectionResetError
+
+
+def _override_urls(data: dict[str, object], urls: dict[str, str]) -> None:
+    """Puts ``urls`` in ``data`` by field name, ``thumb.url`` inside ``thumb``."""
+    for name, url in urls.items():
+        outer, _, inner = name.partition(".")
+        if not inner:
+            data[outer] = url
+            continue
+        nested = data[outer]
+        assert isinstance(nested, dict)
+        nested[inner] = url
+
+
+async def _stream_json(
+    request: web.Request, size: int, *, declared: bool, pause_after: int
+) -> web.StreamResponse:
+    """``size`` bytes of JSON, streamed; recorded in the request: how much went out, and
+    whether the client closed the connection first."""
+    record = request[RECORD]
+    answer = web.StreamResponse(headers={"Content-Type": "application/json"})
+    if declared:
+        answer.content_length = size
+    await answer.prepare(request)
+    head, tail = b'{"status_code": 200, "padding": "', b'"}'
+    try:
+        await answer.write(head)
+        record.answer_sent = len(head)
+        padding = size - len(head) - len(tail)
+        while padding > 0:
+            chunk = b"x" * min(CHUNK, padding)
+            await answer.write(chunk)
+            padding -= len(chunk)
+            record.answer_sent += len(chunk)
+            if record.answer_sent >= pause_after > record.answer_sent - len(chunk):
+                await asyncio.sleep(PAUSE_S)  # a client that stopped reading goes away now
+        await answer.write(tail)
+        record.answer_sent += len(tail)
+        await answer.write_eof()
+    except (asyncio.CancelledError, ConnectionError):
+        record.answer_cut = True
+        raise
+    return answer
 
 
 def _without_urls(data: dict[str, object]) -> dict[str, object]:

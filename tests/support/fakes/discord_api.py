@@ -199,6 +199,34 @@ def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
     )
 
 
+LINK_BUTTON_SCHEMES = ("http", "https", "discord")
+
+
+def _refused_link_button(body: Any) -> web.Response | None:
+    """Discord's 400 for a link button (type 2, style 5) whose URL has another scheme."""
+    for url in _link_button_urls(body):
+        scheme = url.partition(":")[0].lower() if ":" in url else ""
+        if scheme not in LINK_BUTTON_SCHEMES:
+            problem = (
+                f'Scheme "{scheme}" is not supported. Scheme must be one of {LINK_BUTTON_SCHEMES}.'
+            )
+            errors = {
+                "url": {"_errors": [{"code": "URL_TYPE_INVALID_PROTOCOL", "message": problem}]}
+            }
+            return _json({"code": 50035, "message": "Invalid Form Body", "errors": errors}, 400)
+    return None
+
+
+def _link_button_urls(value: Any) -> list[str]:
+    """The URLs of every link button anywhere in a request's JSON body."""
+    if isinstance(value, list):
+        return [url for item in value for url in _link_button_urls(item)]
+    if not isinstance(value, dict):
+        return []
+    own = [str(value.get("url", ""))] if (value.get("type"), value.get("style")) == (2, 5) else []
+    return own + [url for item in value.values() for url in _link_button_urls(item)]
+
+
 def _error(status: int, code: int, message: str) -> web.Response:
     return _json({"message": message, "code": code}, status)
 
@@ -872,6 +900,7 @@ class FakeDiscord:
         request[_BODY], request[_FILES] = body, files
         path = request.path.removeprefix(API_PREFIX)
         response: web.StreamResponse | None = self._injected_failure(request.method, path)
+        response = response or _refused_link_button(body)
         if response is None:
             response = await self._answer(request, handler, path)
         response.headers["Via"] = "1.1 google"

@@ -57,6 +57,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
@@ -73,6 +74,8 @@ BOT_FIRST_NAME = "Chevereto Test Bot"
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_BYTES = 64
+BUTTON_URL_SCHEMES = ("http", "https", "tg")
+"""The schemes Telegram takes in a URL button; another is BUTTON_URL_INVALID."""
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
@@ -1419,4 +1422,7 @@ def _checked_markup(markup: Any) -> JSON | None:
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            url = button.get("url")
+            if url is not None and urlsplit(str(url)).scheme.lower() not in BUTTON_URL_SCHEMES:
+                raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
     return markup
