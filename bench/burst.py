@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as ``python bench/burst.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import BotRun, Row, Stage, machine, stage, table, wait_ready
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 
 PHOTOS = 100
 USERS = 20

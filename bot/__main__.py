@@ -15,9 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import Core
 from bot.chevereto.check import report_site
 from bot.errors import StartupFailed
-from bot.health import HealthServer
+from bot.ops.health import HealthServer
 from bot.platform import PlatformSettings
-from bot.registry import installed
+from bot.platform.registry import installed
 from bot.settings import Settings, describe_error
 
 log = logging.getLogger("bot")
@@ -95,7 +95,7 @@ def main(known: Sequence[type[PlatformSettings]] | None = None) -> None:
     if not platforms:
         variables = " and/or ".join(kind.enabling_variable for kind in known)
         _fail(f"no platform token set: set {variables}")
-    from bot.logs import setup_logging  # noqa: PLC0415
+    from bot.ops.logs import setup_logging  # noqa: PLC0415
 
     secrets = settings.secrets() + [s for p in platforms for s in p.secrets()]
     quiet = [logger for p in platforms for logger in p.sdk_loggers]

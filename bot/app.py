@@ -15,15 +15,15 @@ from bot.commands import Commands
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.errors import StartupFailed
 from bot.intake import Intake
-from bot.jobs import JobRunner
-from bot.links import LinkFetcher
-from bot.monitor import Monitor
+from bot.jobs.runner import JobRunner
+from bot.links.fetcher import LinkFetcher
+from bot.ops.monitor import Monitor
 from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.settings import Settings
 from bot.sharing import Sharing
 from bot.store import Store
 from bot.tuning import Tuning
-from bot.upload import MB, UploadService
+from bot.upload.service import MB, UploadService
 
 
 @dataclass(slots=True)

@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.access import Access
-from bot.answers import dm_closed
 from bot.chevereto import Base64Source, CheveretoClient
+from bot.chevereto.expiration import SHORTEST_EXPIRATION, parse_expiration
+from bot.chevereto.probe import probe_base64
 from bot.domain import (
     Button,
     ChatRef,
@@ -25,11 +26,10 @@ from bot.domain import (
     UserRef,
     Visibility,
 )
-from bot.durations import SHORTEST_EXPIRATION, parse_expiration
 from bot.errors import BotError, Duplicate, HostError, InvalidAlbum
+from bot.jobs.replies import dm_closed
+from bot.ops.statistics import stats_text
 from bot.platform import PlatformTexts
-from bot.probe import probe_base64
-from bot.statistics import stats_text
 from bot.store import Store
 from bot.texts import Language, error_text, t
 

@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 from bot.access import Access
 from bot.domain import Reply, UserRef
 from bot.errors import BotError, QuotaReached, RateLimited
-from bot.jobs import JobRunner
+from bot.jobs.runner import JobRunner
 from bot.payloads import FileRef, JobSpec
 from bot.store import Store
 from bot.texts import error_text, t
 from bot.tuning import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 
 log = logging.getLogger(__name__)
 

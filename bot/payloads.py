@@ -26,8 +26,8 @@ from bot.domain import (
     UserRef,
     media_kind,
 )
-from bot.filenames import safe_filename
 from bot.texts import Language
+from bot.upload.filenames import safe_filename
 
 LINK_NAME = "link"
 """A link's file name until its server names the file (``Download.filename``)."""
@@ -45,7 +45,7 @@ class FileRef:
     """The adapter's own reference (a file id, an attachment's ids): opaque to the core. For
     a link, the link itself, kept out of reprs (its query may hold a secret)."""
     link: bool = False
-    """A link a user sent: the core fetches it itself (``bot.links``), not the platform. Its
+    """A link a user sent: the core fetches it itself (``bot.links.fetcher``), not the platform. Its
     name, type and size are known only once its first bytes have come."""
     width: int | None = None
     """An image's width in pixels, when the platform says it: a default width is sent only

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.reconnect import Backoff
+from bot.platform.reconnect import Backoff
 
 MAX_WAITING_JOBS = 20
 """Uploads one user may have waiting at once; past that, new ones are refused."""

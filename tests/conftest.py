@@ -16,18 +16,18 @@ import asyncpg
 import pytest
 
 from bot.chevereto import CheveretoClient
+from bot.chevereto.probe import probe_png
 from bot.commands import Commands, Context
 from bot.crypto import Vault
 from bot.domain import ChatKind, ChatRef, MediaKind, UploadOptions, UserRef
-from bot.jobs import JobRunner
-from bot.monitor import Monitor
+from bot.jobs.runner import JobRunner
+from bot.ops.monitor import Monitor
 from bot.payloads import Fetch, FileRef, IncomingMedia
 from bot.platform import PlatformTexts
-from bot.probe import probe_png
 from bot.store import Store
 from bot.texts import register
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 from tests.support import leaks
 from tests.support.fakes.chevereto import FakeChevereto
 

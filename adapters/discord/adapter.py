@@ -39,8 +39,8 @@ from bot.domain import Reply, Text
 from bot.errors import StartupFailed, TokenRejected
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
-from bot.reconnect import Reconnect
-from bot.updates import UpdateRef, Updates
+from bot.platform.reconnect import Reconnect
+from bot.platform.updates import UpdateRef, Updates
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def intents(*, message_content: bool) -> discord.Intents:
 
 class BotClient(discord.AutoShardedClient):
     """Hands messages and action-button clicks to the adapter; mentions nobody, ever. A gateway
-    event discord.py cannot parse is skipped under the core's rule (``bot.updates``)."""
+    event discord.py cannot parse is skipped under the core's rule (``bot.platform.updates``)."""
 
     def __init__(
         self,
@@ -123,7 +123,7 @@ def _guarded(event: str, parse: Parser, updates: Updates) -> Parser:
 def _quiet_sdk() -> None:
     """This bot never joins a voice channel, so missing voice libraries are no news.
 
-    (``bot.logs`` keeps discord.py's own logger above DEBUG, where it logs secrets.)
+    (``bot.ops.logs`` keeps discord.py's own logger above DEBUG, where it logs secrets.)
     """
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 

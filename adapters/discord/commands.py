@@ -19,9 +19,9 @@ from adapters.discord.files import file_ref
 from adapters.discord.inbound import Call, Inbound
 from adapters.discord.labels import expiration_choices, form_choices, label, switch_choices
 from adapters.discord.outbound import answer_error
+from bot.chevereto.expiration import parse_expiration
 from bot.commands import MAX_WIDTH, Commands, Context, parse_album
 from bot.domain import Reply, UploadOptions
-from bot.durations import parse_expiration
 
 AppCommand = app_commands.Command[Any, ..., Any] | app_commands.ContextMenu
 TAG_SEPARATORS = re.compile(r"[,\s]+")

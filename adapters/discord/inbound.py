@@ -20,9 +20,9 @@ from bot.app import Core
 from bot.commands import Context, deliver
 from bot.domain import ChatKind, ChatRef, Reply, UploadOptions, UserRef, Visibility
 from bot.payloads import AnswerTarget, FileRef, JobSpec
+from bot.platform.updates import Outcome, UpdateRef, Updates
 from bot.store import Store
 from bot.texts import Language, language_of, t
-from bot.updates import Outcome, UpdateRef, Updates
 
 PLATFORM = DiscordSettings.name
 Call = Callable[[Context], Awaitable[Reply | list[Reply]]]
@@ -143,7 +143,8 @@ class Inbound:
     async def message(self, message: discord.Message) -> None:
         """A DM's attachments, or a mirrored channel's: one job, answered by replying to them.
         Discord never sends a message again, so one whose job could not be stored is tried
-        again here (``bot.updates``); failing that, the poster is asked to send it later."""
+        again here (``bot.platform.updates``); failing that, the poster is asked to send it
+        later."""
         # Bots (this one included) and webhooks have no one to send a delete link to.
         if message.author.bot or message.webhook_id is not None or not message.attachments:
             return

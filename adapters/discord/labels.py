@@ -12,8 +12,8 @@ import re
 from discord import Locale, app_commands
 
 from adapters.discord.texts import EN
+from bot.chevereto.expiration import EXPIRATION_CHOICES
 from bot.domain import EmbedForm
-from bot.durations import EXPIRATION_CHOICES
 from bot.texts import CATALOGS, Language, language_of
 
 _ISO_UNIT = re.compile(r"P(T?)([0-9]+)([MHDWY])")

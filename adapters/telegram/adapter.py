@@ -4,7 +4,7 @@ PTB's own Updater acknowledges updates as soon as it has fetched them, before an
 handler ran. Here an update is acknowledged (by the next getUpdates offset, or by
 the webhook's 200) only after its handlers stored what it asked for, so a crash
 never loses a photo; each update is parsed alone, and what fails is judged by the
-core's rule (``updates.py``, ``bot.updates``).
+core's rule (``updates.py``, ``bot.platform.updates``).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from bot.app import Core
 from bot.crypto import read_or_create_secret
 from bot.domain import Reply, Text
 from bot.errors import TokenRejected
+from bot.ops.tls import tls_context
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
-from bot.reconnect import Reconnect
-from bot.tls import tls_context
-from bot.updates import Updates
+from bot.platform.reconnect import Reconnect
+from bot.platform.updates import Updates
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "inline_query"]

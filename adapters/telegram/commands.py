@@ -19,7 +19,7 @@ from telegram.ext import (
 
 from adapters.telegram.inbound import Command, Inbound
 from adapters.telegram.inline import Inline
-from bot.links import single_link
+from bot.links.fetcher import single_link
 from bot.texts import CATALOGS, Language
 
 MEDIA = (

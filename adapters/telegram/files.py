@@ -25,8 +25,8 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.domain import media_kind, media_type
 from bot.errors import MediaTooLarge, SourceRefused, SourceUnavailable
+from bot.ops.tls import tls_context
 from bot.payloads import FileRef
-from bot.tls import tls_context
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024

@@ -18,7 +18,7 @@ from bot.app import Core
 from bot.commands import Context, deliver
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
-from bot.links import single_link
+from bot.links.fetcher import single_link
 from bot.payloads import AnswerTarget, FileRef, JobSpec
 from bot.texts import error_text, language_of
 
@@ -205,7 +205,7 @@ class Inbound:
         self, update: Update, ctx: Context, admit: Callable[[], Awaitable[Reply | None]]
     ) -> None:
         """Hands a job to the intake and answers a refusal. Any other failure (a job that could
-        not be stored) is raised, for the core's rule (``bot.updates``) to judge."""
+        not be stored) is raised, for the core's rule (``bot.platform.updates``) to judge."""
         try:
             reply = await admit()
         except BotError as error:

@@ -1,4 +1,4 @@
-"""Telegram updates one by one, each under the core's rule (``bot.updates``).
+"""Telegram updates one by one, each under the core's rule (``bot.platform.updates``).
 
 PTB's ``Bot.get_updates`` parses a whole batch at once: one update it cannot
 parse (one newer than the library) raises for all of them, after logging the
@@ -16,7 +16,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ContextTypes, ExtBot
 
-from bot.updates import Outcome, UpdateRef, Updates
+from bot.platform.updates import Outcome, UpdateRef, Updates
 
 _failures: contextvars.ContextVar[list[Exception]] = contextvars.ContextVar("failures")
 """The exceptions of the update being processed in this context, from its blocking handlers."""

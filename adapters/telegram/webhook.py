@@ -1,7 +1,7 @@
 """Webhook mode: an HTTP server for Telegram's POSTs, answering 200 only once stored.
 
 A POST without the secret token gets 403. Each update goes through the core's
-rule (``bot.updates``): one whose upload could not be stored gets 500, so
+rule (``bot.platform.updates``): one whose upload could not be stored gets 500, so
 Telegram sends it again; one that cannot be parsed, or whose handler keeps
 failing, gets 200 once it is logged and counted, so that it is not sent again.
 """

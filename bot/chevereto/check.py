@@ -20,8 +20,8 @@ import httpx
 
 from bot.chevereto.body import DEFAULT_LIMIT_KB, KB, read_capped
 from bot.chevereto.client import UPLOAD_PATH
-from bot.network import network_problem
-from bot.tls import tls_context
+from bot.ops.network import network_problem
+from bot.ops.tls import tls_context
 
 log = logging.getLogger(__name__)
 TIMEOUT_S: Final = 10.0

@@ -27,12 +27,12 @@ from typing import Final, Self, TypeVar
 
 import httpx
 
-from bot.chevereto.answers import read_upload, viewer_of
 from bot.chevereto.body import DEFAULT_LIMIT_KB, KB, read_capped
 from bot.chevereto.multipart import Body, Progress, Source, option_fields
+from bot.chevereto.responses import read_upload, viewer_of
 from bot.domain import HostImage, UploadOptions
 from bot.errors import HostNotAnswering, HostUnavailable, KeyRejected, NotTheApi, Redirected
-from bot.tls import tls_context
+from bot.ops.tls import tls_context
 
 log = logging.getLogger(__name__)
 

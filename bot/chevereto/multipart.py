@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from bot.chevereto.expiration import parse_expiration
 from bot.domain import UploadOptions
-from bot.durations import parse_expiration
 
 CHUNK_SIZE: Final = 256 * 1024
 

@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 import yaml
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY, POSTGRES_URL, _create_database, _drop_database
 from tests.support.docker import (
     LABEL,

@@ -23,9 +23,9 @@ import pytest
 from adapters.discord.adapter import BotClient, DiscordAdapter
 from adapters.discord.settings import DiscordSettings
 from bot.app import Core
+from bot.chevereto.probe import probe_png
 from bot.domain import ChatKind, ChatRef, UserRef
 from bot.platform import Platform
-from bot.probe import probe_png
 from bot.settings import Settings
 from bot.tuning import Tuning
 from tests.support.fakes.chevereto import FakeChevereto

@@ -17,13 +17,13 @@ from pathlib import Path
 from bot.chevereto import CheveretoClient
 from bot.crypto import Vault
 from bot.domain import Reply, Text
-from bot.jobs import JobRunner
-from bot.monitor import Monitor
+from bot.jobs.runner import JobRunner
+from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, JobSpec
 from bot.store import Store
 from bot.texts import render
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 
 SECRET = "test-secret-key"
 

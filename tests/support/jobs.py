@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from bot.jobs import JobRunner
+from bot.jobs.runner import JobRunner
 from bot.store import Store
 from tests.support.waiting import eventually
 

@@ -1,7 +1,7 @@
 """The suite's leak scan: once every test has run, no key, token or delete-link hash that the
 fakes issued or were given may be found in any log or any file the tests left.
 
-Every process of the run logs as ``python -m bot`` does (``bot.logs.setup_logging`` at DEBUG,
+Every process of the run logs as ``python -m bot`` does (``bot.ops.logs.setup_logging`` at DEBUG,
 the platforms' SDKs at INFO, the masking filter on) into a file of the scan folder; every
 ``python -m bot`` a test starts logs at DEBUG too and its stderr lands there as well. The fakes
 name each secret as they issue or receive it (``issued``). At the end of the session the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 
 FOLDER_VARIABLE = "CHEVERETO_BOT_TEST_LEAKS"
 """The scan folder, made by the controlling process; xdist workers and bots inherit it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.monitor import Monitor
+from bot.ops.monitor import Monitor
 
 
 def dropped(monitor: Monitor, platform: str, reason: str) -> float:

@@ -1,7 +1,7 @@
 """The test platform, installed as a plug-in: a ``*.dist-info`` folder declaring its entry point.
 
 Put the folder on ``sys.path`` (``PYTHONPATH`` for ``python -m bot``) and
-``bot.registry.installed()`` finds the test platform the way it finds Telegram
+``bot.platform.registry.installed()`` finds the test platform the way it finds Telegram
 and Discord, through ``importlib.metadata``: nothing in ``bot/`` names it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bot.registry import GROUP
+from bot.platform.registry import GROUP
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository, where ``tests`` is importable from."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from bot.app import Core
 from bot.platform import Platform, PlatformSettings
-from bot.reconnect import Backoff
+from bot.platform.reconnect import Backoff
 from bot.settings import Settings
 from bot.tuning import Tuning
 

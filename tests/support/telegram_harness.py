@@ -6,8 +6,8 @@ from typing import Any
 
 from adapters.telegram.settings import TelegramSettings
 from bot.app import Core
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
 from tests.conftest import OTHER_KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram
 from tests.support.jobs import unfinished_jobs

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.commands import Commands
 from bot.crypto import Vault
-from bot.jobs import JobRunner
-from bot.monitor import Monitor
+from bot.jobs.runner import JobRunner
+from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, JobSpec
-from bot.probe import probe_png
 from bot.store import Store
 from bot.texts import render
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 from tests.conftest import ALICE, KEY, LIMITS_MB, PRIVATE, SECRET, ctx, texts
 from tests.support.job_handler import RecordingHandler, file
 from tests.support.jobs import running, unfinished_jobs

@@ -12,10 +12,10 @@ import asyncio
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
 from bot.intake import Intake
 from bot.payloads import JobSpec
-from bot.probe import probe_png
 from bot.texts import render
 from bot.tuning import MAX_ALBUM_ITEMS, MAX_WAITING_JOBS
 from tests.conftest import ALICE, BOB, KEY, PRIVATE

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import UPLOAD_PATH, FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram

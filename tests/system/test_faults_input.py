@@ -11,8 +11,8 @@ import unicodedata
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.discord_harness import ALICE_ID as DISCORD_ALICE_ID
 from tests.support.discord_harness import (

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import ChatKind, ChatRef, UserRef
-from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.discord_harness import (
     ALICE_ID as DISCORD_ALICE_ID,

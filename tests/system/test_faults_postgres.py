@@ -19,8 +19,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram

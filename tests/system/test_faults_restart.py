@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.chevereto.probe import probe_png
 from bot.crypto import Vault
-from bot.jobs import JobRunner
+from bot.jobs.runner import JobRunner
 from bot.payloads import JobSpec
-from bot.probe import probe_png
 from bot.store import Store
 from bot.store.tables import Job
 from bot.tuning import Tuning

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.health import HealthServer
+from bot.ops.health import HealthServer
 from tests.conftest import SECRET
 from tests.support.chat_platform.settings import ChatSettings
 from tests.support.fakes.chat_api import FakeChat

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY
 from tests.support.discord_harness import TOKEN as DISCORD_TOKEN
 from tests.support.fakes.discord_api import FakeDiscord

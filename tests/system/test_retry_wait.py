@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
 from bot.tuning import Tuning
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import FakeChevereto

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY
 from tests.support.discord_harness import (
     CHANNEL,

@@ -3,7 +3,7 @@ flow that handles a secret, then every place a secret could leak to is scanned.
 
 Flows: /link in private (a rejected key, then a good one) and in a group (Telegram) or in a
 guild and a DM (Discord), uploads in private and in a mirrored group or channel, /history,
-and the Delete button flow. Places: the process's real stderr (through ``bot.logs``' handler
+and the Delete button flow. Places: the process's real stderr (through ``bot.ops.logs``' handler
 and its filter), every file in DATA_DIR, every request the fake Chevereto, Telegram and
 Discord received, every message the bot sent.
 
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.support.discord_harness import (
     ALICE_ID as DC_ALICE,
 )

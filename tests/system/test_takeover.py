@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import TEST_TOKEN, FakeTelegram

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.captions import DESCRIPTION_MAX, TITLE_MAX, options_from_caption
+from bot.upload.captions import DESCRIPTION_MAX, TITLE_MAX, options_from_caption
 
 
 def test_caption_gives_title_and_tags():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.durations import (
+from bot.chevereto.expiration import (
     EXPIRATION_CHOICES,
     SHORTEST_EXPIRATION,
     parse_expiration,

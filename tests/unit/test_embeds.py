@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import EmbedForm, UploadRecord, Visibility
-from bot.embeds import embed_code
-from bot.probe import probe_png
+from bot.jobs.embeds import embed_code
 from bot.texts import code, code_spans, render, render_marked, t
 from tests.conftest import ALICE, GROUP, KEY, PRIVATE, ctx
 from tests.support.job_handler import RecordingHandler

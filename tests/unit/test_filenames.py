@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.filenames import MAX_CHARS, default_filename, safe_filename
+from bot.upload.filenames import MAX_CHARS, default_filename, safe_filename
 
 
 @given(st.text(max_size=600), st.sampled_from([None, "image/png", "video/mp4", "text/plain"]))

@@ -1,4 +1,4 @@
-"""/healthz and /metrics (``bot.health``) against a real core: the test platform on its fake
+"""/healthz and /metrics (``bot.ops.health``) against a real core: the test platform on its fake
 chat service, the fake host, a real database; requests over real sockets."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Core
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
 from bot.errors import StartupFailed
-from bot.health import MAX_CONNECTIONS, MAX_HEAD_BYTES, HealthServer
-from bot.probe import probe_png
+from bot.ops.health import MAX_CONNECTIONS, MAX_HEAD_BYTES, HealthServer
 from tests.conftest import KEY
 from tests.support.chat_platform.settings import ChatSettings
 from tests.support.fakes.chat_api import FakeChat

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from bot.chevereto import CheveretoClient, FileSource
+from bot.chevereto.probe import probe_png
 from bot.errors import FileRefused
-from bot.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.chevereto import UPLOAD_PATH, FakeChevereto
 

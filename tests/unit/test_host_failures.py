@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.chevereto import CheveretoClient, FileSource
+from bot.chevereto.probe import probe_png
 from bot.errors import (
     FileTooLargeForHost,
     HostError,
@@ -20,16 +21,15 @@ from bot.errors import (
     ProxyRefusedSize,
     Redirected,
 )
-from bot.job_state import retry_note
-from bot.monitor import host_error_kind
-from bot.probe import probe_png
+from bot.jobs.state import retry_note
+from bot.ops.monitor import host_error_kind
 from bot.texts import error_text, render
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import PAUSE_S, PHP_WARNING, FakeChevereto
 from tests.support.waiting import eventually
 
 MB = 1024 * 1024
-LOGGER = "bot.chevereto.answers"
+LOGGER = "bot.chevereto.responses"
 CUT_WITHIN_S = PAUSE_S - 2
 """A client that stopped reading has closed the connection by then; one still reading would
 see the fake's pause end first."""

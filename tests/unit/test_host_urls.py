@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import private_reply, public_reply, secret_reply
 from bot.chevereto import CheveretoClient, FileSource
+from bot.chevereto.probe import probe_png
 from bot.chevereto.urls import usable_url
 from bot.domain import Outcome, Reply, UploadRecord
+from bot.jobs.replies import private_reply, public_reply, secret_reply
 from bot.payloads import FileResult
-from bot.probe import probe_png
 from bot.texts import render
 from tests.conftest import ALICE, GROUP, KEY, PRIVATE
 from tests.support.fakes.chevereto import FakeChevereto

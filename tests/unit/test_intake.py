@@ -1,9 +1,9 @@
 """Intake: explicit requests are always answered, mirrored chats upload media only, albums
 are collected durably into one job."""
 
+from bot.chevereto.probe import probe_png
 from bot.intake import Intake
 from bot.payloads import FileRef, JobSpec
-from bot.probe import probe_png
 from bot.texts import render
 from tests.conftest import ALICE, BOB, GROUP, KEY, PRIVATE
 from tests.support.job_handler import RecordingHandler, file

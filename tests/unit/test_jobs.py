@@ -5,12 +5,12 @@ from collections import Counter
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.crypto import Vault
 from bot.domain import ChatKind, ChatRef, UserRef, Visibility
 from bot.errors import HostUnavailable
-from bot.jobs import JobRunner
+from bot.jobs.runner import JobRunner
 from bot.payloads import JobSpec
-from bot.probe import probe_png
 from bot.store import Store
 from bot.texts import render
 from bot.tuning import Tuning

@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bot import errors
-from bot.addresses import address_allowed
+from bot.chevereto.probe import probe_png
 from bot.domain import MediaKind
-from bot.links import Download, LinkFetcher, check_link, redirected, single_link
-from bot.probe import probe_png
+from bot.links.addresses import address_allowed
+from bot.links.fetcher import Download, LinkFetcher, check_link, redirected, single_link
 from bot.texts import error_text, render
 from tests.support.fakes.link_site import watch_connections
 
@@ -108,7 +108,7 @@ async def tls_site(tmp_path, monkeypatch):
     server.load_cert_chain(cert, key)
     server.sni_callback = lambda connection, name, context: site.names.append(name)
     client = ssl.create_default_context(cafile=cert)
-    monkeypatch.setattr("bot.links.tls_context", lambda: client)
+    monkeypatch.setattr("bot.links.fetcher.tls_context", lambda: client)
     runner = await site.start(server)
     yield site
     await runner.cleanup()
@@ -517,7 +517,7 @@ async def test_an_unknown_name_is_unreachable(connections):
 
 async def test_the_query_is_never_logged(site, caplog):
     """Logs name the link's host, never its path or query, which may hold a secret."""
-    caplog.set_level(logging.DEBUG, logger="bot.links")
+    caplog.set_level(logging.DEBUG, logger="bot.links.fetcher")
     site.pages["/a.jpg"] = redirect("/b.jpg?sig=SECRET2")
     site.pages["/b.jpg"] = serve(JPEG)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 
 HASH = "Zq9xY2AbCdEf0123"
 SITE = "https://img.example.com"

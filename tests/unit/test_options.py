@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 
 from bot.domain import MediaKind, UploadOptions
-from bot.options import upload_options
 from bot.store import Prefs
+from bot.upload.options import upload_options
 from tests.conftest import media
 
 

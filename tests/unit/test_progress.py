@@ -10,14 +10,14 @@ from datetime import timedelta
 import pytest
 
 from bot.chevereto import CheveretoClient
-from bot.job_state import PROGRESS_EVERY_S, STATUS_AFTER_S
-from bot.jobs import JobRunner
-from bot.monitor import Monitor
+from bot.chevereto.probe import probe_png
+from bot.jobs.runner import JobRunner
+from bot.jobs.state import PROGRESS_EVERY_S, STATUS_AFTER_S
+from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
-from bot.probe import probe_png
 from bot.texts import render
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 from tests.conftest import ALICE, KEY, LIMITS_MB, PRIVATE
 from tests.support.job_handler import RecordingHandler, file
 from tests.support.jobs import running

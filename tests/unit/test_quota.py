@@ -8,11 +8,11 @@ from bot.crypto import Vault
 from bot.domain import Outcome
 from bot.errors import QuotaReached, UploadsDisabled
 from bot.intake import Intake
-from bot.monitor import Monitor
+from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
 from bot.store import Store
 from bot.texts import render
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 from tests.conftest import ALICE, BOB, GROUP, KEY, LIMITS_MB, OTHER_KEY, PRIVATE, SECRET, media
 from tests.support.job_handler import file
 from tests.support.jobs import unfinished_jobs

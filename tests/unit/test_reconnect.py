@@ -12,11 +12,11 @@ import pytest
 
 import bot.__main__ as main
 from bot.errors import StartupFailed, TokenRejected
-from bot.network import network_problem
-from bot.reconnect import Backoff, Reconnect
+from bot.ops.network import network_problem
+from bot.platform.reconnect import Backoff, Reconnect
 from tests.support.settings import core_settings
 
-LOGGER = "bot.reconnect"
+LOGGER = "bot.platform.reconnect"
 
 
 def test_waits_double_up_to_the_most() -> None:

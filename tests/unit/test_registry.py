@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from bot.platform import PlatformSettings
-from bot.registry import installed
+from bot.platform.registry import installed
 
 
 def test_the_installed_platforms_are_found_in_name_order():
@@ -21,7 +21,7 @@ def test_the_installed_platforms_are_found_in_name_order():
 def test_finding_the_platforms_imports_no_sdk():
     """A platform that is not configured costs nothing: its SDK is not even imported."""
     probe = (
-        "import sys; from bot.registry import installed; installed(); "
+        "import sys; from bot.platform.registry import installed; installed(); "
         "print(sorted(m for m in ('telegram', 'discord', 'aiohttp') if m in sys.modules))"
     )
     out = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments

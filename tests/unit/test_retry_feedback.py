@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.chevereto.probe import probe_png
 from bot.domain import ChatRef
 from bot.errors import SourceUnavailable
-from bot.jobs import JobRunner
+from bot.jobs.runner import JobRunner
 from bot.payloads import FileRef, JobSpec
-from bot.probe import probe_png
 from bot.texts import render
 from bot.tuning import Tuning
 from tests.conftest import ALICE, GROUP, KEY, PRIVATE

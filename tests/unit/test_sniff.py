@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from bot.probe import probe_png
-from bot.sniff import EXTENSIONS, is_html, sniff
+from bot.chevereto.probe import probe_png
+from bot.links.sniff import EXTENSIONS, is_html, sniff
 
 
 def _ftyp(major: bytes, *compatible: bytes) -> bytes:

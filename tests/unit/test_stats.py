@@ -5,7 +5,7 @@ from bot.access import Access
 from bot.commands import Commands
 from bot.domain import Outcome
 from bot.errors import HostUnavailable
-from bot.monitor import Monitor
+from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
 from bot.store import FileCount, Store
 from bot.texts import render

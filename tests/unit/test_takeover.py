@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import text
 
 from bot.chevereto import CheveretoClient
+from bot.chevereto.probe import probe_png
 from bot.crypto import Vault
-from bot.jobs import JobRunner
-from bot.monitor import Monitor
+from bot.jobs.runner import JobRunner
+from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
-from bot.probe import probe_png
 from bot.store import Store
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 from tests.conftest import ALICE, KEY, LIMITS_MB, POSTGRES_URL, PRIVATE, SECRET
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.job_handler import RecordingHandler, file

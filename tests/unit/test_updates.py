@@ -1,4 +1,5 @@
-"""The one rule for updates that could not be handled (``bot.updates``), with plain handlers."""
+"""The one rule for updates that could not be handled (``bot.platform.updates``), with plain
+handlers."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import logging
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bot.monitor import Monitor
+from bot.ops.monitor import Monitor
+from bot.platform.updates import HANDLER_TRIES, Outcome, UpdateRef, Updates
 from bot.store import Store
-from bot.updates import HANDLER_TRIES, Outcome, UpdateRef, Updates
 from tests.support.metrics import dropped
 from tests.support.running import FAST
 
-LOGGER = "bot.updates"
+LOGGER = "bot.platform.updates"
 UPDATE = UpdateRef("message", "42")
 
 

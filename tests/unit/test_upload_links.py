@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import Outcome
 from bot.errors import (
     AddressRefused,
@@ -24,15 +25,14 @@ from bot.errors import (
     NotALink,
 )
 from bot.intake import Intake
-from bot.job_state import retry_note
-from bot.jobs import JobRunner
-from bot.links import LinkFetcher
-from bot.monitor import Monitor
+from bot.jobs.runner import JobRunner
+from bot.jobs.state import retry_note
+from bot.links.fetcher import LinkFetcher
+from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, IncomingMedia, JobSpec
-from bot.probe import probe_png
 from bot.texts import render
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 from tests.conftest import ALICE, BOB, GROUP, KEY, LIMITS_MB, PRIVATE
 from tests.support.fakes.link_site import PAGE, SECRET_QUERY, LinkSite, watch_connections
 from tests.support.job_handler import RecordingHandler

@@ -5,12 +5,12 @@ from dataclasses import replace
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import ChatKind, ChatRef, MediaKind, Outcome, UploadOptions, UserRef
 from bot.errors import KeyRejected, MediaTooLarge, NotLinked, SizeMismatch, UnsupportedMedia
-from bot.monitor import Monitor
-from bot.probe import probe_png
+from bot.ops.monitor import Monitor
 from bot.texts import error_text
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, LIMITS_MB, OTHER_KEY, media
 from tests.support.waiting import eventually
 

@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.discord_harness import (
     ALICE_ID,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import ADMIN_KEY, KEY
 from tests.support.discord_harness import (
     ALICE_ID,

@@ -39,7 +39,7 @@ def retries(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "bot.reconnect" and r.levelno == logging.WARNING
+        if r.name == "bot.platform.reconnect" and r.levelno == logging.WARNING
     ]
 
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from adapters.telegram.outbound import MESSAGE_MAX
-from bot.job_state import STATUS_AFTER_S
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
+from bot.jobs.state import STATUS_AFTER_S
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN
 from tests.support.running import QUICK, running

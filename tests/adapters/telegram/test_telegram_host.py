@@ -9,8 +9,8 @@ import secrets
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import FakeTelegram
 from tests.support.running import QUICK, running

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.telegram_api import FakeTelegram

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.probe import probe_png
+from bot.chevereto.probe import probe_png
 from tests.conftest import KEY
 from tests.support.fakes.link_site import PAGE, SECRET_QUERY, LinkSite, watch_connections
 from tests.support.running import QUICK, running

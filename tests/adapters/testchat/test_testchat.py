@@ -8,9 +8,9 @@ from importlib.metadata import entry_points
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
-from bot.registry import GROUP, installed
+from bot.platform.registry import GROUP, installed
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.chat_platform.settings import ChatSettings
 from tests.support.fakes.chat_api import FakeChat, Sent

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.crypto import Vault
-from bot.probe import probe_png
 from bot.store import Store
 from tests.conftest import KEY, SECRET
 from tests.support.fakes.chat_api import FakeChat

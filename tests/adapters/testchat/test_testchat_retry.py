@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.chevereto.probe import probe_png
 from bot.domain import UserRef
-from bot.probe import probe_png
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.chat_platform.settings import ChatSettings
 from tests.support.fakes.chat_api import FakeChat, Sent

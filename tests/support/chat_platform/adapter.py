@@ -18,8 +18,8 @@ from bot.app import Core
 from bot.domain import Reply, Text
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
-from bot.reconnect import Reconnect
-from bot.updates import UpdateRef, Updates
+from bot.platform.reconnect import Reconnect
+from bot.platform.updates import UpdateRef, Updates
 from tests.support.chat_platform.files import download
 from tests.support.chat_platform.inbound import Inbound
 from tests.support.chat_platform.outbound import Outbound

@@ -1,7 +1,7 @@
 """The fake service's updates to core calls: commands, posted files, and button presses.
 
 ``handle`` raises what it could not do (a posted file that could not be stored as
-a job); the core's rule (``bot.updates``) says whether the update is acknowledged.
+a job); the core's rule (``bot.platform.updates``) says whether the update is acknowledged.
 """
 
 from __future__ import annotations

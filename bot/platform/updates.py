@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.monitor import Monitor
+from bot.ops.monitor import Monitor
 from bot.store import database_unavailable
 from bot.tuning import Tuning
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.captions import clean_description, clean_tags, clean_title, options_from_caption
 from bot.domain import MediaKind, UploadOptions
 from bot.payloads import FileRef, IncomingMedia
 from bot.store import Prefs
+from bot.upload.captions import clean_description, clean_tags, clean_title, options_from_caption
 
 
 def upload_options(media: IncomingMedia, prefs: Prefs) -> UploadOptions:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.network import network_problem
+from bot.ops.network import network_problem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

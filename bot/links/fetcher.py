@@ -25,15 +25,6 @@ from typing import Final
 
 import httpx
 
-from bot.addresses import (
-    AddressPolicy,
-    IPAddress,
-    Resolver,
-    address_allowed,
-    any_address,
-    ip_literal,
-    resolve,
-)
 from bot.domain import MediaKind, media_kind
 from bot.errors import (
     AddressRefused,
@@ -48,8 +39,17 @@ from bot.errors import (
     NotALink,
     TooManyRedirects,
 )
-from bot.sniff import EXTENSIONS, HEAD_BYTES, is_html, sniff
-from bot.tls import tls_context
+from bot.links.addresses import (
+    AddressPolicy,
+    IPAddress,
+    Resolver,
+    address_allowed,
+    any_address,
+    ip_literal,
+    resolve,
+)
+from bot.links.sniff import EXTENSIONS, HEAD_BYTES, is_html, sniff
+from bot.ops.tls import tls_context
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.domain import Button, ChatRef, EmbedForm, Outcome, Reply, Text, UploadRecord, Visibility
-from bot.embeds import embed_code
+from bot.jobs.embeds import embed_code
 from bot.payloads import FileResult
 from bot.texts import code, t
 

@@ -16,7 +16,7 @@ import unicodedata
 from typing import Final
 
 from bot.domain import media_kind
-from bot.sniff import EXTENSIONS
+from bot.links.sniff import EXTENSIONS
 
 MAX_CHARS: Final = 200
 _DRIVE: Final = re.compile(r"^[A-Za-z]:")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import MediaTooLarge
+from bot.links.sniff import EXTENSIONS, HEAD_BYTES, sniff
 from bot.payloads import LINK_NAME, Fetch
-from bot.sniff import EXTENSIONS, HEAD_BYTES, sniff
 
 MB = 1024 * 1024
 STALE_SPOOL_S = 24 * 3600.0

@@ -23,12 +23,15 @@ from bot.errors import (
     SourceUnavailable,
     UnsupportedMedia,
 )
-from bot.links import LinkFetcher, check_link
-from bot.monitor import Monitor
-from bot.options import upload_options
+from bot.links.fetcher import LinkFetcher, check_link
+from bot.ops.monitor import Monitor
 from bot.payloads import Fetch, FileRef, FileResult, IncomingMedia
-from bot.pipe import Pipe
-from bot.spool import (
+from bot.store import Store, database_unavailable
+from bot.store.uploads import NewUpload
+from bot.texts import error_text, t
+from bot.upload.options import upload_options
+from bot.upload.pipe import Pipe
+from bot.upload.spool import (
     Sending,
     describe,
     described,
@@ -38,9 +41,6 @@ from bot.spool import (
     forget,
     kept_size,
 )
-from bot.store import Store, database_unavailable
-from bot.store.uploads import NewUpload
-from bot.texts import error_text, t
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -272,7 +272,7 @@ class UploadService:
         plan: Plan,
         progress: Progress | None,
     ) -> tuple[int, HostImage]:
-        """The upload fed by the download as it arrives (``bot.pipe``). When the host fails,
+        """The upload fed by the download as it arrives (``bot.upload.pipe``). When the host fails,
         the download still goes to the end, so the next attempt sends the kept file."""
         pipe = Pipe(chunks, spool, declared=declared, limit_mb=limit_mb)
         await pipe.start()

@@ -10,7 +10,7 @@ A platform is two things:
   (``Core.intake``, ``Core.commands``) and core Replies into platform messages,
   fetches the files its jobs refer to, and runs until cancelled.
 
-``python -m bot`` finds the settings classes through ``bot.registry`` (the
+``python -m bot`` finds the settings classes through ``bot.platform.registry`` (the
 ``chevereto_bot.platforms`` entry points), builds those that are enabled with
 ``Core.connect`` and runs them side by side in one event loop.
 """
@@ -96,7 +96,7 @@ class Platform(JobHandler, Protocol):
 
     async def run(self) -> None:
         """Connects, serves until cancelled, then disconnects cleanly. A network error (at
-        start too) is tried again through ``bot.reconnect``, never raised; raises
+        start too) is tried again through ``bot.platform.reconnect``, never raised; raises
         TokenRejected when the platform refuses the bot's token."""
         ...
 

@@ -27,7 +27,7 @@ from bot.store import JobRecord
 from bot.store.jobs import JobQueue
 from bot.store.uploads import NewUpload
 from bot.texts import t
-from bot.upload import Recorder
+from bot.upload.service import Recorder
 
 log = logging.getLogger(__name__)
 

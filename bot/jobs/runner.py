@@ -5,7 +5,7 @@ the platform's event is acknowledged, already running here when a slot is free (
 claim query then); each finished file is saved in it at once, so a job cut off by a
 crash resumes where it stopped and never uploads a file twice. A job whose files
 failed in a way that passes (the host down) is tried again later, and the user hears
-so at once in the job's status message (see ``bot.job_state``); after the last attempt
+so at once in the job's status message (see ``bot.jobs.state``); after the last attempt
 the answer says why.
 
 Several runners may share one PostgreSQL. Each renews its running jobs' leases
@@ -22,17 +22,17 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from bot.answers import dm_closed, private_reply, public_reply, secret_reply
 from bot.domain import Reply
-from bot.job_state import JobState, Meter
-from bot.monitor import Monitor
+from bot.jobs.replies import dm_closed, private_reply, public_reply, secret_reply
+from bot.jobs.state import JobState, Meter
+from bot.ops.monitor import Monitor
 from bot.payloads import IncomingMedia, JobResults, JobSpec
 from bot.platform import JobHandler
 from bot.store import FileCount, JobRecord, Store
 from bot.store.liveness import WorkerLock
 from bot.texts import unexpected
 from bot.tuning import Tuning
-from bot.upload import UploadService
+from bot.upload.service import UploadService
 
 log = logging.getLogger(__name__)
 

@@ -90,7 +90,7 @@ class Monitor:
         await self._store.outcomes.host_error(kind)
 
     def update_dropped(self, platform: str, reason: str) -> None:
-        """An update of ``platform`` was skipped without being handled (``bot.updates``)."""
+        """An update of ``platform`` was skipped unhandled (``bot.platform.updates``)."""
         self._dropped.labels(platform, reason).inc()
 
     def answered(self, seconds: float) -> None:
