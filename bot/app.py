@@ -15,6 +15,7 @@ from bot.commands import Commands
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.errors import StartupFailed
 from bot.intake import Intake
+from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
 from bot.links.fetcher import LinkFetcher
 from bot.ops.monitor import Monitor
@@ -87,7 +88,11 @@ class Core:
             store,
             limit_mb=limit_mb,
             temp_dir=settings.data_dir / "tmp",
-            concurrency=settings.upload_concurrency,
+            lanes=Lanes.of(
+                settings.upload_concurrency,
+                settings.link_concurrency,
+                settings.backfill_concurrency,
+            ),
             monitor=monitor,
             default_key=default_key,
             shared_key_daily_limit=settings.shared_key_daily_limit,
@@ -99,7 +104,12 @@ class Core:
             ),
         )
         runner = JobRunner(
-            store, service, tuning, monitor=monitor, jobs_in_flight=2 * settings.upload_concurrency
+            store,
+            service,
+            tuning,
+            monitor=monitor,
+            jobs_in_flight=2 * settings.upload_concurrency + settings.link_concurrency,
+            jobs_per_user=settings.upload_concurrency,
         )
         commands = Commands(
             store,

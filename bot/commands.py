@@ -352,7 +352,7 @@ def _history_item(n: int, record: UploadRecord) -> Text:
     )
 
 
-async def deliver(replies: Sequence[Reply], send: Callable[[Reply], Awaitable[bool]]) -> None:
+async def send_in_order(replies: Sequence[Reply], send: Callable[[Reply], Awaitable[bool]]) -> None:
     """Sends replies in order; a private one that cannot reach the user says how to get it."""
     for reply in replies:
         if not await send(reply) and reply.visibility is Visibility.PRIVATE_TO_USER:

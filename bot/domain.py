@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Self
+from typing import Any
 
 
 class ChatKind(StrEnum):
@@ -81,25 +81,11 @@ class UploadOptions:
 
     def over(self, base: UploadOptions) -> UploadOptions:
         """These options, with every unset field (None, or no tags) taken from ``base``."""
-        mine, theirs = self.to_json(), base.to_json()
-        return UploadOptions.from_json(
-            {name: mine[name] if mine[name] not in (None, []) else theirs[name] for name in mine}
-        )
-
-    def to_json(self) -> dict[str, object]:
-        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        known = {f.name for f in fields(cls)}
-        values = {name: value for name, value in data.items() if name in known}
-        if "tags" in values:
-            values["tags"] = tuple(values["tags"] or ())
-        return cls(**values)
-
-
-def _json_value(value: object) -> object:
-    return list(value) if isinstance(value, tuple) else value
+        values: dict[str, Any] = {}
+        for option in fields(self):
+            mine = getattr(self, option.name)
+            values[option.name] = getattr(base, option.name) if mine in (None, ()) else mine
+        return UploadOptions(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,47 +149,6 @@ class UploadRecord:
     thumb_url: str | None = None
     media_type: str | None = None
     """``image`` or ``video``, as the host said."""
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "url": self.url,
-            "title": self.title,
-            "thumb_url": self.thumb_url,
-            "media_type": self.media_type,
-            "id": self.id,
-            "platform": self.user.platform,
-            "user": self.user.id,
-            "filename": self.filename,
-            "url_viewer": self.url_viewer,
-            "url_short": self.url_short,
-            "delete_url": self.delete_url,
-            "expires_at": _iso(self.expires_at),
-            "created_at": _iso(self.created_at),
-            "deleted": self.deleted,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        expires, created = data["expires_at"], data["created_at"]
-        return cls(
-            id=data["id"],
-            user=UserRef(data["platform"], data["user"]),
-            filename=data["filename"],
-            url_viewer=data.get("url_viewer"),
-            url_short=data.get("url_short"),
-            delete_url=data.get("delete_url"),
-            expires_at=datetime.fromisoformat(expires) if expires else None,
-            created_at=datetime.fromisoformat(created),
-            deleted=data["deleted"],
-            url=data.get("url"),
-            title=data.get("title"),
-            thumb_url=data.get("thumb_url"),
-            media_type=data.get("media_type"),
-        )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 class Visibility(StrEnum):

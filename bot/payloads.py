@@ -3,8 +3,9 @@
 A job may run long after the event that made it (a restart, a host outage), so it
 keeps references, not live objects: each file as its platform will find it again
 (``FileRef.locator``, which the adapter writes and reads, never a URL holding a
-token), and where to answer (``AnswerTarget``). Every type turns into JSON and back,
-because the job lives sealed in the database between those moments.
+token), and where to answer (``AnswerTarget``). A job's spec and its results live sealed in
+the database between those moments, as JSON that pydantic writes and reads from these very
+types (``spec_to_json`` and its kin); what an earlier release wrote is read too.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Self
+from typing import Annotated, Any, Self
+
+from pydantic import BeforeValidator, PlainSerializer, TypeAdapter
 
 from bot.domain import (
-    ChatKind,
     ChatRef,
     EmbedForm,
     MediaKind,
@@ -33,6 +35,28 @@ LINK_NAME = "link"
 """A link's file name until its server names the file (``Download.filename``)."""
 
 
+def _text_of(value: object) -> object:
+    return Text.from_json(value) if isinstance(value, Mapping) else value
+
+
+Sentence = Annotated[
+    Text, BeforeValidator(_text_of), PlainSerializer(lambda text: text.to_json(), return_type=dict)
+]
+"""A Text as JSON: its own form, which keeps nested Texts (``Text.to_json``)."""
+
+
+def _nested_user(value: object) -> object:
+    """An upload record as the release before this one wrote it: its user in two flat fields."""
+    if isinstance(value, Mapping) and "platform" in value:
+        flat = dict(value)
+        flat["user"] = {"platform": flat.pop("platform"), "id": flat["user"]}
+        return flat
+    return value
+
+
+Record = Annotated[UploadRecord, BeforeValidator(_nested_user)]
+
+
 @dataclass(frozen=True, slots=True)
 class FileRef:
     """One file of a job: what the core checks before fetching it, and the adapter's way to it."""
@@ -45,8 +69,8 @@ class FileRef:
     """The adapter's own reference (a file id, an attachment's ids): opaque to the core. For
     a link, the link itself, kept out of reprs (its query may hold a secret)."""
     link: bool = False
-    """A link a user sent: the core fetches it itself (``bot.links.fetcher``), not the platform. Its
-    name, type and size are known only once its first bytes have come."""
+    """A link a user sent: the core fetches it itself (``bot.links.fetcher``), not the
+    platform. Its name, type and size are known only once its first bytes have come."""
     width: int | None = None
     """An image's width in pixels, when the platform says it: a default width is sent only
     for an image wider than it."""
@@ -63,27 +87,6 @@ class FileRef:
     @property
     def kind(self) -> MediaKind | None:
         return media_kind(self.content_type)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "size": self.size,
-            "locator": self.locator,
-            "link": self.link,
-            "width": self.width,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            data["filename"],
-            data["content_type"],
-            data["size"],
-            data["locator"],
-            link=data.get("link", False),
-            width=data.get("width"),
-        )
 
 
 Fetch = Callable[[], AsyncIterator[bytes]]
@@ -106,23 +109,11 @@ class IncomingMedia:
 
 @dataclass(frozen=True, slots=True)
 class AnswerTarget:
-    """Where a job's answers go, besides its chat: the message they reply to, the adapter's
-    own handle (an interaction to answer on, say), and the job's status message; all three
-    opaque to the core."""
+    """Where a job's answers go, besides its chat: the message they reply to, and the adapter's
+    own handle (an interaction to answer on, say); both opaque to the core."""
 
     reply_to: str | None = None
     handle: str | None = None
-    status: str | None = None
-    """The status message the platform's ``progress`` showed (its handle), which the public
-    answer replaces. The runner keeps it in the job's results, so that it outlives the
-    process that showed it, and hands it back here."""
-
-    def to_json(self) -> dict[str, object]:
-        return {"reply_to": self.reply_to, "handle": self.handle, "status": self.status}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        return cls(data.get("reply_to"), data.get("handle"), data.get("status"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,41 +156,6 @@ class JobSpec:
         """An album's job with another item's files added; the first caption found stays."""
         return replace(self, items=self.items + other.items, caption=self.caption or other.caption)
 
-    def with_status(self, status: str | None) -> JobSpec:
-        """This job, its answers replacing the status message ``status`` (None: no message)."""
-        return replace(self, answer=replace(self.answer, status=status))
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "platform": self.user.platform,
-            "user": self.user.id,
-            "chat": self.chat.id,
-            "chat_kind": self.chat.kind.value,
-            "community": self.chat.community,
-            "language": self.language,
-            "items": [item.to_json() for item in self.items],
-            "caption": self.caption,
-            "options": self.options.to_json(),
-            "ephemeral": self.ephemeral,
-            "answer": self.answer.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        platform = data["platform"]
-        return cls(
-            user=UserRef(platform, data["user"]),
-            chat=ChatRef(
-                platform, data["chat"], ChatKind(data["chat_kind"]), data.get("community")
-            ),
-            language=data["language"],
-            items=tuple(FileRef.from_json(item) for item in data["items"]),
-            caption=data["caption"],
-            options=UploadOptions.from_json(data["options"]),
-            ephemeral=data["ephemeral"],
-            answer=AnswerTarget.from_json(data["answer"]),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class FileResult:
@@ -207,8 +163,8 @@ class FileResult:
 
     filename: str
     outcome: Outcome
-    upload: UploadRecord | None = None
-    reason: Text | None = None
+    upload: Record | None = None
+    reason: Sentence | None = None
     """Why it failed, as the sentence the user reads."""
     transient: bool = False
     """It failed in a way that passes (the host or the platform down): the job tries it again."""
@@ -216,59 +172,64 @@ class FileResult:
     """Bytes uploaded (0 unless uploaded)."""
     form: EmbedForm = EmbedForm.LINKS
     """What the answer carries for it besides the links: the uploader's ``/format``."""
-    note: Text | None = None
-    """Said with its links: how the upload differed from what was asked (sent at full width)."""
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "form": self.form.value,
-            "note": None if self.note is None else self.note.to_json(),
-            "filename": self.filename,
-            "outcome": self.outcome.value,
-            "upload": None if self.upload is None else self.upload.to_json(),
-            "reason": None if self.reason is None else self.reason.to_json(),
-            "transient": self.transient,
-            "size": self.size,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        upload, reason = data["upload"], data["reason"]
-        return cls(
-            filename=data["filename"],
-            outcome=Outcome(data["outcome"]),
-            upload=UploadRecord.from_json(upload) if upload else None,
-            reason=Text.from_json(reason) if reason else None,
-            transient=data["transient"],
-            size=data.get("size", 0),
-            form=EmbedForm(data.get("form", EmbedForm.LINKS)),
-            note=Text.from_json(data["note"]) if data.get("note") else None,
-        )
+    note: Sentence | None = None
+    """Said with it: how the upload differed from what was asked (sent at full width), or
+    what a "Duplicated upload" means for it."""
 
 
 @dataclass(frozen=True, slots=True)
 class JobResults:
-    """A job's results so far, by item index, saved as each file finishes; whether the public
-    answer went out already (a retry of the delete-link message must not repeat it); and the
-    job's status message, which the public answer replaces, even after a restart."""
+    """A job's state between its attempts, saved as it changes: each settled file's result by
+    its index; the files whose earlier try reached the host before its answer was lost (a
+    "Duplicated upload" then is that try's file); the job's status message, which the public
+    answer replaces, even after a restart; and whether the public answer went out already (a
+    retry of the delete-link message must not repeat it)."""
 
     files: Mapping[int, FileResult] = field(default_factory=dict)
     public_sent: bool = False
     status: str | None = None
-    """The handle the platform gave the job's status message (``AnswerTarget.status``)."""
+    """The handle the platform gave the job's status message (opaque to the core)."""
+    reached: frozenset[int] = frozenset()
 
     def settled(self) -> dict[int, FileResult]:
         """The files that need no further try."""
         return {index: result for index, result in self.files.items() if not result.transient}
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "files": {str(index): result.to_json() for index, result in self.files.items()},
-            "public_sent": self.public_sent,
-            "status": self.status,
-        }
+    def with_file(self, index: int, result: FileResult) -> JobResults:
+        return replace(self, files={**self.files, index: result})
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        files = {int(index): FileResult.from_json(r) for index, r in data["files"].items()}
-        return cls(files, data["public_sent"], data.get("status"))
+
+def _nested_spec(value: object) -> object:
+    """A spec as the release before this one wrote it: its user and chat in flat fields."""
+    if not isinstance(value, Mapping) or "platform" not in value:
+        return value
+    flat: dict[str, Any] = dict(value)
+    platform = flat.pop("platform")
+    flat["user"] = {"platform": platform, "id": flat["user"]}
+    flat["chat"] = {
+        "platform": platform,
+        "id": flat["chat"],
+        "kind": flat.pop("chat_kind"),
+        "community": flat.pop("community", None),
+    }
+    return flat
+
+
+_SPEC: TypeAdapter[JobSpec] = TypeAdapter(Annotated[JobSpec, BeforeValidator(_nested_spec)])
+_RESULTS: TypeAdapter[JobResults] = TypeAdapter(JobResults)
+
+
+def spec_to_json(spec: JobSpec) -> str:
+    return _SPEC.dump_json(spec).decode()
+
+
+def spec_of(data: str) -> JobSpec:
+    return _SPEC.validate_json(data)
+
+
+def results_to_json(results: JobResults) -> str:
+    return _RESULTS.dump_json(results).decode()
+
+
+def results_of(data: str) -> JobResults:
+    return _RESULTS.validate_json(data)

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
 
     max_upload_mb: int = Field(default=50, gt=0)
     upload_concurrency: int = Field(default=4, gt=0, le=256)
+    """Uploads in flight at once, per process: the host never gets more from one process."""
+    link_concurrency: int = Field(default=4, gt=0, le=256)
+    """Link fetches at once, per process, in a lane of their own (two per user at most)."""
+    backfill_concurrency: int = Field(default=2, ge=0, le=256)
+    """How many upload slots background work (a backfill) may take, and only free ones."""
     max_host_answer_kb: int = Field(default=1024, gt=0)
     """The most of a host's answer the bot reads; a larger one is not the API."""
     log_level: LogLevel = "INFO"

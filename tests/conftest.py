@@ -19,7 +19,8 @@ from bot.chevereto import CheveretoClient
 from bot.chevereto.probe import probe_png
 from bot.commands import Commands, Context
 from bot.crypto import Vault
-from bot.domain import ChatKind, ChatRef, MediaKind, UploadOptions, UserRef
+from bot.domain import ChatKind, ChatRef, MediaKind, UploadOptions, UploadRecord, UserRef
+from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
 from bot.ops.monitor import Monitor
 from bot.payloads import Fetch, FileRef, IncomingMedia
@@ -27,6 +28,7 @@ from bot.platform import PlatformTexts
 from bot.store import Store
 from bot.texts import register
 from bot.tuning import Tuning
+from bot.upload.outcomes import Failed, Uploaded
 from bot.upload.service import UploadService
 from tests.support import leaks
 from tests.support.fakes.chevereto import FakeChevereto
@@ -236,7 +238,7 @@ def service(client: CheveretoClient, store: Store, temp_dir: Path) -> UploadServ
         store,
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=4,
+        lanes=Lanes.of(4, 4, 2),
         monitor=Monitor(store),
     )
 
@@ -293,6 +295,20 @@ def media(
     return IncomingMedia(
         user, chat, file, fetch or chunks_of(body), caption, options or UploadOptions()
     )
+
+
+def failed_with(outcome: object, kind: type[Exception]) -> Failed:
+    """A failed outcome, whose error must be of ``kind``."""
+    assert isinstance(outcome, Failed), outcome
+    assert isinstance(outcome.error, kind), outcome.error
+    return outcome
+
+
+async def recorded(service: UploadService, store: Store, item: IncomingMedia) -> UploadRecord:
+    """Uploads ``item`` and keeps it in the history, as a job's owner does: its record."""
+    outcome = await service.upload(item)
+    assert isinstance(outcome, Uploaded), outcome
+    return await store.uploads.record(item.user, item.chat, outcome.filename, outcome.image)
 
 
 @pytest.fixture

@@ -166,11 +166,11 @@ class DiscordAdapter:
     def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
         return files.fetch(self._logged_in_client, ref)
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
-        return await self._answers.deliver(job, reply)
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
+        return await self._answers.deliver(job, reply, status)
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
-        return await self._answers.progress(job, text)
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
+        return await self._answers.progress(job, text, status)
 
     async def run(self) -> None:
         """Logs in (syncing the commands), connects every shard; a cancel closes the client.

@@ -17,7 +17,7 @@ from adapters.discord.files import file_ref
 from adapters.discord.outbound import InteractionRef, InteractionReplies, JobAnswers, answer_error
 from adapters.discord.settings import DiscordSettings
 from bot.app import Core
-from bot.commands import Context, deliver
+from bot.commands import Context, send_in_order
 from bot.domain import ChatKind, ChatRef, Reply, UploadOptions, UserRef, Visibility
 from bot.payloads import AnswerTarget, FileRef, JobSpec
 from bot.platform.updates import Outcome, UpdateRef, Updates
@@ -80,7 +80,7 @@ class Inbound:
             await interaction.response.defer(ephemeral=True, thinking=True)
         ctx = context_of(interaction)
         replies = await self._core.commands.answered(ctx, lambda: call(ctx))
-        await deliver(replies, InteractionReplies(interaction, ctx.language).send)
+        await send_in_order(replies, InteractionReplies(interaction, ctx.language).send)
         if not replies:
             await _close_unanswered(interaction)
 
@@ -154,14 +154,15 @@ class Inbound:
             # The poster's remembered language is in the database, which is away.
             guild = message.guild
             language = language_of(str(guild.preferred_locale) if guild else None)
-            await self._answers.deliver(_spec_of(message, language), Reply(t("upload.unstored")))
+            spec = _spec_of(message, language)
+            await self._answers.deliver(spec, Reply(t("upload.unstored")), None)
 
     async def _posted(self, message: discord.Message) -> None:
         language = await language_for(self._core.store, user_ref(message.author), message.guild)
         spec = _spec_of(message, language)
         reply = await self._core.intake.posted(spec)
         if reply is not None:
-            await self._answers.deliver(spec, reply)
+            await self._answers.deliver(spec, reply, None)
 
 
 def _spec_of(message: discord.Message, language: Language) -> JobSpec:

@@ -161,15 +161,15 @@ class JobAnswers:
     """A job's answers and its status message (the adapter's ``deliver`` and ``progress``).
 
     While the interaction's token lives, the status is its deferred response. Otherwise it
-    is a message in the job's channel, named by its id in ``job.answer.status``: the core
-    keeps it in the job, so any process edits it.
+    is a message in the job's channel, named by its id (``status``): the core keeps it in the
+    job, so any process edits it.
     """
 
     def __init__(self, client: ClientSource) -> None:
         self._client = client
         self._answered: dict[str, float] = {}
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
         client = await self._client()
         interaction = InteractionRef.live(job.answer.handle)
         if interaction is not None and reply.visibility is not Visibility.PRIVATE_TO_USER:
@@ -184,10 +184,10 @@ class JobAnswers:
                 return True
         if _dm_route(job, reply):
             return await send_dm(client, int(job.user.id), reply, job.language)
-        await self._in_channel(client, job, pieces(reply, job.language))
+        await self._in_channel(client, job, pieces(reply, job.language), status)
         return True
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
         """Edits the deferred response (None: the interaction names it), or the job's status
         message in the channel, posting one first if there is none (its id)."""
         client = await self._client()
@@ -199,7 +199,6 @@ class JobAnswers:
             )
             return None
         channel = client.get_partial_messageable(int(job.chat.id))
-        status = job.answer.status
         if status is not None:
             try:
                 await channel.get_partial_message(int(status)).edit(content=content)
@@ -249,11 +248,12 @@ class JobAnswers:
         self._answered[interaction.token] = now
         return interaction.original_id if first else None
 
-    async def _in_channel(self, client: discord.Client, job: JobSpec, parts: list[Piece]) -> None:
+    async def _in_channel(
+        self, client: discord.Client, job: JobSpec, parts: list[Piece], status: str | None
+    ) -> None:
         """Replaces the job's status message, if it showed one that is still there, with the
         first piece; a secret answer (a DM's) is posted anew and the status deleted."""
         channel = client.get_partial_messageable(int(job.chat.id))
-        status = job.answer.status
         if status is not None and not parts[0].secret:
             first = parts[0]
             with contextlib.suppress(discord.NotFound):

@@ -100,11 +100,11 @@ class TelegramAdapter:
     def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
         return self._downloader.fetch(ref)
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
-        return await self._outbound.deliver(job, reply)
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
+        return await self._outbound.deliver(job, reply, status)
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
-        return await self._outbound.progress(job, text)
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
+        return await self._outbound.progress(job, text, status)
 
     async def run(self) -> None:
         """Serves until cancelled, by webhook when TELEGRAM_WEBHOOK_URL is set, else by polling.

@@ -15,7 +15,7 @@ from adapters.telegram.files import file_of
 from adapters.telegram.outbound import Outbound, Where
 from adapters.telegram.settings import TelegramSettings
 from bot.app import Core
-from bot.commands import Context, deliver
+from bot.commands import Context, send_in_order
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
 from bot.links.fetcher import single_link
@@ -92,7 +92,7 @@ class Inbound:
         async def send(reply: Reply) -> bool:
             return await self._outbound.send(reply, where, ctx.language)
 
-        await deliver(replies, send)
+        await send_in_order(replies, send)
 
     def command(self, run: Command) -> Callback:
         """Wraps a command: its context, its argument, the access lists, one sentence for any

@@ -129,8 +129,8 @@ def _unchanged(error: BadRequest) -> bool:
 class Outbound:
     """Sends replies; a job's one status message is edited rather than sent again.
 
-    A job's status message is named by its message id, as a string, in
-    ``job.answer.status``: the core keeps it in the job, so any process edits it.
+    A job's status message is named by its message id, as a string (``status``): the core
+    keeps it in the job, so any process edits it.
     """
 
     def __init__(self, bot: Bot) -> None:
@@ -149,12 +149,11 @@ class Outbound:
             return False
         return True
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
         """A job's reply; one for the job's own chat replaces its status message when there
         is one: in a private chat, that is the one answer, delete link included, previews
         off. A status message that is gone, or no longer editable, is replaced by a new one."""
         where = Where.of_job(job)
-        status = job.answer.status
         if status is None or where.for_user(reply):
             return await self.send(reply, where, job.language)
         first, *rest = pieces(reply, job.language)
@@ -201,18 +200,18 @@ class Outbound:
             return False
         return True
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
         """Edits the job's status message, or sends one in reply to the job's message;
         returns its message id."""
         where = Where.of_job(job)
         shown = render(text, job.language)
-        if job.answer.status is not None:
+        if status is not None:
             try:
-                await self._bot.edit_message_text(shown, where.chat_id, int(job.answer.status))
+                await self._bot.edit_message_text(shown, where.chat_id, int(status))
             except BadRequest as error:
                 if not _unchanged(error):  # deleted, or too old to edit: show a new one
                     return await self._new_status(where, shown)
-            return job.answer.status
+            return status
         return await self._new_status(where, shown)
 
     async def _new_status(self, where: Where, shown: str) -> str:

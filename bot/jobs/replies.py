@@ -53,7 +53,8 @@ def _item_lines(item: FileResult) -> list[Text]:
         note = [] if item.note is None else [item.note]
         return [*_uploaded(item.upload, item.form), *note]
     if item.outcome is Outcome.DUPLICATE:
-        return [t("upload.duplicate", filename=item.filename)]
+        note = [] if item.note is None else [item.note]
+        return [t("upload.duplicate", filename=item.filename), *note]
     return []
 
 

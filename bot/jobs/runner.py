@@ -1,16 +1,20 @@
 """The job runner: claims durable jobs, uploads their files, answers once.
 
-A job is one answer's worth of files (see ``bot.payloads``). It is written before
-the platform's event is acknowledged, already running here when a slot is free (no
-claim query then); each finished file is saved in it at once, so a job cut off by a
-crash resumes where it stopped and never uploads a file twice. A job whose files
-failed in a way that passes (the host down) is tried again later, and the user hears
-so at once in the job's status message (see ``bot.jobs.state``); after the last attempt
-the answer says why.
+A job is one answer's worth of files (see ``bot.payloads``). It is written before the
+platform's event is acknowledged, already running here when this worker has room for it (no
+claim query then). Each job this worker runs has one owner (``RunningJob``), which saves each
+finished file at once, so a job cut off by a crash resumes where it stopped and never uploads
+a file twice. A job whose files failed in a way that passes (the host down) is tried again
+later, and the user hears so at once in its status message (``bot.jobs.status``); after the
+last attempt the answer says why.
 
-Several runners may share one PostgreSQL. Each renews its running jobs' leases
-every ``Tuning.heartbeat`` and holds a liveness lock (``bot.store.liveness``), so a
-runner that dies has its jobs taken over within seconds, not when a lease runs out.
+Jobs in flight are shared fairly: one user holds at most ``UPLOAD_CONCURRENCY`` of this
+worker's jobs, so another user's job is always claimed, and within a job the files take
+their slots in the lanes (``bot.jobs.lanes``).
+
+Several runners may share one PostgreSQL. Each renews its running jobs' leases every
+``Tuning.heartbeat`` and holds a liveness lock (``bot.store.liveness``), so a runner that
+dies has its jobs taken over within seconds, not when a lease runs out.
 """
 
 from __future__ import annotations
@@ -18,26 +22,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime
 
-from bot.domain import Reply
+from bot.domain import Outcome, Reply
 from bot.jobs.replies import dm_closed, private_reply, public_reply, secret_reply
-from bot.jobs.state import JobState, Meter
+from bot.jobs.running import RunningJob
+from bot.jobs.status import Meter, StatusMessage
 from bot.ops.monitor import Monitor
-from bot.payloads import IncomingMedia, JobResults, JobSpec
+from bot.payloads import FileResult, JobSpec
 from bot.platform import JobHandler
 from bot.store import FileCount, JobRecord, Store
 from bot.store.liveness import WorkerLock
-from bot.texts import unexpected
+from bot.store.uploads import NewUpload
+from bot.texts import t, unexpected
 from bot.tuning import Tuning
+from bot.upload.outcomes import AlreadyThere, Failed, Uploaded
+from bot.upload.outcomes import Outcome as FileOutcome
+from bot.upload.progress import Transfer
 from bot.upload.service import UploadService
 
 log = logging.getLogger(__name__)
 
 ANSWER_GRACE_S = 10.0
 """On a stop, answers already being sent get this long to finish."""
+User = tuple[str, str]
+"""A job's user as the store names it: (platform, user id)."""
 
 
 class JobRunner:
@@ -51,13 +62,17 @@ class JobRunner:
         *,
         monitor: Monitor | None = None,
         jobs_in_flight: int = 8,
+        jobs_per_user: int | None = None,
     ) -> None:
         self._store = store
         self._service = service
         self._tuning = tuning or Tuning()
         self._monitor = monitor or Monitor(store)
         self._handlers: dict[str, JobHandler] = {}
-        self._slots = asyncio.Semaphore(jobs_in_flight)
+        self._room = jobs_in_flight
+        self._per_user = jobs_per_user or max(1, jobs_in_flight // 2)
+        self._users: Counter[User] = Counter()
+        """This worker's jobs in flight, by user."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._answering: set[asyncio.Future[None]] = set()
@@ -71,24 +86,35 @@ class JobRunner:
         self._handlers[platform] = handler
 
     async def submit(self, spec: JobSpec) -> int:
-        """Stores the job durably; acknowledge the event only after this. With a slot free,
-        the job is stored running here and starts at once; otherwise it waits its turn."""
-        if self._serving and spec.user.platform in self._handlers and not self._slots.locked():
-            await self._slots.acquire()  # free: taken at once, before any other task runs
+        """Stores the job durably; acknowledge the event only after this. With room here for
+        this user, the job is stored running here and starts at once; otherwise it waits its
+        turn in the store."""
+        user = (spec.user.platform, spec.user.id)
+        if self._serving and spec.user.platform in self._handlers and self._has_room_for(user):
+            self._users[user] += 1  # taken at once, before any other task runs
             try:
-                job = await self._store.jobs.add_running(spec, self.worker, self._tuning.lease)
+                record = await self._store.jobs.add_running(spec, self.worker, self._tuning.lease)
             except BaseException:
-                self._slots.release()
+                self._left(user)
                 raise
             if not self._serving:  # stopped while the job was written: it waits for the next
-                self._slots.release()
-                await self._hand_back(job.id)
-                return job.id
-            self._start(job)
-            return job.id
+                self._left(user)
+                await self._hand_back(record.id)
+                return record.id
+            self._start(record)
+            return record.id
         job_id = await self._store.jobs.add(spec)
         self._wake.set()
         return job_id
+
+    def _has_room_for(self, user: User) -> bool:
+        return sum(self._users.values()) < self._room and self._users[user] < self._per_user
+
+    def _left(self, user: User) -> None:
+        self._users[user] -= 1
+        if not self._users[user]:
+            del self._users[user]
+        self._wake.set()
 
     async def _hand_back(self, job_id: int) -> None:
         """A job stored running here that this stopped runner will not run: pending again, so
@@ -107,9 +133,7 @@ class JobRunner:
         """Runs jobs until cancelled; jobs cut off by a crash are picked up again."""
         platforms = frozenset(self._handlers)
         self._service.drop_stale()
-        released = await self._store.jobs.release_jobs_of_dead_workers(platforms, self._born)
-        if released:
-            log.info("resuming %d job(s) cut off by the last stop", released)
+        await self._resume(platforms)
         lock = self._store.jobs.worker_lock(self.worker, self._tuning.lock_settle)
         keeper = None if lock is None else asyncio.create_task(self._keep(lock))
         self._serving = True
@@ -123,12 +147,26 @@ class JobRunner:
                 await asyncio.gather(keeper, return_exceptions=True)
                 await lock.release()
 
+    async def _resume(self, platforms: frozenset[str]) -> None:
+        """On SQLite, what the last process left running is pending again; a database that
+        is away now is waited for, as every other step of the runner waits for it."""
+        while True:
+            try:
+                released = await self._store.jobs.release_jobs_of_dead_workers(
+                    platforms, self._born
+                )
+            except Exception:  # the database may be restarting: try again soon
+                log.warning("could not resume the jobs of the last stop; trying again")
+                await asyncio.sleep(self._tuning.poll_s)
+                continue
+            if released:
+                log.info("resuming %d job(s) cut off by the last stop", released)
+            return
+
     async def _serve(self, platforms: frozenset[str], lock: WorkerLock | None) -> None:
         while True:
-            await self._slots.acquire()
-            job = await self._claim(platforms, lock)
+            job = await self._claim(platforms, lock) if self._has_room() else None
             if job is None:
-                self._slots.release()
                 self._wake.clear()
                 # Not wait_for: on Python 3.11 it swallows a stop that comes as the wake does.
                 with contextlib.suppress(TimeoutError):
@@ -137,8 +175,11 @@ class JobRunner:
                 continue
             self._start(job)
 
+    def _has_room(self) -> bool:
+        return sum(self._users.values()) < self._room
+
     def _start(self, job: JobRecord) -> None:
-        """Runs a job this worker holds, in a slot already taken for it."""
+        """Runs a job this worker holds, already counted for its user (until it ends)."""
         task = asyncio.create_task(self._run_job(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -170,163 +211,166 @@ class JobRunner:
             await self._store.jobs.release_jobs_of(self.worker)
 
     async def _claim(self, platforms: frozenset[str], lock: WorkerLock | None) -> JobRecord | None:
-        """The next job; a dead worker's too, as soon as this worker's own lock has settled."""
+        """The next job, of a user with room left here; a dead worker's too, as soon as this
+        worker's own lock has settled. The job counts for its user from here."""
         takeover = self._tuning.takeover_after if lock is not None and lock.settled else None
+        full = [user for user, held in self._users.items() if held >= self._per_user]
         try:
-            return await self._store.jobs.claim(
-                self.worker, self._tuning.lease, platforms, self._tuning.album_window, takeover
+            job = await self._store.jobs.claim(
+                self.worker,
+                self._tuning.lease,
+                platforms,
+                self._tuning.album_window,
+                takeover,
+                full_users=full,
             )
         except Exception:  # the database may be restarting: try again at the next poll
             log.warning("could not claim a job; the database may be unavailable", exc_info=True)
             return None
+        if job is not None:
+            self._users[(job.platform, job.user_id)] += 1
+        return job
 
-    async def _run_job(self, job: JobRecord) -> None:
+    async def _run_job(self, record: JobRecord) -> None:
+        job = RunningJob(self._store.jobs, record, self.worker, self._tuning.lease)
         handler = self._handlers[job.platform]
-        state = JobState(self._store.jobs, job, handler, self.worker, self._tuning.lease)
-        heartbeat = asyncio.create_task(self._heartbeat(state))
+        status = StatusMessage(job, handler)
+        heartbeat = asyncio.create_task(self._heartbeat(job))
         try:
-            await self._attempt(state)
+            await self._attempt(job, handler, status)
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            await self._after_crash(state, error)
+            await self._after_crash(job, handler, status, error)
         finally:
             heartbeat.cancel()
-            self._slots.release()
-            self._wake.set()
+            self._left((record.platform, record.user_id))
 
-    async def _after_crash(self, state: JobState, error: Exception) -> None:
+    async def _after_crash(
+        self, job: RunningJob, handler: JobHandler, status: StatusMessage, error: Exception
+    ) -> None:
         """A job that broke is tried again; after its last try the user hears why, once."""
-        job = state.job
         with contextlib.suppress(Exception):
             if job.attempts < self._tuning.max_attempts:
                 log.warning("job %d broke; it will be tried again", job.id, exc_info=error)
                 delay = self._delay(job)
-                await state.note_retry(None, delay, self._tuning.max_attempts)
-                await self._retry_later(state, delay)
+                await status.note_retry(None, delay, self._tuning.max_attempts)
+                await job.retry_later(delay)
                 return
-            await state.handler.deliver(state.spec(), Reply(unexpected(error)))
-            state.releasing = True
-            await self._store.jobs.finish(job.id)
+            await handler.deliver(job.spec, Reply(unexpected(error)), job.status)
+            await job.finish(())
 
-    async def _heartbeat(self, state: JobState) -> None:
-        """Renews the job's lease every few seconds, which also shows this worker alive; a job
-        found to be another worker's is left to it."""
-        while True:
+    async def _heartbeat(self, job: RunningJob) -> None:
+        """Renews the job's lease every few seconds, which also shows this worker alive."""
+        while not job.lost:
             await asyncio.sleep(self._tuning.heartbeat.total_seconds())
-            since = time.monotonic()
             try:
-                owned = await self._store.jobs.renew_lease(
-                    state.job.id, self.worker, self._tuning.lease
-                )
+                await job.renew()
             except Exception as error:  # the database may be restarting: the lease covers it
-                log.debug("could not renew job %d's lease (%s)", state.job.id, type(error).__name__)
-                continue
-            if owned:
-                state.confirm(since)
-            else:
-                state.lose()
+                log.debug("could not renew job %d's lease (%s)", job.id, type(error).__name__)
 
-    def _delay(self, job: JobRecord) -> float:
+    def _delay(self, job: RunningJob) -> float:
         delays = self._tuning.retry_delays
         return delays[min(job.attempts, len(delays)) - 1]
 
-    async def _retry_later(self, state: JobState, delay: float) -> None:
-        state.releasing = True
-        await self._store.jobs.retry_later(state.job.id, timedelta(seconds=delay))
+    async def _attempt(self, job: RunningJob, handler: JobHandler, status: StatusMessage) -> None:
+        will_retry = job.attempts < self._tuning.max_attempts
+        transfers = {index: Transfer() for index in job.pending()}
+        medias = job.spec.medias(handler.fetch, job.id)
+        meter = Meter(status, transfers)
 
-    async def _attempt(self, state: JobState) -> None:
-        job = state.job
-        results = await self._upload_missing(state)
-        if state.lost:
+        async def one(index: int) -> None:
+            if job.lost:
+                return
+            outcome = await self._service.upload(medias[index], transfers[index])
+            passing = await self._keep_outcome(job, index, outcome)
+            if passing is not None and will_retry:
+                await status.note_retry(passing.reason, self._delay(job), self._tuning.max_attempts)
+
+        meter.start()
+        try:
+            await asyncio.gather(*(one(index) for index in transfers))
+        finally:
+            await meter.stop()
+        if job.lost:
             return
-        transient = [result for result in results.files.values() if result.transient]
-        if transient and job.attempts < self._tuning.max_attempts:
-            log.info("job %d: host unavailable, attempt %d, retrying later", job.id, job.attempts)
+        passing = [r for r in job.files().values() if r.transient]
+        if passing and will_retry:
+            log.info(
+                "job %d: a failure that passes, attempt %d; retrying later", job.id, job.attempts
+            )
             delay = self._delay(job)
-            await state.note_retry(transient[0].reason, delay, self._tuning.max_attempts)
-            await self._retry_later(state, delay)
+            await status.note_retry(passing[0].reason, delay, self._tuning.max_attempts)
+            await job.retry_later(delay)
             return
-        if not await self._still_mine(state):
+        recent = min(self._tuning.heartbeat, self._tuning.takeover_after / 2).total_seconds()
+        if not await job.still_mine(recent):
             return
-        answering = asyncio.ensure_future(self._answer_and_finish(state, results))
+        answering = asyncio.ensure_future(self._answer_and_finish(job, handler))
         self._answering.add(answering)
         answering.add_done_callback(self._answering.discard)
         await asyncio.shield(answering)
 
-    async def _upload_missing(self, state: JobState) -> JobResults:
-        """Uploads the files not done yet, saving each result as soon as it is known; the
-        first failure that passes tells the user at once that the job will try again."""
-        job = state.job
-        medias = job.spec.medias(state.handler.fetch, job.id)
-        meter = Meter(state, medias)
-        will_retry = job.attempts < self._tuning.max_attempts
-
-        async def one(index: int, media: IncomingMedia) -> None:
-            if state.lost:
-                return
-            progress, record = meter.for_item(index), state.recorder(index)
-            result = await self._service.upload_item(media, progress, record)
-            await state.file_done(index, result)
-            if result.transient and will_retry:
-                await state.note_retry(result.reason, self._delay(job), self._tuning.max_attempts)
-
-        meter.start()
-        try:
-            await asyncio.gather(*(one(i, m) for i, m in enumerate(medias) if i not in state.files))
-        finally:
-            await meter.stop()
-        return state.results()
-
-    async def _still_mine(self, state: JobState) -> bool:
-        """Checked before answering: a job taken over by another worker is answered there.
-        A job a write found this worker's a moment ago (its last file's result) needs no
-        check: a takeover waits several heartbeats without one."""
-        tuning = self._tuning
-        recent = min(tuning.heartbeat, tuning.takeover_after / 2).total_seconds()
-        if state.confirmed_within(recent):
-            return True
-        since = time.monotonic()
-        try:
-            owned = await self._store.jobs.renew_lease(
-                state.job.id, self.worker, self._tuning.lease
+    async def _keep_outcome(
+        self, job: RunningJob, index: int, outcome: FileOutcome
+    ) -> FileResult | None:
+        """Hands a file's outcome to the job's owner; the result when it is a failure that
+        passes (the job will try the file again)."""
+        spec = job.spec
+        if isinstance(outcome, Uploaded):
+            new = NewUpload(
+                spec.user,
+                spec.chat,
+                outcome.filename,
+                outcome.image,
+                outcome.size,
+                outcome.form,
+                outcome.note,
             )
-        except Exception:  # the database may be restarting: the answer's writes wait for it
-            return True
-        if owned:
-            state.confirm(since)
-        else:
-            state.lose()
-        return owned
+            await job.uploaded(index, new)
+            return None
+        if isinstance(outcome, AlreadyThere):
+            note = t("upload.duplicate_after_cut") if job.reached(index) else None
+            await job.settled(index, FileResult(outcome.filename, Outcome.DUPLICATE, note=note))
+            return None
+        return await self._failed(job, index, outcome)
 
-    async def _answer_and_finish(self, state: JobState, results: JobResults) -> None:
+    async def _failed(self, job: RunningJob, index: int, failed: Failed) -> FileResult | None:
+        result = FileResult(failed.filename, Outcome.FAILED, reason=failed.reason)
+        if not failed.passing:
+            await job.settled(index, result)
+            return None
+        if failed.reached_host:
+            await job.reached_host(index)
+        result = FileResult(failed.filename, Outcome.FAILED, reason=failed.reason, transient=True)
+        job.failed_for_now(index, result)
+        return result
+
+    async def _answer_and_finish(self, job: RunningJob, handler: JobHandler) -> None:
         """Shielded from a stop: an answer half sent would be sent again after a restart. The
         job's end and its files' outcomes (what /stats counts) are one write."""
-        await self._answer(state, results)
-        state.releasing = True
-        job = state.job
-        counts = [FileCount(job.platform, r.outcome.value, r.size) for r in results.files.values()]
-        await self._store.jobs.finish(job.id, counts)
+        files = list(job.files().values())
+        await self._answer(job, handler, files)
+        counts = [FileCount(job.platform, r.outcome.value, r.size) for r in files]
+        await job.finish(counts)
         self._service.drop_kept(job.id)
         self._monitor.answered((datetime.now(UTC) - job.created_at).total_seconds())
         await self._monitor.files_done(counts)
 
-    async def _answer(self, state: JobState, results: JobResults) -> None:
+    async def _answer(self, job: RunningJob, handler: JobHandler, files: list[FileResult]) -> None:
         """In a private chat, one message: links, delete links and Delete buttons, in place
         of the status message. Elsewhere the public reply, then the delete links for the
         uploader alone; the public reply is noted in the job once sent, so a retry after a
         failed delete-link message does not repeat it."""
-        files = list(results.files.values())
-        handler, spec = state.handler, state.job.spec
+        spec = job.spec
         if spec.chat.is_private:
-            await handler.deliver(state.spec(), private_reply(files))
+            await handler.deliver(spec, private_reply(files), job.status)
             return
         secret = secret_reply(files, spec.chat, spec.ephemeral)
-        if not state.public_sent:
-            await handler.deliver(state.spec(), public_reply(files))
+        if not job.public_sent:
+            await handler.deliver(spec, public_reply(files), job.status)
             if secret is None:
                 return
-            state.public_sent = True
-            await state.save()
-        if secret is not None and not await handler.deliver(spec, secret):
-            await handler.deliver(spec, dm_closed())
+            await job.public_answer_sent()
+        if secret is not None and not await handler.deliver(spec, secret, None):
+            await handler.deliver(spec, dm_closed(), None)

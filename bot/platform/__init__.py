@@ -45,27 +45,27 @@ class JobHandler(Protocol):
         """
         ...
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
         """Sends ``reply`` for ``job`` where its visibility allows: PUBLIC in the job's chat
         (replying to ``job.answer.reply_to``), USER_ONLY as ``Visibility`` says, and
         PRIVATE_TO_USER in the user's private chat. A ``secret`` reply (a delete link) never
         reaches a shared chat and goes with link previews off. A PUBLIC reply that is not
-        secret replaces the job's status message ``job.answer.status`` when there is one (the
-        runner hands it with the first public answer only); if that message is gone, the
-        reply is sent anew. Returns False only when a reply meant for the user's private
-        chat cannot reach them there.
+        secret replaces the job's status message ``status`` when there is one (the core hands
+        it with the first public answer only); if that message is gone, the reply is sent
+        anew. Returns False only when a reply meant for the user's private chat cannot reach
+        them there.
         """
         ...
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
-        """Shows ``text`` in the job's one status message: edits ``job.answer.status`` when the
-        job has one, else shows a new one where the public answer will go.
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
+        """Shows ``text`` in the job's one status message: edits ``status`` when the job has
+        one, else shows a new one where the public answer will go.
 
-        Returns the status message's handle, opaque to the core: the runner saves it in the
-        job and hands it back in ``job.answer.status`` to every later ``progress`` and to the
-        public answer's ``deliver``, from this process or another one (after a restart, or
-        on another replica). None when the platform keeps no message of its own for it (it
-        edits a deferred response that ``job.answer.handle`` names).
+        Returns the status message's handle, opaque to the core: the job keeps it and hands it
+        back as ``status`` to every later ``progress`` and to the public answer's
+        ``deliver``, from this process or another one (after a restart, or on another
+        replica). None when the platform keeps no message of its own for it (it edits a
+        deferred response that ``job.answer.handle`` names).
         """
         ...
 

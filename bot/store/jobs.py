@@ -9,17 +9,15 @@ On SQLite only one process runs jobs.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Update, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Update, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain import UploadRecord
 from bot.errors import RateLimited
-from bot.payloads import JobResults, JobSpec
+from bot.payloads import JobResults, JobSpec, results_of, results_to_json, spec_of, spec_to_json
 from bot.store.database import Database, now, patient
 from bot.store.liveness import WorkerLock, lock_held
 from bot.store.stats import FileCount, add_outcomes
@@ -43,15 +41,23 @@ class JobRecord:
     """When the job was stored: the event it answers came just before."""
 
 
+def _not_of(users: Collection[tuple[str, str]]) -> list[ColumnElement[bool]]:
+    """No job of these (platform, user id)."""
+    if not users:
+        return []
+    return [~tuple_(Job.platform, Job.user_id).in_(list(users))]
+
+
 class JobQueue:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def _seal(self, value: JobSpec | JobResults) -> str:
-        return self._db.vault.seal(json.dumps(value.to_json()))
+        written = spec_to_json(value) if isinstance(value, JobSpec) else results_to_json(value)
+        return self._db.vault.seal(written)
 
     def _spec(self, job: Job) -> JobSpec:
-        return JobSpec.from_json(json.loads(self._db.vault.open(job.sealed_payload)))
+        return spec_of(self._db.vault.open(job.sealed_payload))
 
     async def add(self, spec: JobSpec) -> int:
         """Writes a job durably, pending; the adapter acknowledges the platform's event only
@@ -143,11 +149,15 @@ class JobQueue:
         platforms: Collection[str],
         album_window: timedelta,
         takeover: timedelta | None = None,
+        *,
+        full_users: Collection[tuple[str, str]] = (),
     ) -> JobRecord | None:
         """Takes the oldest job that is pending, or whose worker's lease ran out, or the album
         that no new item has joined for ``album_window``; and, with ``takeover`` (on
         PostgreSQL), a running job whose worker holds no liveness lock and which has not
         been renewed for ``takeover``: its worker died, though its lease has not run out.
+        Jobs of ``full_users`` (platform, user id), who have as many jobs in flight on this
+        worker as one user may, are left for later: another user's job goes first.
 
         On PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps two processes off the same
         row; the conditional UPDATE keeps two tasks of one process apart everywhere.
@@ -165,7 +175,7 @@ class JobQueue:
         async with self._db.session.begin() as s:
             query = (
                 select(Job)
-                .where(claimable, Job.platform.in_(list(platforms)))
+                .where(claimable, Job.platform.in_(list(platforms)), *_not_of(full_users))
                 .order_by(Job.id)
                 .limit(1)
                 .with_for_update(skip_locked=True, of=Job)
@@ -193,7 +203,7 @@ class JobQueue:
 
     def _record(self, job: Job, attempts: int) -> JobRecord:
         results = (
-            JobResults.from_json(json.loads(self._db.vault.open(job.sealed_results)))
+            results_of(self._db.vault.open(job.sealed_results))
             if job.sealed_results
             else JobResults()
         )
@@ -241,22 +251,25 @@ class JobQueue:
             return int(getattr(saved, "rowcount", 0)) == 1
 
     @patient
-    async def save_upload(
+    async def record_upload(
         self,
         job_id: int,
+        index: int,
         new: NewUpload,
-        results: Callable[[UploadRecord], JobResults],
+        results: JobResults,
+        *,
         worker: str,
         lease: timedelta,
-    ) -> tuple[UploadRecord, bool]:
-        """Records a finished upload and saves the job's results holding it, in one
-        transaction: ``results`` builds them around the record once its id is known. The
-        upload is recorded even when the job is no longer this worker's (False): it did
-        happen, and its delete link belongs in the uploader's history."""
+    ) -> tuple[JobResults, bool]:
+        """Records a finished upload and saves the job's results with it as file ``index``, in
+        one transaction: the results returned hold the record (its id is known only once it
+        is written). The upload is recorded even when the job is no longer this worker's
+        (False): it did happen, and its delete link belongs in the uploader's history."""
         async with self._db.session.begin() as s:
             record = await add_upload(s, self._db.vault, new)
-            saved = await s.execute(self._saving(job_id, results(record), worker, lease))
-            return record, int(getattr(saved, "rowcount", 0)) == 1
+            results = results.with_file(index, new.result(record))
+            saved = await s.execute(self._saving(job_id, results, worker, lease))
+            return results, int(getattr(saved, "rowcount", 0)) == 1
 
     @patient
     async def finish(self, job_id: int, counts: Collection[FileCount] = ()) -> None:

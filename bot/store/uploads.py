@@ -26,14 +26,16 @@ class NewUpload:
     chat: ChatRef
     filename: str
     image: HostImage
+    size: int = 0
+    """Bytes sent."""
     form: EmbedForm = EmbedForm.LINKS
     """What the answer carries for it besides the links (the uploader's ``/format``)."""
     note: Text | None = None
 
-    def result(self, record: UploadRecord, size: int) -> FileResult:
+    def result(self, record: UploadRecord) -> FileResult:
         """What became of its file, once recorded."""
         return FileResult(
-            self.filename, Outcome.UPLOADED, record, size=size, form=self.form, note=self.note
+            self.filename, Outcome.UPLOADED, record, size=self.size, form=self.form, note=self.note
         )
 
 

@@ -47,6 +47,11 @@ class Pipe:
         self._flowing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def declared(self) -> int:
+        """The size the platform declared: the request's Content-Length."""
+        return self._declared
+
     async def start(self) -> None:
         """Starts the download and returns once its first bytes came; a download that fails
         before any byte (the file gone, the platform down) raises here, and the host is never

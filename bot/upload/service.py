@@ -1,44 +1,55 @@
-"""The upload service: checks, picks the key and options, fetches to disk, uploads, records."""
+"""The upload service: one file to the host, and what became of it.
+
+It checks the file, picks the key and the options, moves the bytes within the lanes
+(``bot.jobs.lanes``) and returns an outcome (``bot.upload.outcomes``). It records nothing and
+calls nobody back: progress is in the ``Transfer`` it keeps up to date, and the caller keeps
+the outcome.
+
+A platform's file goes through the pipe: download and upload at once, one upload slot for
+both. A link is fetched by the bot itself (the host never sees it) to the spool file in the
+link lane, and takes an upload slot only once its file is whole on disk, so a stranger's slow
+server never holds an upload slot. Either way the bytes stay on disk until the outcome is
+final, so a later attempt sends them without fetching again.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.chevereto import CheveretoClient, FileSource, Progress, StreamSource
-from bot.domain import EmbedForm, HostImage, Outcome, Text, UploadOptions, UserRef
+from bot.chevereto import CheveretoClient, FileSource, StreamSource
+from bot.domain import EmbedForm, HostImage, Text, UploadOptions, UserRef
 from bot.errors import (
     Duplicate,
     HostError,
-    HostUnavailable,
     MediaTooLarge,
     NotLinked,
     QuotaReached,
     SourceInfoRefused,
-    SourceUnavailable,
     UnsupportedMedia,
 )
+from bot.jobs.lanes import Lanes
 from bot.links.fetcher import LinkFetcher, check_link
 from bot.ops.monitor import Monitor
-from bot.payloads import Fetch, FileRef, FileResult, IncomingMedia
-from bot.store import Store, database_unavailable
-from bot.store.uploads import NewUpload
-from bot.texts import error_text, t
+from bot.payloads import FileRef, IncomingMedia
+from bot.store import Store
+from bot.texts import t
 from bot.upload.options import upload_options
+from bot.upload.outcomes import AlreadyThere, Failed, Outcome, Uploaded
 from bot.upload.pipe import Pipe
+from bot.upload.progress import Transfer, Waiting
 from bot.upload.spool import (
     Sending,
-    describe,
-    described,
     download_to,
     drop_kept,
     drop_stale,
     forget,
+    keep_name,
+    kept_name,
     kept_size,
 )
 
@@ -46,9 +57,6 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 LINK_LIMIT_MB = 50
 """A link's size limit when no fetcher is given: MAX_UPLOAD_MB's default."""
-Recorder = Callable[[NewUpload, int], Awaitable[FileResult]]
-"""Keeps a finished upload (and the bytes it sent) and says what became of its file. A job's
-runner records it together with the job's results, in one transaction (``JobState``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +70,8 @@ class Plan:
     form: EmbedForm
 
 
-def _transient(error: BaseException) -> bool:
-    """A failure that passes: the host or the platform down, the database restarting."""
-    return isinstance(error, HostUnavailable | SourceUnavailable) or database_unavailable(error)
-
-
 class UploadService:
-    """Turns one IncomingMedia into an upload on the host, with every rule of SPEC applied."""
+    """Turns one IncomingMedia into an upload on the host, every rule of the core applied."""
 
     def __init__(
         self,
@@ -77,7 +80,7 @@ class UploadService:
         *,
         limit_mb: Callable[[str], int],
         temp_dir: Path,
-        concurrency: int,
+        lanes: Lanes,
         monitor: Monitor,
         default_key: str | None = None,
         shared_key_daily_limit: int = 0,
@@ -91,7 +94,7 @@ class UploadService:
         self.limit_mb = limit_mb
         """The size limit of a platform, by its name."""
         self._temp_dir = temp_dir
-        self._slots = asyncio.Semaphore(concurrency)
+        self.lanes = lanes
         self._default_key = default_key
         self._links = links or LinkFetcher(allow_private=False, limit_bytes=LINK_LIMIT_MB * MB)
         """Fetches the links users send, itself: the core gives one that follows
@@ -127,52 +130,48 @@ class UploadService:
             return False
         return await self._store.quota.used(user) >= self.shared_key_daily_limit
 
-    async def upload(
-        self,
-        media: IncomingMedia,
-        progress: Progress | None = None,
-        record: Recorder | None = None,
-    ) -> FileResult:
-        """Uploads one file; a file already on the host is a result, other failures raise.
-        ``record`` keeps the finished upload (by default, alone in the history).
+    async def upload(self, media: IncomingMedia, transfer: Transfer | None = None) -> Outcome:
+        """Uploads one file and says what became of it; nothing raised but a cancellation.
 
         An upload with a key that is not the user's own is counted against today's
         SHARED_KEY_DAILY_LIMIT before it starts, and uncounted if it did not happen.
         """
-        self.check(media.user.platform, media.file)
-        plan = await self.plan(media)
-        record = record or self._record
-        if plan.own or not self.shared_key_daily_limit:
-            return await self._upload(media, plan, progress, record)
-        if not await self._store.quota.take(media.user, self.shared_key_daily_limit):
+        transfer = transfer or Transfer()
+        try:
+            self.check(media.user.platform, media.file)
+            plan = await self.plan(media)
+            return await self._counted(media, plan, transfer)
+        except Exception as error:  # one broken file must not take its batch down
+            if isinstance(error, HostError):
+                await self._host_error(error)
+            return Failed(media.file.filename, error)
+
+    async def _counted(self, media: IncomingMedia, plan: Plan, transfer: Transfer) -> Outcome:
+        """The upload, with one of today's shared-key uploads taken for a key not the user's
+        own, and given back unless the file went up."""
+        shared = not plan.own and bool(self.shared_key_daily_limit)
+        if shared and not await self._store.quota.take(media.user, self.shared_key_daily_limit):
             raise QuotaReached(self.shared_key_daily_limit)
         uploaded = False
         try:
-            result = await self._upload(media, plan, progress, record)
-            uploaded = result.outcome is Outcome.UPLOADED
-            return result
+            outcome = await self._upload(media, plan, transfer)
+            uploaded = isinstance(outcome, Uploaded)
+            return outcome
         finally:
-            if not uploaded:
+            if shared and not uploaded:
                 await self._store.quota.give_back(media.user)
 
-    async def _upload(
-        self,
-        media: IncomingMedia,
-        plan: Plan,
-        progress: Progress | None,
-        record: Recorder,
-    ) -> FileResult:
-        """Sends the file to the host and records the upload. A file kept from an earlier
-        attempt is sent from disk; otherwise it goes through the pipe, download and upload
-        at once. The kept file is dropped once the outcome is final."""
+    async def _upload(self, media: IncomingMedia, plan: Plan, transfer: Transfer) -> Outcome:
+        """Sends the file; a host that refuses the width gets it once more at its own width.
+        The kept file is dropped once the outcome is final."""
         spool = self._temp_dir / (media.spool or f"{uuid.uuid4().hex}.once")
         spool.parent.mkdir(parents=True, exist_ok=True)
-        keep = False
         sending = Sending(media.file.filename, media.file.content_type)
         note: Text | None = None
+        keep = False
         try:
             try:
-                size, image = await self._send(media, spool, plan, progress, sending)
+                size, image = await self._send(media, spool, plan, sending, transfer)
             except SourceInfoRefused:
                 width = plan.options.width
                 if width is None:
@@ -180,105 +179,73 @@ class UploadService:
                 log.info("the host refused width %d; sending the image at its own width", width)
                 plan = replace(plan, options=replace(plan.options, width=None))
                 note = t("upload.width_dropped", width=width)
-                size, image = await self._send(media, spool, plan, progress, sending)
+                size, image = await self._send(media, spool, plan, sending, transfer)
         except Duplicate:
-            return FileResult(sending.filename, Outcome.DUPLICATE)
+            return AlreadyThere(sending.filename)
         except Exception as error:
-            keep = media.spool is not None and _transient(error)
+            keep = media.spool is not None and Failed(sending.filename, error).passing
             raise
         finally:
             if not keep:
                 forget(spool)
-        new = NewUpload(media.user, media.chat, sending.filename, image, plan.form, note)
-        return await record(new, size)
-
-    async def _record(self, new: NewUpload, size: int) -> FileResult:
-        """An upload made outside a job is recorded alone."""
-        record = await self._store.uploads.record(new.user, new.chat, new.filename, new.image)
-        return new.result(record, size)
+        return Uploaded(sending.filename, image, size, plan.form, note)
 
     async def _send(
         self,
         media: IncomingMedia,
         spool: Path,
         plan: Plan,
-        progress: Progress | None,
         sending: Sending,
+        transfer: Transfer,
     ) -> tuple[int, HostImage]:
-        """The size sent and the host's answer. One slot of UPLOAD_CONCURRENCY covers the
-        download and the upload, which run at once."""
-        async with self._slots:
-            size = await kept_size(spool)
-            if size is not None:  # kept from an earlier attempt: sent as it was described then
-                if media.file.link:
-                    described(sending, spool)
-            elif media.file.link:
-                return await self._link(media.file.locator, spool, plan, progress, sending)
-            elif media.file.size is not None:
-                return await self._piped(
-                    media.fetch,
-                    spool,
-                    sending,
-                    declared=media.file.size,
-                    limit_mb=self.limit_mb(media.user.platform),
-                    plan=plan,
-                    progress=progress,
-                )
-            else:  # no Content-Length to give first
-                size = await download_to(spool, media.fetch, self.limit_mb(media.user.platform))
-            return size, await self._from_disk(spool, plan, progress, sending)
+        """The size sent and the host's answer. A link is fetched to disk first, in the link
+        lane; then one upload slot covers the platform's download and the upload together."""
+        kept = await kept_size(spool)
+        if media.file.link and kept is None:
+            kept = await self._fetch_link(media, spool, sending, transfer)
+        elif media.file.link:
+            kept_name(sending, spool)
+        async with self.lanes.uploads.slot(media.user):
+            if kept is not None:
+                return kept, await self._from_disk(spool, plan, sending, transfer)
+            limit_mb = self.limit_mb(media.user.platform)
+            if media.file.size is None:  # no Content-Length to give first
+                size = await download_to(spool, media.fetch, limit_mb)
+                return size, await self._from_disk(spool, plan, sending, transfer)
+            pipe = Pipe(media.fetch, spool, declared=media.file.size, limit_mb=limit_mb)
+            return media.file.size, await self._piped(pipe, plan, sending, transfer)
 
-    async def _link(
-        self,
-        link: str,
-        spool: Path,
-        plan: Plan,
-        progress: Progress | None,
-        sending: Sending,
-    ) -> tuple[int, HostImage]:
-        """The file at a link, fetched by the bot itself (the host never sees the link) and
-        sent under the name and type its download gave it: through the pipe when its server
-        said its size, else to disk first. Its name is kept beside the file for a next try."""
-        async with self._links.open(link) as download:
-            sending.filename, sending.content_type = download.filename, download.content_type
-            describe(sending, spool)
-            if download.size is not None:
-                return await self._piped(
-                    download.chunks,
-                    spool,
-                    sending,
-                    declared=download.size,
-                    limit_mb=self._links.limit_mb,
-                    plan=plan,
-                    progress=progress,
-                )
-            size = await download_to(spool, download.chunks, self._links.limit_mb)
-        return size, await self._from_disk(spool, plan, progress, sending)
+    async def _fetch_link(
+        self, media: IncomingMedia, spool: Path, sending: Sending, transfer: Transfer
+    ) -> int:
+        """The file at a link, to disk, under the name and type its download gave it (kept
+        beside the file for a next attempt), in the link lane: at most two of one user's links
+        at once, which the status message says when more wait."""
+        transfer.waiting = Waiting.LINK_LANE
+        async with self.lanes.links.slot(media.user):
+            transfer.waiting = None
+            async with self._links.open(media.file.locator) as download:
+                sending.filename, sending.content_type = download.filename, download.content_type
+                keep_name(sending, spool)
+                return await download_to(spool, download.chunks, self._links.limit_mb)
 
     async def _from_disk(
-        self, spool: Path, plan: Plan, progress: Progress | None, sending: Sending
+        self, spool: Path, plan: Plan, sending: Sending, transfer: Transfer
     ) -> HostImage:
         source = FileSource(spool, sending.filename, sending.content_type)
-        return await self._client.upload(plan.key, source, plan.options, progress=progress)
+        return await self._client.upload(plan.key, source, plan.options, progress=transfer.report)
 
     async def _piped(
-        self,
-        chunks: Fetch,
-        spool: Path,
-        sending: Sending,
-        *,
-        declared: int,
-        limit_mb: int,
-        plan: Plan,
-        progress: Progress | None,
-    ) -> tuple[int, HostImage]:
-        """The upload fed by the download as it arrives (``bot.upload.pipe``). When the host fails,
-        the download still goes to the end, so the next attempt sends the kept file."""
-        pipe = Pipe(chunks, spool, declared=declared, limit_mb=limit_mb)
+        self, pipe: Pipe, plan: Plan, sending: Sending, transfer: Transfer
+    ) -> HostImage:
+        """The upload fed by the download as it arrives (``bot.upload.pipe``). When the host
+        fails, the download still goes to the end, so the next attempt sends the kept file."""
         await pipe.start()
-        source = StreamSource(pipe.body, declared, sending.filename, sending.content_type)
+        source = StreamSource(pipe.body, pipe.declared, sending.filename, sending.content_type)
         try:
-            image = await self._client.upload(plan.key, source, plan.options, progress=progress)
+            image = await self._client.upload(
+                plan.key, source, plan.options, progress=transfer.report
+            )
         except HostError:
             with suppress(Exception):  # a download that broke too leaves no file to keep
                 await pipe.finished()
@@ -287,7 +254,7 @@ class UploadService:
             await pipe.close()
             raise
         await pipe.finished()
-        return declared, image
+        return image
 
     def drop_kept(self, job_id: int) -> None:
         """A finished job's files kept between its attempts are no longer needed."""
@@ -296,23 +263,6 @@ class UploadService:
     def drop_stale(self) -> None:
         """Files left by a process that stopped mid-job and never came back for them."""
         drop_stale(self._temp_dir)
-
-    async def upload_item(
-        self,
-        media: IncomingMedia,
-        progress: Progress | None = None,
-        record: Recorder | None = None,
-    ) -> FileResult:
-        """Like ``upload``, but a failure becomes a FAILED result that says why."""
-        try:
-            return await self.upload(media, progress, record)
-        except Exception as error:  # one broken file must not take its batch down
-            reason = error_text(error)  # an unexpected error is logged there, with a reference
-            if isinstance(error, HostError):
-                await self._host_error(error)
-            return FileResult(
-                media.file.filename, Outcome.FAILED, reason=reason, transient=_transient(error)
-            )
 
     async def _host_error(self, error: HostError) -> None:
         """Counted for /stats and the metrics; counting never fails the answer."""

@@ -44,24 +44,24 @@ def _name_file(spool: Path) -> Path:
     return spool.with_name(spool.name + LINK_NAME_SUFFIX)
 
 
-def describe(sending: Sending, spool: Path) -> None:
+def keep_name(sending: Sending, spool: Path) -> None:
     """Keeps a link's name and type beside its file: a next attempt sends the kept file
     without fetching the link again, and must send it as the same file."""
-    described = {"filename": sending.filename, "content_type": sending.content_type}
-    _name_file(spool).write_text(json.dumps(described), encoding="utf-8")
+    named = {"filename": sending.filename, "content_type": sending.content_type}
+    _name_file(spool).write_text(json.dumps(named), encoding="utf-8")
 
 
-def described(sending: Sending, spool: Path) -> None:
+def kept_name(sending: Sending, spool: Path) -> None:
     """A kept link's name and type; without their note, its type from its first bytes."""
     try:
-        described = json.loads(_name_file(spool).read_text(encoding="utf-8"))
+        named = json.loads(_name_file(spool).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         with spool.open("rb") as kept:
             content_type = sniff(kept.read(HEAD_BYTES))
         ending = EXTENSIONS[content_type][0] if content_type else "bin"
         sending.filename, sending.content_type = f"{LINK_NAME}.{ending}", content_type
         return
-    sending.filename, sending.content_type = described["filename"], described["content_type"]
+    sending.filename, sending.content_type = named["filename"], named["content_type"]
 
 
 async def download_to(spool: Path, chunks: Fetch, limit_mb: int) -> int:

@@ -30,7 +30,9 @@ class RecordingHandler:
         self.progress_at: list[float] = []
         """When each progress call came (``time.monotonic``)."""
         self.status_given: list[str | None] = []
-        """The status message each progress call was handed (``job.answer.status``)."""
+        """The status message each progress call was handed."""
+        self.statuses: list[str | None] = []
+        """The status message each ``deliver`` was handed, in order."""
         self.answered = asyncio.Condition()
 
     async def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
@@ -38,20 +40,21 @@ class RecordingHandler:
         for start in range(0, len(data), CHUNK):
             yield data[start : start + CHUNK]
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
         if reply.visibility is Visibility.PRIVATE_TO_USER and not self.dm_open:
             return False
         async with self.answered:
             self.sent.append((job, reply))
+            self.statuses.append(status)
             self.answered.notify_all()
         return True
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
-        """Shows a status message as a platform would: the one named in the job, or a new one."""
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
+        """Shows a status message as a platform would: the one it is handed, or a new one."""
         self.progress_shown.append(text)
         self.progress_at.append(time.monotonic())
-        self.status_given.append(job.answer.status)
-        return job.answer.status or f"status-{len(self.progress_shown)}"
+        self.status_given.append(status)
+        return status or f"status-{len(self.progress_shown)}"
 
     async def wait_for_replies(self, count: int, timeout: float = 10) -> list[Reply]:
         async with asyncio.timeout(timeout), self.answered:

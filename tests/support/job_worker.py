@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.chevereto import CheveretoClient
 from bot.crypto import Vault
 from bot.domain import Reply, Text
+from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
 from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, JobSpec
@@ -36,7 +37,7 @@ class DiskHandler:
         """The job's file is a path on disk."""
         yield await asyncio.to_thread(Path(ref.locator).read_bytes)
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
         line = json.dumps(
             {"key": reply.text.key, "text": render(reply.text, job.language), "pid": os.getpid()}
         )
@@ -44,8 +45,8 @@ class DiskHandler:
             out.write(line + "\n")
         return True
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
-        del job, text
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
+        del job, text, status
         return None
 
 
@@ -60,7 +61,7 @@ async def main() -> None:
         monitor=Monitor(store),
         limit_mb=lambda platform: 20,
         temp_dir=Path(env["DATA_DIR"]) / "tmp",
-        concurrency=2,
+        lanes=Lanes.of(2, 4, 2),
     )
     runner = JobRunner(store, service, Tuning(poll_s=0.05))
     runner.register("telegram", DiskHandler(Path(env["REPLIES_FILE"])))

@@ -15,6 +15,7 @@ import pytest
 from bot.chevereto.probe import probe_png
 from bot.commands import Commands
 from bot.crypto import Vault
+from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
 from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, JobSpec
@@ -112,7 +113,7 @@ async def test_data_dir_holds_no_key_and_no_delete_link(tmp_path, chevereto, cli
         monitor=Monitor(store),
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=data_dir / "tmp",
-        concurrency=2,
+        lanes=Lanes.of(2, 4, 2),
     )
     runner = JobRunner(store, service, Tuning(poll_s=0.05))
     handler = RecordingHandler({"a.png": probe_png(), "b.png": probe_png()})

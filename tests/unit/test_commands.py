@@ -5,11 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.chevereto import CheveretoClient
-from bot.commands import Commands, deliver, mask_key, parse_album, parse_switch
+from bot.commands import Commands, mask_key, parse_album, parse_switch, send_in_order
 from bot.domain import Reply, Visibility
 from bot.errors import InvalidAlbum, InvalidExpiration
 from bot.texts import render, t
-from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, ctx, media, texts
+from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, ctx, media, recorded, texts
 
 BAD_KEY = "chv_8_" + "z" * 128
 
@@ -226,19 +226,19 @@ async def test_mirror_bad_argument(commands):
 async def test_history_in_private_lists_delete_links(commands, service, store):
     """/history in private shows the uploads with their delete links, to the user only."""
     await store.keys.link(ALICE, KEY)
-    result = await service.upload(media(filename="cat.png"))
+    record = await recorded(service, store, media(filename="cat.png"))
     (reply,) = await commands.history(ctx())
     assert reply.visibility is Visibility.USER_ONLY
     assert reply.secret
-    assert result.upload is not None
-    assert result.upload.delete_url in text(reply)
-    assert reply.buttons[0].action == f"del:{result.upload.id}"
+    assert record.delete_url is not None
+    assert record.delete_url in text(reply)
+    assert reply.buttons[0].action == f"del:{record.id}"
 
 
 async def test_history_in_a_group_goes_private(commands, service, store):
     """/history in a group is sent to the user privately; the group only hears that."""
     await store.keys.link(ALICE, KEY)
-    await service.upload(media())
+    await recorded(service, store, media())
     secret, public = await commands.history(ctx(chat=GROUP))
     assert secret.visibility is Visibility.PRIVATE_TO_USER
     assert public.visibility is Visibility.PUBLIC
@@ -250,7 +250,7 @@ async def test_history_says_which_links_the_host_did_not_give(commands, service,
     button."""
     await store.keys.link(ALICE, KEY)
     chevereto.urls_next({"url_viewer": "javascript:x", "url_short": "data:,x", "delete_url": ""})
-    await service.upload(media(filename="cat.png"))
+    await recorded(service, store, media(filename="cat.png"))
     (reply,) = await commands.history(ctx())
     assert text(reply).splitlines()[1:] == [
         "1. cat.png",
@@ -269,9 +269,8 @@ async def test_history_empty(commands):
 async def test_delete_flow(commands, service, store, chevereto):
     """Delete asks first; only the uploader can confirm; then the host deletes the file."""
     await store.keys.link(ALICE, KEY)
-    result = await service.upload(media(filename="cat.png"))
-    assert result.upload is not None
-    number = result.upload.id
+    record = await recorded(service, store, media(filename="cat.png"))
+    number = record.id
     ask = await commands.action(ctx(), f"del:{number}")
     assert "cannot be undone" in text(ask)
     assert [b.action for b in ask.buttons] == [f"delok:{number}", f"delno:{number}"]
@@ -279,7 +278,8 @@ async def test_delete_flow(commands, service, store, chevereto):
     assert chevereto.deleted == set()
     assert "Nothing" in text(await commands.action(ctx(), f"delno:{number}"))
     assert "deleted" in text(await commands.action(ctx(), f"delok:{number}"))
-    assert chevereto.deleted == {result.upload.url_viewer.rsplit("/", 1)[-1]}
+    assert record.url_viewer is not None
+    assert chevereto.deleted == {record.url_viewer.rsplit("/", 1)[-1]}
     assert await store.uploads.history(ALICE) == []
     assert "already deleted" in text(await commands.action(ctx(), f"delok:{number}"))
 
@@ -289,10 +289,9 @@ async def test_deleting_without_a_delete_link_says_so(commands, service, store, 
     cannot delete it, and sends nothing to the host."""
     await store.keys.link(ALICE, KEY)
     chevereto.urls_next({"delete_url": "javascript:x"})
-    result = await service.upload(media(filename="cat.png"))
-    assert result.upload is not None
+    record = await recorded(service, store, media(filename="cat.png"))
     before = len(chevereto.requests)
-    reply = await commands.action(ctx(), f"delok:{result.upload.id}")
+    reply = await commands.action(ctx(), f"delok:{record.id}")
     assert text(reply).startswith("The host gave no delete link for cat.png")
     assert len(chevereto.requests) == before
 
@@ -311,7 +310,7 @@ async def test_deliver_falls_back_when_private_fails():
         sent.append(reply)
         return reply.visibility is not Visibility.PRIVATE_TO_USER
 
-    await deliver([Reply(t("history.empty"), visibility=Visibility.PRIVATE_TO_USER)], send)
+    await send_in_order([Reply(t("history.empty"), visibility=Visibility.PRIVATE_TO_USER)], send)
     assert [r.text.key for r in sent] == ["history.empty", "upload.dm_closed"]
 
 

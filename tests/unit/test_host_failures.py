@@ -21,7 +21,7 @@ from bot.errors import (
     ProxyRefusedSize,
     Redirected,
 )
-from bot.jobs.state import retry_note
+from bot.jobs.status import retry_note
 from bot.ops.monitor import host_error_kind
 from bot.texts import error_text, render
 from tests.conftest import KEY

@@ -173,10 +173,10 @@ async def test_a_broken_handler_is_retried_then_answered(runner, store):
     handler = RecordingHandler({"a.png": probe_png()})
     real_deliver = handler.deliver
 
-    async def broken(job, reply):
+    async def broken(job, reply, status):
         if reply.text.key != "error.unexpected":
             raise RuntimeError("adapter bug")
-        return await real_deliver(job, reply)
+        return await real_deliver(job, reply, status)
 
     handler.deliver = broken
     runner.register("telegram", handler)

@@ -11,8 +11,9 @@ import pytest
 
 from bot.chevereto import CheveretoClient
 from bot.chevereto.probe import probe_png
+from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
-from bot.jobs.state import PROGRESS_EVERY_S, STATUS_AFTER_S
+from bot.jobs.status import PROGRESS_EVERY_S, STATUS_AFTER_S
 from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
 from bot.texts import render
@@ -34,7 +35,7 @@ async def patient_runner(store, chevereto, temp_dir) -> AsyncIterator[JobRunner]
             store,
             limit_mb=LIMITS_MB.__getitem__,
             temp_dir=temp_dir,
-            concurrency=4,
+            lanes=Lanes.of(4, 4, 2),
             monitor=Monitor(store),
         )
         yield JobRunner(store, service, Tuning(poll_s=0.05, album_window=timedelta(seconds=0.5)))
@@ -69,8 +70,7 @@ async def test_a_big_file_done_within_2_s_shows_no_status(runner, store, chevere
         (answer,) = await handler.wait_for_replies(1)
     assert time.monotonic() - started < STATUS_AFTER_S  # else this test proves nothing
     assert handler.progress_shown == []
-    ((job, _),) = handler.sent
-    assert job.answer.status is None
+    assert handler.statuses == [None]
     assert "/image/" in render(answer.text, "en")
 
 
@@ -96,8 +96,7 @@ async def test_a_slow_upload_shows_its_progress_then_the_answer_replaces_it(
     gaps = [b - a for a, b in zip(handler.progress_at, handler.progress_at[1:], strict=False)]
     assert all(gap >= PROGRESS_EVERY_S * 0.9 for gap in gaps), gaps
     assert handler.status_given == [None] + ["status-1"] * (len(shown) - 1)  # one message
-    ((job, _),) = handler.sent
-    assert job.answer.status == "status-1"
+    assert handler.statuses == ["status-1"]
     assert "/delete/" in render(answer.text, "en")
 
 
@@ -112,5 +111,4 @@ async def test_a_percentage_that_stays_is_shown_once(patient_runner, store, chev
         await patient_runner.submit(JobSpec(ALICE, PRIVATE, "en", (file("a.png"),)))
         await handler.wait_for_replies(1, timeout=30)
     assert percents(handler) == [99]
-    ((job, _),) = handler.sent
-    assert job.answer.status == "status-1"
+    assert handler.statuses == ["status-1"]

@@ -5,13 +5,14 @@ import asyncio
 import pytest
 
 from bot.crypto import Vault
-from bot.domain import Outcome
 from bot.errors import QuotaReached, UploadsDisabled
 from bot.intake import Intake
+from bot.jobs.lanes import Lanes
 from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
 from bot.store import Store
 from bot.texts import render
+from bot.upload.outcomes import AlreadyThere, Failed, Uploaded
 from bot.upload.service import UploadService
 from tests.conftest import ALICE, BOB, GROUP, KEY, LIMITS_MB, OTHER_KEY, PRIVATE, SECRET, media
 from tests.support.job_handler import file
@@ -26,7 +27,7 @@ def shared(client, store, temp_dir):
         store,
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=4,
+        lanes=Lanes.of(4, 4, 2),
         monitor=Monitor(store),
         default_key=OTHER_KEY,
         shared_key_daily_limit=3,
@@ -36,12 +37,13 @@ def shared(client, store, temp_dir):
 async def test_the_default_key_is_limited_per_user_and_day(shared, store, chevereto):
     """Three uploads with the shared key, then the fourth is refused and not sent."""
     for _ in range(3):
-        assert (await shared.upload(media())).outcome is Outcome.UPLOADED
-    with pytest.raises(QuotaReached):
-        await shared.upload(media())
+        assert isinstance(await shared.upload(media()), Uploaded)
+    refused = await shared.upload(media())
+    assert isinstance(refused, Failed)
+    assert isinstance(refused.error, QuotaReached)
     assert len(chevereto.upload_requests) == 3
     assert await store.quota.used(ALICE) == 3
-    assert (await shared.upload(media(user=BOB))).outcome is Outcome.UPLOADED
+    assert isinstance(await shared.upload(media(user=BOB)), Uploaded)
 
 
 async def test_the_users_own_key_is_never_limited(shared, store, chevereto):
@@ -56,13 +58,14 @@ async def test_the_users_own_key_is_never_limited(shared, store, chevereto):
 async def test_an_upload_that_did_not_happen_is_given_back(shared, store, chevereto):
     """A failed upload and a duplicate do not use the quota."""
     chevereto.api_enabled = False
-    with pytest.raises(UploadsDisabled):
-        await shared.upload(media())
+    refused = await shared.upload(media())
+    assert isinstance(refused, Failed)
+    assert isinstance(refused.error, UploadsDisabled)
     assert await store.quota.used(ALICE) == 0
     chevereto.api_enabled = True
     same = media()
     await shared.upload(same)
-    assert (await shared.upload(same)).outcome is Outcome.DUPLICATE
+    assert isinstance(await shared.upload(same), AlreadyThere)
     assert await store.quota.used(ALICE) == 1
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from bot.chevereto import CheveretoClient
 from bot.chevereto.probe import probe_png
 from bot.crypto import Vault
+from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
 from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
@@ -144,7 +145,7 @@ async def test_a_database_restart_makes_no_job_run_twice(
         store,
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=4,
+        lanes=Lanes.of(4, 4, 2),
         monitor=Monitor(store),
     )
     stores = [store, Store(database, Vault(SECRET))]

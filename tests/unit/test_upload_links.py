@@ -15,7 +15,6 @@ from datetime import timedelta
 import pytest
 
 from bot.chevereto.probe import probe_png
-from bot.domain import Outcome
 from bot.errors import (
     AddressRefused,
     HostUnavailable,
@@ -25,15 +24,17 @@ from bot.errors import (
     NotALink,
 )
 from bot.intake import Intake
+from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
-from bot.jobs.state import retry_note
+from bot.jobs.status import retry_note
 from bot.links.fetcher import LinkFetcher
 from bot.ops.monitor import Monitor
-from bot.payloads import FileRef, IncomingMedia, JobSpec
+from bot.payloads import FileRef, IncomingMedia, JobSpec, spec_of, spec_to_json
 from bot.texts import render
 from bot.tuning import Tuning
+from bot.upload.outcomes import Uploaded
 from bot.upload.service import UploadService
-from tests.conftest import ALICE, BOB, GROUP, KEY, LIMITS_MB, PRIVATE
+from tests.conftest import ALICE, BOB, GROUP, KEY, LIMITS_MB, PRIVATE, failed_with
 from tests.support.fakes.link_site import PAGE, SECRET_QUERY, LinkSite, watch_connections
 from tests.support.job_handler import RecordingHandler
 from tests.support.jobs import running, unfinished_jobs
@@ -73,7 +74,7 @@ def links(client, store, temp_dir) -> UploadService:
         store,
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=2,
+        lanes=Lanes.of(2, 4, 2),
         monitor=Monitor(store),
         links=fetcher(),
     )
@@ -95,16 +96,16 @@ def host_saw_no_link(chevereto, url: str) -> bool:
     return all(url not in s and SECRET_QUERY not in s for s in seen)
 
 
-async def test_a_link_with_its_size_goes_through_the_pipe(links, store, chevereto, site):
-    """A file whose server says its size: the host stores those very bytes, under the name and
-    type its bytes and its link give, and the history keeps that name."""
+async def test_a_link_is_fetched_then_sent_as_its_bytes_say(links, store, chevereto, site):
+    """A file whose server says its size and another type: the host stores those very bytes,
+    under the name and type its bytes and its link give."""
     await store.keys.link(ALICE, KEY)
     png = probe_png()
     url = site.serve("/pics/holiday.jpeg", png, "text/plain")
 
-    result = await links.upload(linked(url))
+    outcome = await links.upload(linked(url))
 
-    assert result.outcome is Outcome.UPLOADED
+    assert isinstance(outcome, Uploaded)
     (image,) = chevereto.images.values()
     assert image.path.read_bytes() == png
     (request,) = chevereto.upload_requests
@@ -113,8 +114,7 @@ async def test_a_link_with_its_size_goes_through_the_pipe(links, store, cheveret
         "image/png",
         len(png),
     )
-    assert [u.filename for u in await store.uploads.history(ALICE)] == ["holiday.png"]
-    assert result.filename == "holiday.png"
+    assert outcome.filename == "holiday.png"
     assert host_saw_no_link(chevereto, url)
 
 
@@ -127,9 +127,9 @@ async def test_a_link_without_its_size_is_fetched_to_disk_first(
     png = probe_png()
     url = site.stream("/cat", png)
 
-    result = await links.upload(linked(url))
+    outcome = await links.upload(linked(url))
 
-    assert result.outcome is Outcome.UPLOADED
+    assert isinstance(outcome, Uploaded)
     (image,) = chevereto.images.values()
     assert image.path.read_bytes() == png
     assert chevereto.upload_requests[0].file_name == "cat.png"
@@ -141,15 +141,11 @@ async def test_a_page_is_refused_and_nothing_is_sent(links, store, chevereto, si
     await store.keys.link(ALICE, KEY)
     url = site.serve("/gallery", PAGE, "text/html")
 
-    result = await links.upload_item(linked(url))
+    outcome = failed_with(await links.upload(linked(url)), LinkIsPage)
 
-    assert result.outcome is Outcome.FAILED
-    assert result.reason is not None
-    assert render(result.reason, "en") == "That link is a page, not an image or a video."
-    assert not result.transient
+    assert render(outcome.reason, "en") == "That link is a page, not an image or a video."
+    assert not outcome.passing
     assert chevereto.upload_requests == []
-    with pytest.raises(LinkIsPage):
-        await links.upload(linked(url))
 
 
 async def test_a_file_over_max_upload_mb_is_cut(links, store, chevereto, site, temp_dir):
@@ -158,10 +154,9 @@ async def test_a_file_over_max_upload_mb_is_cut(links, store, chevereto, site, t
     await store.keys.link(ALICE, KEY)
     url = site.stream("/big.png", probe_png() + b"\0" * (2 * MB))
 
-    with pytest.raises(MediaTooLarge) as caught:
-        await links.upload(linked(url))
+    outcome = failed_with(await links.upload(linked(url)), MediaTooLarge)
 
-    assert caught.value.limit_mb == 1
+    assert outcome.error.limit_mb == 1  # type: ignore[attr-defined]
     assert chevereto.images == {}
     assert list(temp_dir.iterdir()) == []
 
@@ -173,8 +168,7 @@ async def test_a_refused_address_is_refused_before_connecting(
     machine) is refused as not fetched; no connection is attempted."""
     await store.keys.link(ALICE, KEY)
 
-    with pytest.raises(AddressRefused):
-        await links.upload(linked(f"http://127.0.0.2:{site.port}/x.png"))
+    failed_with(await links.upload(linked(f"http://127.0.0.2:{site.port}/x.png")), AddressRefused)
 
     assert connections == []
     assert chevereto.upload_requests == []
@@ -188,13 +182,12 @@ async def test_loopback_is_refused_by_default(client, store, temp_dir, chevereto
         store,
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=1,
+        lanes=Lanes.of(1, 4, 2),
         monitor=Monitor(store),
     )
     url = site.serve("/a.png", probe_png())
 
-    with pytest.raises(AddressRefused):
-        await service.upload(linked(url))
+    failed_with(await service.upload(linked(url)), AddressRefused)
 
     assert site.seen == []
 
@@ -203,14 +196,12 @@ async def test_an_unreachable_link_passes_and_says_it_will_try_again(links, stor
     """A server that does not answer is a failure that passes; its retry note names the link."""
     await store.keys.link(ALICE, KEY)
 
-    result = await links.upload_item(linked(f"http://127.0.0.1:{unused_port}/a.png"))
+    outcome = await links.upload(linked(f"http://127.0.0.1:{unused_port}/a.png"))
 
-    assert result.transient
-    assert result.reason is not None
-    note = render(retry_note(result.reason, 5, 2, 3), "en")
+    failed = failed_with(outcome, LinkUnreachable)
+    assert failed.passing
+    note = render(retry_note(failed.reason, 5, 2, 3), "en")
     assert note.startswith("The server of that link is not answering; trying again in 5 s")
-    with pytest.raises(LinkUnreachable):
-        await links.upload(linked(f"http://127.0.0.1:{unused_port}/a.png"))
 
 
 async def test_a_retry_sends_the_kept_file_without_fetching_again(
@@ -224,15 +215,12 @@ async def test_a_retry_sends_the_kept_file_without_fetching_again(
     chevereto.fail_next(503)  # an upload is not tried again at once: the job does it later
     media = linked(url, spool="job-7-0")
 
-    with pytest.raises(HostUnavailable):
-        await links.upload(media)
+    failed_with(await links.upload(media), HostUnavailable)
     assert (temp_dir / "job-7-0").read_bytes() == png
     kept = json.loads((temp_dir / "job-7-0.name").read_text())
     assert kept == {"filename": "sunset.png", "content_type": "image/png"}
 
-    result = await links.upload(media)
-
-    assert result.outcome is Outcome.UPLOADED
+    assert isinstance(await links.upload(media), Uploaded)
     assert len(site.seen) == 1
     assert (chevereto.upload_requests[-1].file_name, chevereto.upload_requests[-1].file_type) == (
         "sunset.png",
@@ -251,11 +239,10 @@ async def test_only_a_link_is_accepted(links):
 
 
 def test_a_link_survives_its_job_being_stored():
-    """A link item goes to JSON and back; a stored item from before links loads as a file."""
+    """A link item goes to JSON and back, and its link stays out of its repr."""
     item = FileRef.of_link("https://example.com/a.png?x=1")
-    assert FileRef.from_json(item.to_json()) == item
-    old = {"filename": "a.png", "content_type": "image/png", "size": 3, "locator": "id"}
-    assert FileRef.from_json(old) == FileRef("a.png", "image/png", 3, "id")
+    spec = JobSpec(ALICE, PRIVATE, "en", (item,))
+    assert spec_of(spec_to_json(spec)).items == (item,)
     assert "example.com" not in repr(item)
 
 

@@ -1,4 +1,5 @@
-"""The upload service checks, picks the key and options, streams via disk, and records."""
+"""The upload service checks, picks the key and options, streams via disk, and says what became
+of each file: uploaded, already on the host, or a typed failure. It records nothing."""
 
 import asyncio
 from dataclasses import replace
@@ -6,31 +7,45 @@ from dataclasses import replace
 import pytest
 
 from bot.chevereto.probe import probe_png
-from bot.domain import ChatKind, ChatRef, MediaKind, Outcome, UploadOptions, UserRef
+from bot.domain import ChatKind, ChatRef, MediaKind, UploadOptions, UserRef
 from bot.errors import KeyRejected, MediaTooLarge, NotLinked, SizeMismatch, UnsupportedMedia
+from bot.jobs.lanes import Lanes
 from bot.ops.monitor import Monitor
 from bot.texts import error_text
+from bot.upload.outcomes import AlreadyThere, Failed, Uploaded
+from bot.upload.progress import Transfer
 from bot.upload.service import UploadService
-from tests.conftest import ADMIN_KEY, ALICE, BOB, GROUP, KEY, LIMITS_MB, OTHER_KEY, media
+from tests.conftest import (
+    ADMIN_KEY,
+    ALICE,
+    BOB,
+    GROUP,
+    KEY,
+    LIMITS_MB,
+    OTHER_KEY,
+    failed_with,
+    media,
+)
 from tests.support.waiting import eventually
 
 MB = 1024 * 1024
 
 
 async def test_upload_answers_the_hosts_links(service, store, chevereto):
-    """A photo is uploaded with the user's key; its links are returned and kept in history."""
+    """A photo is uploaded with the user's key and its links returned; nothing is recorded (the
+    caller keeps the outcome)."""
     await store.keys.link(ALICE, KEY)
-    result = await service.upload(media())
-    assert result.outcome is Outcome.UPLOADED
-    assert result.upload is not None
-    assert result.upload.url_viewer.startswith(chevereto.url + "/image/")
-    history = await store.uploads.history(ALICE)
-    assert history == [result.upload]
+    outcome = await service.upload(media())
+    assert isinstance(outcome, Uploaded)
+    assert outcome.image.url_viewer is not None
+    assert outcome.image.url_viewer.startswith(chevereto.url + "/image/")
+    assert outcome.size > 0
+    assert await store.uploads.history(ALICE) == []
     assert chevereto.upload_requests[0].headers["x-api-key"] == KEY
 
 
 async def test_too_large_is_refused_before_download(service, store, chevereto):
-    """A declared size over the limit raises MediaTooLarge; nothing is fetched or sent."""
+    """A declared size over the limit fails with MediaTooLarge; nothing is fetched or sent."""
     await store.keys.link(ALICE, KEY)
     fetched = []
 
@@ -38,9 +53,8 @@ async def test_too_large_is_refused_before_download(service, store, chevereto):
         fetched.append(True)
         yield b""
 
-    with pytest.raises(MediaTooLarge) as caught:
-        await service.upload(media(kind=MediaKind.VIDEO, size=21 * MB, fetch=fetch))
-    assert caught.value.limit_mb == 20
+    outcome = await service.upload(media(kind=MediaKind.VIDEO, size=21 * MB, fetch=fetch))
+    assert failed_with(outcome, MediaTooLarge).error.limit_mb == 20  # type: ignore[attr-defined]
     assert fetched == []
     assert chevereto.upload_requests == []
 
@@ -50,10 +64,9 @@ async def test_discord_has_its_own_limit(service, store, chevereto):
     user = UserRef("discord", "9")
     chat = ChatRef("discord", "9", ChatKind.PRIVATE)
     await store.keys.link(user, KEY)
-    with pytest.raises(MediaTooLarge) as caught:
-        await service.upload(media(user=user, chat=chat, size=51 * MB))
-    assert caught.value.limit_mb == 50
-    assert (await service.upload(media(user=user, chat=chat))).outcome is Outcome.UPLOADED
+    outcome = await service.upload(media(user=user, chat=chat, size=51 * MB))
+    assert failed_with(outcome, MediaTooLarge).error.limit_mb == 50  # type: ignore[attr-defined]
+    assert isinstance(await service.upload(media(user=user, chat=chat)), Uploaded)
 
 
 @pytest.mark.parametrize("declared", [10, 19 * MB, 20 * MB])
@@ -61,8 +74,8 @@ async def test_a_declared_size_that_lies_is_refused(service, store, chevereto, t
     """A file longer or shorter than the platform declared is never sent with a wrong length:
     the upload is cut, the host stores nothing, the temp file is removed."""
     await store.keys.link(ALICE, KEY)
-    with pytest.raises(SizeMismatch):
-        await service.upload(media(b"\x89PNG" + b"0" * (20 * MB - 100), size=declared))
+    outcome = await service.upload(media(b"\x89PNG" + b"0" * (20 * MB - 100), size=declared))
+    failed_with(outcome, SizeMismatch)
     assert chevereto.images == {}
     assert list(temp_dir.iterdir()) == []
 
@@ -71,23 +84,22 @@ async def test_a_file_past_the_limit_is_cut_while_it_streams(service, store, che
     """A platform that says nothing of the size is cut at the limit as the bytes come."""
     await store.keys.link(ALICE, KEY)
     big = media(b"\x89PNG" + b"0" * (21 * MB))
-    with pytest.raises(MediaTooLarge):
-        await service.upload(replace(big, file=replace(big.file, size=None)))
+    outcome = await service.upload(replace(big, file=replace(big.file, size=None)))
+    failed_with(outcome, MediaTooLarge)
     assert chevereto.upload_requests == []
     assert list(temp_dir.iterdir()) == []
 
 
 async def test_not_media_is_refused(service, store, chevereto):
-    """A file that is neither image nor video raises UnsupportedMedia before anything else."""
-    with pytest.raises(UnsupportedMedia):
-        await service.upload(media(b"%PDF", kind=None, content_type="application/pdf"))
+    """A file that is neither image nor video fails with UnsupportedMedia before anything else."""
+    outcome = await service.upload(media(b"%PDF", kind=None, content_type="application/pdf"))
+    failed_with(outcome, UnsupportedMedia)
     assert chevereto.requests == []
 
 
 async def test_no_key_is_not_linked(service, chevereto):
-    """With no key of the user's, no mirror and no default key, the upload raises NotLinked."""
-    with pytest.raises(NotLinked):
-        await service.upload(media())
+    """With no key of the user's, no mirror and no default key, the upload fails: NotLinked."""
+    failed_with(await service.upload(media()), NotLinked)
     assert chevereto.requests == []
 
 
@@ -99,7 +111,7 @@ async def test_default_key_serves_users_without_one(client, store, temp_dir, che
         monitor=Monitor(store),
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=1,
+        lanes=Lanes.of(1, 4, 2),
         default_key=OTHER_KEY,
     )
     await service.upload(media())
@@ -114,7 +126,7 @@ async def test_own_key_beats_default(client, store, temp_dir, chevereto):
         monitor=Monitor(store),
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=1,
+        lanes=Lanes.of(1, 4, 2),
         default_key=OTHER_KEY,
     )
     await store.keys.link(ALICE, KEY)
@@ -144,8 +156,7 @@ async def test_unmirrored_group_does_not_borrow_a_key(service, store):
     await store.keys.link(BOB, ADMIN_KEY)
     await store.chats.set_mirror(GROUP, True, BOB)
     await store.chats.set_mirror(GROUP, False, BOB)
-    with pytest.raises(NotLinked):
-        await service.upload(media(chat=GROUP))
+    failed_with(await service.upload(media(chat=GROUP)), NotLinked)
 
 
 async def test_options_merge_defaults_caption_and_overrides(service, store, chevereto):
@@ -177,8 +188,8 @@ async def test_duplicate_is_a_result_not_an_error(service, store):
     """The same bytes twice: the second is "already on the host"."""
     await store.keys.link(ALICE, KEY)
     data = probe_png()
-    assert (await service.upload(media(data))).outcome is Outcome.UPLOADED
-    assert (await service.upload(media(data))).outcome is Outcome.DUPLICATE
+    assert isinstance(await service.upload(media(data)), Uploaded)
+    assert isinstance(await service.upload(media(data)), AlreadyThere)
 
 
 async def test_temp_file_is_removed_after_success_and_failure(service, store, chevereto, temp_dir):
@@ -186,8 +197,7 @@ async def test_temp_file_is_removed_after_success_and_failure(service, store, ch
     await store.keys.link(ALICE, KEY)
     await service.upload(media())
     await store.keys.link(ALICE, "chv_9_" + "x" * 128)
-    with pytest.raises(KeyRejected):
-        await service.upload(media())
+    failed_with(await service.upload(media()), KeyRejected)
     assert list(temp_dir.iterdir()) == []
 
 
@@ -199,24 +209,26 @@ async def test_failed_fetch_leaves_no_temp_file(service, store, temp_dir):
         yield b"partial"
         raise ConnectionError("platform went away")
 
-    result = await service.upload_item(media(fetch=broken))
-    assert result.outcome is Outcome.FAILED
+    outcome = await service.upload(media(fetch=broken))
+    failed_with(outcome, ConnectionError)
     assert list(temp_dir.iterdir()) == []
 
 
-async def test_progress_is_reported(service, store):
-    """Progress callbacks count up to the whole body."""
+async def test_progress_is_kept_in_the_transfer(service, store):
+    """The transfer the caller hands in says how much of the body went: all of it at the end,
+    and never less than an earlier reading (read while the upload runs)."""
     await store.keys.link(ALICE, KEY)
-    seen: list[tuple[int, int]] = []
-
-    async def progress(sent, total):
-        seen.append((sent, total))
-
+    transfer = Transfer()
+    readings: list[int] = []
     big = probe_png() + b"\0" * (3 * MB)
-    await service.upload(media(big), progress)
-    assert seen
-    assert seen[-1][0] == seen[-1][1]
-    assert [s for s, _ in seen] == sorted(s for s, _ in seen)
+    upload = asyncio.create_task(service.upload(media(big), transfer))
+    while not upload.done():
+        readings.append(transfer.sent)
+        await asyncio.sleep(0)
+    assert isinstance(upload.result(), Uploaded)
+    assert transfer.sent == transfer.total > len(big)
+    assert readings == sorted(readings)
+    assert any(0 < reading < transfer.total for reading in readings)
 
 
 async def test_uploads_in_flight_are_capped(client, store, temp_dir):
@@ -227,7 +239,7 @@ async def test_uploads_in_flight_are_capped(client, store, temp_dir):
         monitor=Monitor(store),
         limit_mb=LIMITS_MB.__getitem__,
         temp_dir=temp_dir,
-        concurrency=2,
+        lanes=Lanes.of(2, 4, 2),
     )
     await store.keys.link(ALICE, KEY)
     started, gate = [], asyncio.Event()
@@ -246,12 +258,13 @@ async def test_uploads_in_flight_are_capped(client, store, temp_dir):
     await asyncio.sleep(0.2)
     assert len(started) == 2
     gate.set()
-    results = await asyncio.gather(*tasks)
-    assert all(r.outcome is Outcome.UPLOADED for r in results)
+    outcomes = await asyncio.gather(*tasks)
+    assert all(isinstance(outcome, Uploaded) for outcome in outcomes)
 
 
-async def test_each_file_gets_one_result(service, store, chevereto):
-    """An album's files each come back as a result: uploaded, duplicate and failed, each said."""
+async def test_each_file_gets_one_outcome(service, store, chevereto):
+    """An album's files each come back as an outcome: uploaded, already there and failed, each
+    saying why, none of them a failure that passes."""
     await store.keys.link(ALICE, KEY)
     data = probe_png()
     await service.upload(media(data))
@@ -261,13 +274,9 @@ async def test_each_file_gets_one_result(service, store, chevereto):
         media(b"not an image", filename="junk.png"),
         media(b"%PDF", kind=None, filename="doc.pdf", content_type="application/pdf"),
     ]
-    results = [await service.upload_item(one) for one in batch]
-    assert [r.filename for r in results] == ["new.png", "again.png", "junk.png", "doc.pdf"]
-    assert [r.outcome for r in results] == [
-        Outcome.UPLOADED,
-        Outcome.DUPLICATE,
-        Outcome.FAILED,
-        Outcome.FAILED,
-    ]
-    assert results[3].reason == error_text(UnsupportedMedia("application/pdf"))
-    assert not any(result.transient for result in results)
+    outcomes = [await service.upload(one) for one in batch]
+    assert [o.filename for o in outcomes] == ["new.png", "again.png", "junk.png", "doc.pdf"]
+    assert [type(o) for o in outcomes] == [Uploaded, AlreadyThere, Failed, Failed]
+    failed = [o for o in outcomes if isinstance(o, Failed)]
+    assert failed[1].reason == error_text(UnsupportedMedia("application/pdf"))
+    assert not any(o.passing for o in failed)

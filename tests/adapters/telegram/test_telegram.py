@@ -10,7 +10,7 @@ import pytest
 
 from adapters.telegram.outbound import MESSAGE_MAX
 from bot.chevereto.probe import probe_png
-from bot.jobs.state import STATUS_AFTER_S
+from bot.jobs.status import STATUS_AFTER_S
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN
 from tests.support.running import QUICK, running

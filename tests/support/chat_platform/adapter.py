@@ -60,11 +60,11 @@ class ChatAdapter:
     def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
         return download(self._http, ref)
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
-        return await self._outbound.deliver(job, reply)
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
+        return await self._outbound.deliver(job, reply, status)
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
-        return await self._outbound.progress(job, text)
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
+        return await self._outbound.progress(job, text, status)
 
     async def run(self) -> None:
         """Polls until cancelled, then closes the HTTP client (the job runner stopped first)."""

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from bot.app import Core
-from bot.commands import Context, deliver
+from bot.commands import Context, send_in_order
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
 from bot.payloads import AnswerTarget, JobSpec
@@ -90,7 +90,7 @@ class Inbound:
             return await self._outbound.send(reply, where, ctx.language)
 
         try:
-            await deliver(replies, send)
+            await send_in_order(replies, send)
         except httpx.HTTPError as error:  # a lost answer must not stop the polling
             log.warning("could not send a reply: %s", type(error).__name__)
 

@@ -61,8 +61,8 @@ def _message(reply: Reply, language: Language) -> dict[str, Any]:
 
 
 class Outbound:
-    """Sends replies; a job's one status message (its id in ``job.answer.status``, which the
-    core keeps in the job) is edited rather than sent again."""
+    """Sends replies; a job's one status message (its id, ``status``, which the core keeps in
+    the job) is edited rather than sent again."""
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
@@ -80,14 +80,13 @@ class Outbound:
         response.raise_for_status()
         return True
 
-    async def deliver(self, job: JobSpec, reply: Reply) -> bool:
+    async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
         """A job's reply; one for the job's own chat (in a private chat, the one answer with
         its delete link, previews off) replaces the status message when there is one (one
         that is gone is replaced by a new message)."""
         where = Where.of_job(job)
         in_place = where.private or not for_user_alone(reply)
-        status = job.answer.status if in_place else None
-        if status is not None:
+        if in_place and status is not None:
             edited = await self._http.post(
                 f"/messages/{status}/edit", json=_message(reply, job.language)
             )
@@ -95,11 +94,10 @@ class Outbound:
                 return True
         return await self.send(reply, where, job.language)
 
-    async def progress(self, job: JobSpec, text: Text) -> str | None:
+    async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
         """Edits the job's status message, or sends one (one that is gone, anew); its id."""
         where = Where.of_job(job)
         shown = {"text": render(text, job.language), "previews": False}
-        status = job.answer.status
         if status is not None:
             edited = await self._http.post(f"/messages/{status}/edit", json=shown)
             if edited.status_code != 404:
