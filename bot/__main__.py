@@ -15,7 +15,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import Core
 from bot.chevereto.check import report_site
 from bot.errors import StartupFailed
-from bot.ops.health import HealthServer
 from bot.platform import PlatformSettings
 from bot.platform.registry import installed
 from bot.settings import Settings, describe_error
@@ -50,6 +49,10 @@ async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> No
             )
             running = [group.create_task(a.run(), name=a.name) for a in adapters]
             if settings.health_listen:  # stops with the platforms
+                # Imported here: aiohttp's web server adds up to a quarter second to start-up,
+                # paid only by a bot that serves /healthz.
+                from bot.ops.health import HealthServer  # noqa: PLC0415
+
                 health = HealthServer(core, settings.health_listen)
                 running.append(group.create_task(health.run(), name="health"))
             jobs = group.create_task(core.runner.run(), name="jobs")

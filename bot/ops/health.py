@@ -1,28 +1,34 @@
 """``/healthz`` and ``/metrics`` over HTTP (``HEALTH_LISTEN``): a container's probe and
 Prometheus' scrape.
 
-A small HTTP/1.1 server on asyncio streams, since the core may not import aiohttp and two
-GET routes need no framework. It is built to cost little whoever calls it: one request per
-connection (``Connection: close``), the request head capped in size and read under a
-deadline, every connection under a deadline of its own, a cap on open connections, and one
-database check at a time however many probes arrive. Nothing of a request is logged.
+aiohttp's low-level web server parses HTTP, so no request line or header is parsed here. It is
+set up to cost little whoever calls it: one request per connection (``Connection: close``), the
+request head capped in size, a connection that has not sent a whole head within
+``HEAD_TIMEOUT_S`` of opening closed unanswered, and one database check at a time however many
+probes arrive. Nothing of a request is logged.
+
+Open connections are not capped: aiohttp has no such limit (``TCPSite``'s backlog only queues
+connections not yet accepted), and a cap closes the next caller, the probe included, which let
+idle connections hold /healthz. The head deadline bounds how long each one stays instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
+from aiohttp import web
+from aiohttp.http import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.errors import StartupFailed
 from bot.store import database_unavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from bot.app import Core
 
 log = logging.getLogger(__name__)
@@ -30,55 +36,34 @@ log = logging.getLogger(__name__)
 DATABASE_TIMEOUT_S = 2.0
 """How long /healthz waits for the database: under the Docker HEALTHCHECK's 3 s."""
 HEAD_TIMEOUT_S = 5.0
-"""How long a client may take to send its request line and headers."""
-CONNECTION_TIMEOUT_S = 15.0
-"""The most a connection lives, its answer included: a client that never reads is dropped."""
+"""How long a connection may stay open without a whole request head (aiohttp's keep-alive
+timeout, which runs from the connection's opening): idle or half-sent, it is closed then."""
 LINGER_S = 1.0
-"""How long an answered client has to take the answer and close its side."""
-MAX_HEAD_BYTES = 8192
-"""The request line and headers together; a longer head is answered 431."""
-MAX_HEADER_LINES = 100
-MAX_CONNECTIONS = 32
-"""Connections served at once; one more is closed unanswered."""
+"""How long a request body nobody reads is taken and dropped after the answer: closing with
+unread bytes would reset the connection and could lose the answer on the client's side."""
+STOP_S = 1.0
+"""How long an answer being written may take to finish once the server stops."""
+MAX_LINE_BYTES = 8190
+"""The request line; a longer one is answered 400 (aiohttp's default)."""
+MAX_FIELD_BYTES = 8190
+"""One header line; a longer one is answered 400 (aiohttp's default)."""
+MAX_HEADERS = 32
+"""Header lines in one request: clients that probe or scrape send a handful."""
 TEXT = "text/plain; charset=utf-8"
 METHODS = ("GET", "HEAD")
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One HTTP response; ``head_only`` for HEAD leaves the body out but not its length."""
+class _MalformedRequests(logging.Filter):
+    """Drops aiohttp's report of a request it could not parse: a stranger's bytes, already
+    answered 400, are no fault of the bot's, and no request is logged."""
 
-    status: HTTPStatus
-    body: bytes = b""
-    content_type: str = TEXT
-
-    @classmethod
-    def text(cls, status: HTTPStatus, text: str | None = None) -> Answer:
-        return cls(status, (status.phrase.lower() if text is None else text).encode())
-
-    def encode(self, *, head_only: bool = False) -> bytes:
-        head = [
-            f"HTTP/1.1 {self.status.value} {self.status.phrase}",
-            f"Content-Type: {self.content_type}",
-            f"Content-Length: {len(self.body)}",
-            "Cache-Control: no-store",
-            "Connection: close",
-        ]
-        if self.status is HTTPStatus.METHOD_NOT_ALLOWED:
-            head.append("Allow: " + ", ".join(METHODS))
-        return ("\r\n".join(head) + "\r\n\r\n").encode() + (b"" if head_only else self.body)
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
 
 
-class BadRequest(Exception):
-    """The request cannot be served: answered with ``status``, then the connection closes."""
-
-    def __init__(self, status: HTTPStatus) -> None:
-        super().__init__(status.phrase)
-        self.status = status
-
-
-class ClientGone(Exception):
-    """The client closed the connection before its request was complete."""
+_server_log = log.getChild("server")
+"""aiohttp's own reports on connections, unexpected errors in writing an answer among them."""
+_server_log.addFilter(_MalformedRequests())
 
 
 def listen_address(listen: str) -> tuple[str, int]:
@@ -87,42 +72,10 @@ def listen_address(listen: str) -> tuple[str, int]:
     return host.removeprefix("[").removesuffix("]"), int(port)
 
 
-def request_line(line: bytes) -> tuple[str, str]:
-    """``GET /healthz?x HTTP/1.1`` → (``GET``, ``/healthz``); anything else is a bad request."""
-    parts = line.decode("latin-1").rstrip("\r\n").split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[0].isalpha():
-        raise BadRequest(HTTPStatus.BAD_REQUEST)
-    method, target, _ = parts
-    try:
-        path = urlsplit(target).path
-    except ValueError:
-        raise BadRequest(HTTPStatus.BAD_REQUEST) from None
-    return method, path
-
-
-async def _line(reader: asyncio.StreamReader) -> bytes:
-    try:
-        line = await reader.readline()
-    except ValueError:  # longer than the reader's limit
-        raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE) from None
-    if not line.endswith(b"\n"):
-        raise ClientGone
-    return line
-
-
-async def read_head(reader: asyncio.StreamReader) -> tuple[str, str]:
-    """Reads the request line and the headers (not needed, so only counted) up to the blank
-    line; the method and the path."""
-    first = await _line(reader)
-    size = len(first)
-    for _ in range(MAX_HEADER_LINES):
-        header = await _line(reader)
-        size += len(header)
-        if size > MAX_HEAD_BYTES:
-            break
-        if header in (b"\r\n", b"\n"):
-            return request_line(first)
-    raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+def text(status: HTTPStatus, said: str | None = None) -> web.Response:
+    """A plain-text answer; its status phrase in lower case unless ``said`` is given."""
+    body = status.phrase.lower() if said is None else said
+    return web.Response(status=status, text=body, headers={"Content-Type": TEXT})
 
 
 class HealthServer:
@@ -141,9 +94,8 @@ class HealthServer:
         self._listen = listen
         self._database_timeout = database_timeout
         self._head_timeout = head_timeout
-        self._server: asyncio.Server | None = None
+        self._runner: web.ServerRunner | None = None
         self._port = 0
-        self._open: set[asyncio.Task[Any]] = set()
         self._check: asyncio.Future[bool] | None = None
 
     @property
@@ -154,7 +106,8 @@ class HealthServer:
     @property
     def connections(self) -> int:
         """Connections open now."""
-        return len(self._open)
+        server = None if self._runner is None else self._runner.server
+        return 0 if server is None else len(server.connections)
 
     async def run(self) -> None:
         async with self:
@@ -162,84 +115,66 @@ class HealthServer:
 
     async def __aenter__(self) -> HealthServer:
         host, port = listen_address(self._listen)
+        server = web.Server(
+            self._serve,
+            keepalive_timeout=self._head_timeout,
+            lingering_time=LINGER_S,
+            max_line_size=MAX_LINE_BYTES,
+            max_field_size=MAX_FIELD_BYTES,
+            max_headers=MAX_HEADERS,
+            access_log=None,
+            logger=_server_log,
+        )
+        runner = web.ServerRunner(server, shutdown_timeout=STOP_S)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
         try:
-            self._server = await asyncio.start_server(
-                self._connection, host, port, limit=MAX_HEAD_BYTES
-            )
+            await site.start()
         except OSError as error:
+            await runner.cleanup()
             reason = error.strerror or type(error).__name__
             raise StartupFailed(
                 f"HEALTH_LISTEN={self._listen}: cannot listen there ({reason})"
             ) from None
-        self._port = int(self._server.sockets[0].getsockname()[1])
+        self._runner, self._port = runner, site.port
         log.info("serving /healthz and /metrics on %s", self._listen)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        """Stops listening, then ends every open connection and the check in flight."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        pending: list[asyncio.Future[Any]] = [*self._open]
+        """Ends the check in flight, so no answer waits for it, then stops listening and
+        closes every open connection."""
         if self._check is not None:
-            pending.append(self._check)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+            self._check.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One request, one answer, then the connection closes, whatever the client does."""
-        task = asyncio.current_task()
-        if task is None or len(self._open) >= MAX_CONNECTIONS:
-            writer.transport.abort()
-            return
-        self._open.add(task)
-        try:
-            await self._exchange(reader, writer)
-        except asyncio.CancelledError:  # the server stops. Not raised on: asyncio would log a
-            writer.transport.abort()  # cancelled connection task as an error
-        finally:
-            self._open.discard(task)
+    async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
+        """One answer, then the connection closes: nothing is kept for a client that lingers."""
+        response = await self.answer(request.method, request.path)
+        response.force_close()
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(CONNECTION_TIMEOUT_S):
-                head_only, answer = await self._request(reader)
-                writer.write(answer.encode(head_only=head_only))
-                await writer.drain()
-        except ClientGone:
-            pass
-        except (ConnectionError, TimeoutError):  # what the client did not take is dropped
-            writer.transport.abort()
-            return
-        await _close(reader, writer)
-
-    async def _request(self, reader: asyncio.StreamReader) -> tuple[bool, Answer]:
-        """Whether only the head is wanted (HEAD), and the answer."""
-        try:
-            async with asyncio.timeout(self._head_timeout):
-                method, path = await read_head(reader)
-        except TimeoutError:
-            return False, Answer.text(HTTPStatus.REQUEST_TIMEOUT)
-        except BadRequest as bad:
-            return False, Answer.text(bad.status)
-        return method == "HEAD", await self.answer(method, path)
-
-    async def answer(self, method: str, path: str) -> Answer:
+    async def answer(self, method: str, path: str) -> web.Response:
         """The answer for ``method`` on ``path``; an unexpected error is a 500, logged."""
-        routes = {"/healthz": self.health, "/metrics": self.metrics}
+        routes: dict[str, Callable[[], Awaitable[web.Response]]] = {
+            "/healthz": self.health,
+            "/metrics": self.metrics,
+        }
         route = routes.get(path)
         if route is None:
-            return Answer.text(HTTPStatus.NOT_FOUND)
+            return text(HTTPStatus.NOT_FOUND)
         if method not in METHODS:
-            return Answer.text(HTTPStatus.METHOD_NOT_ALLOWED)
+            refused = text(HTTPStatus.METHOD_NOT_ALLOWED)
+            refused.headers["Allow"] = ", ".join(METHODS)
+            return refused
         try:
             return await route()
         except Exception as error:
             log.warning("%s failed: %s", path, type(error).__name__, exc_info=True)
-            return Answer.text(HTTPStatus.INTERNAL_SERVER_ERROR)
+            return text(HTTPStatus.INTERNAL_SERVER_ERROR)
 
-    async def health(self) -> Answer:
+    async def health(self) -> web.Response:
         """200 ``ok`` when the database answers and every platform is connected; else 503
         with one line per failing part."""
         failing = [] if await self._database_answers() else ["database unavailable"]
@@ -249,10 +184,10 @@ class HealthServer:
             if not platform.connected()
         ]
         if failing:
-            return Answer.text(HTTPStatus.SERVICE_UNAVAILABLE, "\n".join(failing))
-        return Answer.text(HTTPStatus.OK, "ok")
+            return text(HTTPStatus.SERVICE_UNAVAILABLE, "\n".join(failing))
+        return text(HTTPStatus.OK, "ok")
 
-    async def metrics(self) -> Answer:
+    async def metrics(self) -> web.Response:
         """The Prometheus text. With the database away the counters are still served (they
         show the outage), the jobs gauge at its last reading."""
         monitor = self._core.monitor
@@ -264,7 +199,7 @@ class HealthServer:
                 raise
             log.debug("metrics without the jobs gauge: %s", type(error).__name__)
             body = generate_latest(monitor.registry)
-        return Answer(HTTPStatus.OK, body, CONTENT_TYPE_LATEST)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _database_answers(self) -> bool:
         """Whether ``SELECT 1`` answers in time. Probes arriving together share one check,
@@ -281,19 +216,3 @@ class HealthServer:
             log.debug("the database did not answer /healthz: %s", type(error).__name__)
             return False
         return True
-
-
-async def _close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Closes after the answer went out. What the client still sends (the rest of a head
-    too large, a body) is read and dropped until it closes its side, for a while: closing with
-    unread bytes would reset the connection and could lose the answer on the client's side."""
-    try:
-        async with asyncio.timeout(LINGER_S):
-            if writer.can_write_eof():
-                writer.write_eof()
-            while await reader.read(65536):
-                pass
-            writer.close()
-            await writer.wait_closed()
-    except (ConnectionError, TimeoutError):
-        writer.transport.abort()
