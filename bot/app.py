@@ -1,4 +1,5 @@
-"""The core, wired from settings: one store, one host client, the service, the runner, commands.
+"""The core, wired from settings: one store, one host client and its watch, the service, the
+runner, commands.
 
 Platforms plug in with ``connect``: the core learns their size limit, their own
 sentences and how to run their jobs, and names none of them.
@@ -15,8 +16,10 @@ from bot.commands import Commands
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.errors import StartupFailed
 from bot.intake import Intake
+from bot.jobs.outage import HostWatch
 from bot.jobs.runner import JobRunner
 from bot.links.fetcher import LinkFetcher
+from bot.ops.admins import AdminNotices
 from bot.ops.monitor import Monitor
 from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.settings import Settings
@@ -37,6 +40,8 @@ class Core:
     intake: Intake
     monitor: Monitor
     sharing: Sharing
+    watch: HostWatch
+    """The host, up or down; run beside the job runner (``watch.run()``)."""
     platforms: dict[str, Platform] = field(default_factory=dict)
     tuning: Tuning = field(default_factory=Tuning)
     """The timings the core was built with; adapters read ``tuning.reconnect``."""
@@ -81,6 +86,14 @@ class Core:
             return platforms[name].texts
 
         monitor = Monitor(store)
+        watch = HostWatch(
+            client,
+            monitor,
+            tuning,
+            patience=settings.host_outage_patience,
+            site=settings.chevereto_url,
+            notify=AdminNotices(settings.bot_admins, platforms, store).tell,
+        )
         access = Access(settings.allowed_users, settings.allowed_chats, settings.bot_admins)
         service = UploadService(
             client,
@@ -128,6 +141,7 @@ class Core:
             intake,
             monitor,
             sharing,
+            watch,
             platforms,
             tuning,
         )
