@@ -121,6 +121,7 @@ class Core:
             default_key=default_key,
             texts=texts,
             access=access,
+            host_down_since=lambda: watch.down_since,
         )
         intake = Intake(
             store,
