@@ -71,7 +71,7 @@ async def test_an_update_that_cannot_be_parsed_costs_only_itself(bot, telegram, 
     await handled(telegram, photo)
     await eventually(lambda: all_answered(bot))
     assert len([t for t in texts_to(telegram, ALICE_ID) if "/delete/" in t]) == 1
-    assert dropped(bot.ops.monitor, "telegram", "unparsable") == 1
+    assert dropped(bot.monitor, "telegram", "unparsable") == 1
     assert warnings(caplog) == [
         f"telegram: message {garbage} cannot be parsed; skipped (AttributeError)"
     ]
@@ -88,7 +88,7 @@ async def test_an_update_whose_handler_keeps_failing_is_skipped_after_three_trie
     video = telegram.push_update(too_large_video(telegram, telegram.user(ALICE_ID)))
     await handled(telegram, video)
     assert len(sends_to(telegram, ALICE_ID)) == 3
-    assert dropped(bot.ops.monitor, "telegram", "handler_error") == 1
+    assert dropped(bot.monitor, "telegram", "handler_error") == 1
     assert warnings(caplog) == [f"telegram: message {video} failed 3 times; skipped (Forbidden)"]
     assert chevereto.requests == []
 
@@ -102,7 +102,7 @@ async def test_a_command_that_fails_beside_the_poll_is_logged_once(bot, telegram
     help_ = telegram.push_update(
         telegram.message_update(telegram.private_chat(alice), alice, text="/help")
     )
-    await eventually(lambda: dropped(bot.ops.monitor, "telegram", "handler_error") == 1)
+    await eventually(lambda: dropped(bot.monitor, "telegram", "handler_error") == 1)
     assert len(sends_to(telegram, ALICE_ID)) == 1
     assert warnings(caplog) == [
         f"telegram: message {help_} failed after it was acknowledged (Forbidden)"
