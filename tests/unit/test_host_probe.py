@@ -32,3 +32,12 @@ async def test_the_probe_fails_when_nothing_listens(unused_port: int):
     """No connection at all: the probe says no, and raises nothing."""
     async with CheveretoClient(f"http://127.0.0.1:{unused_port}", tries=1) as client:
         assert not await client.probe()
+
+
+async def test_a_site_refusing_api_uploads_still_answers(
+    client: CheveretoClient, chevereto: FakeChevereto
+):
+    """Code 401 ("Request denied") is the API's own word too: the host is up, and the uploads
+    will hear that it refuses them."""
+    chevereto.api_enabled = False
+    assert await client.probe()
