@@ -33,7 +33,8 @@ async def _open_core(settings: Settings) -> Core:
 
 
 async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> None:
-    """Runs the job runner and the platforms until SIGINT or SIGTERM, then stops them all."""
+    """Runs the job runner, the host watch and the platforms until SIGINT or SIGTERM, then
+    stops them all."""
     core = await _open_core(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,6 +57,7 @@ async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> No
                 health = HealthServer(core, settings.health_listen)
                 running.append(group.create_task(health.run(), name="health"))
             jobs = group.create_task(core.runner.run(), name="jobs")
+            running.append(group.create_task(core.watch.run(), name="host watch"))
             log.info("started: %s", ", ".join(a.name for a in adapters))
             await stop.wait()
             log.info("stopping")

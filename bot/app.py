@@ -1,4 +1,5 @@
-"""The core, wired from settings: one store, one host client, the service, the runner, commands.
+"""The core, wired from settings: one store, one host client and its watch, the service, the
+runner, commands.
 
 Platforms plug in with ``connect``: the core learns their size limit, their own
 sentences and how to run their jobs, and names none of them.
@@ -16,8 +17,10 @@ from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.errors import StartupFailed
 from bot.intake import Intake
 from bot.jobs.lanes import Lanes
+from bot.jobs.outage import HostWatch
 from bot.jobs.runner import JobRunner
 from bot.links.fetcher import LinkFetcher
+from bot.ops.admins import AdminNotices
 from bot.ops.monitor import Monitor
 from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.settings import Settings
@@ -38,6 +41,8 @@ class Core:
     intake: Intake
     monitor: Monitor
     sharing: Sharing
+    watch: HostWatch
+    """The host, up or down; run beside the job runner (``watch.run()``)."""
     platforms: dict[str, Platform] = field(default_factory=dict)
     tuning: Tuning = field(default_factory=Tuning)
     """The timings the core was built with; adapters read ``tuning.reconnect``."""
@@ -82,6 +87,14 @@ class Core:
             return platforms[name].texts
 
         monitor = Monitor(store)
+        watch = HostWatch(
+            client,
+            monitor,
+            tuning,
+            patience=settings.host_outage_patience,
+            site=settings.chevereto_url,
+            notify=AdminNotices(settings.bot_admins, platforms, store).tell,
+        )
         access = Access(settings.allowed_users, settings.allowed_chats, settings.bot_admins)
         service = UploadService(
             client,
@@ -118,6 +131,7 @@ class Core:
             default_key=default_key,
             texts=texts,
             access=access,
+            host_down_since=lambda: watch.down_since,
         )
         intake = Intake(
             store,
@@ -138,6 +152,7 @@ class Core:
             intake,
             monitor,
             sharing,
+            watch,
             platforms,
             tuning,
         )

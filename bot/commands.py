@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.access import Access
 from bot.chevereto import Base64Source, CheveretoClient
@@ -107,6 +108,7 @@ class Commands:
         default_key: str | None,
         texts: Callable[[str], PlatformTexts],
         access: Access | None = None,
+        host_down_since: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self._store = store
         self._client = client
@@ -115,6 +117,8 @@ class Commands:
         self._texts = texts
         """A platform's own sentences, by its name."""
         self._access = access or Access(frozenset(), frozenset(), frozenset())
+        self._host_down_since = host_down_since
+        """When the host went down, as this process's host watch says; None while it is up."""
 
     async def answered(
         self, ctx: Context, run: Callable[[], Awaitable[Reply | Sequence[Reply]]]
@@ -302,7 +306,8 @@ class Commands:
         if not ctx.alone:
             return _only_user(ctx, t("stats.private_only"))
         stats = await self._store.outcomes.stats()
-        return _only_user(ctx, stats_text(stats, await self._store.jobs.waiting()))
+        waiting = await self._store.jobs.waiting()
+        return _only_user(ctx, stats_text(stats, waiting, self._host_down_since()))
 
     async def action(self, ctx: Context, data: str) -> Reply:
         """A Delete button (``del:N``), its confirmation (``delok:N``) or cancel (``delno:N``)."""

@@ -8,12 +8,16 @@ settings are built, so a bad one fails at start and names its variable.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.chevereto.expiration import parse_duration
+from bot.errors import InvalidExpiration
 
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 FROM_ENVIRONMENT = SettingsConfigDict(
@@ -82,6 +86,8 @@ class Settings(BaseSettings):
     """How many upload slots background work (a backfill) may take, and only free ones."""
     max_host_answer_kb: int = Field(default=1024, gt=0)
     """The most of a host's answer the bot reads; a larger one is not the API."""
+    host_outage_patience: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
+    """How long a file waits for a host that is down before it is answered as failed."""
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -113,6 +119,17 @@ class Settings(BaseSettings):
     @classmethod
     def _health(cls, value: str | None) -> str | None:
         return None if not value else host_port(value)
+
+    @field_validator("host_outage_patience", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """ISO-8601 (``PT1H``) or a short form (``1h``, ``30m``), as /expire takes them."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_duration(value)
+        except InvalidExpiration:
+            raise ValueError("must be a duration like 1h, 30m or PT1H") from None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -35,6 +35,12 @@ class Tuning:
     """Tries of one call while the host refuses connections, ``host_backoff`` apart, doubling.
     Any other failure is left to the job's next attempt, which the user hears about."""
     host_backoff: float = 0.5
+    host_down_after: int = 5
+    """Failures that pass in a row, with no answer from the host between them, after which the
+    host is taken as down: files wait for it (HOST_OUTAGE_PATIENCE) instead of using up their
+    attempts, and nothing is sent to it until a probe finds it back."""
+    host_probe_s: float = 30.0
+    """While the host is down, how often one key-less call asks whether it is back."""
     max_attempts: int = 3
     """Attempts of a job whose files failed in a way that passes, ``retry_delays`` apart."""
     retry_delays: tuple[float, ...] = (5.0, 15.0)

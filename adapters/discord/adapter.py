@@ -30,17 +30,18 @@ from adapters.discord import files
 from adapters.discord.commands import AppCommands, ErrorTree
 from adapters.discord.inbound import Inbound
 from adapters.discord.labels import Labels
-from adapters.discord.outbound import JobAnswers
+from adapters.discord.outbound import JobAnswers, send_dm
 from adapters.discord.settings import DiscordSettings
 from adapters.discord.texts import TEXTS
 from adapters.discord.views import ActionButton
 from bot.app import Core
-from bot.domain import Reply, Text
+from bot.domain import Reply, Text, UserRef
 from bot.errors import StartupFailed, TokenRejected
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.platform.reconnect import Reconnect
 from bot.platform.updates import UpdateRef, Updates
+from bot.texts import Language
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,10 @@ class DiscordAdapter:
 
     async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
         return await self._answers.progress(job, text, status)
+
+    async def tell(self, user: UserRef, reply: Reply, language: Language) -> bool:
+        """By DM, once logged in."""
+        return await send_dm(await self._logged_in_client(), int(user.id), reply, language)
 
     async def run(self) -> None:
         """Logs in (syncing the commands), connects every shard; a cancel closes the client.

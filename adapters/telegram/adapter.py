@@ -29,13 +29,14 @@ from adapters.telegram.texts import TEXTS
 from adapters.telegram.updates import Handling, PollingBot, update_id_of
 from bot.app import Core
 from bot.crypto import read_or_create_secret
-from bot.domain import Reply, Text
+from bot.domain import Reply, Text, UserRef
 from bot.errors import TokenRejected
 from bot.ops.tls import tls_context
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.platform.reconnect import Reconnect
 from bot.platform.updates import Updates
+from bot.texts import Language
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "inline_query"]
@@ -105,6 +106,9 @@ class TelegramAdapter:
 
     async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
         return await self._outbound.progress(job, text, status)
+
+    async def tell(self, user: UserRef, reply: Reply, language: Language) -> bool:
+        return await self._outbound.tell(int(user.id), reply, language)
 
     async def run(self) -> None:
         """Serves until cancelled, by webhook when TELEGRAM_WEBHOOK_URL is set, else by polling.

@@ -141,10 +141,20 @@ class Outbound:
         is closed to the bot."""
         to_user = where.for_user(reply)
         chat_id, reply_to = where.toward(to_user)
+        if to_user:
+            return await self.tell(chat_id, reply, language, reply_to)
+        await self._post(chat_id, pieces(reply, language), _previews(reply), reply_to)
+        return True
+
+    async def tell(
+        self, user_id: int, reply: Reply, language: Language, reply_to: int | None = None
+    ) -> bool:
+        """Sends a reply to the user's private chat (its id is theirs); False when they never
+        started the bot or blocked it."""
         try:
-            await self._post(chat_id, pieces(reply, language), _previews(reply), reply_to)
+            await self._post(user_id, pieces(reply, language), _previews(reply), reply_to)
         except (Forbidden, BadRequest) as error:
-            if not (to_user and _closed(error)):
+            if not _closed(error):
                 raise
             return False
         return True

@@ -29,7 +29,7 @@ import httpx
 
 from bot.chevereto.body import DEFAULT_LIMIT_KB, KB, read_capped
 from bot.chevereto.multipart import Body, Progress, Source, option_fields
-from bot.chevereto.responses import read_upload, viewer_of
+from bot.chevereto.responses import api_answered, read_upload, viewer_of
 from bot.domain import HostImage, UploadOptions
 from bot.errors import HostNotAnswering, HostUnavailable, KeyRejected, NotTheApi, Redirected
 from bot.ops.tls import tls_context
@@ -139,6 +139,22 @@ class CheveretoClient:
         if viewer is None:
             return status < 400
         return await self._retrying(lambda: self._get_status(viewer)) in (404, 410)
+
+    async def probe(self) -> bool:
+        """Whether the API answers now: one key-less call, as the start-up check makes (no key,
+        no file), which a working site answers with its JSON error "No key provided". Anything
+        else (no connection, a page, a redirect, a 5xx) is False, never raised."""
+        try:
+            async with self._http.stream(
+                "POST",
+                self._upload_url,
+                data={"format": "json"},
+                headers={"Accept": "application/json"},
+            ) as response:
+                body = await read_capped(response, self._max_answer)
+        except httpx.HTTPError:
+            return False
+        return api_answered(response, body)
 
     def upload_timeout(self, length: int) -> httpx.Timeout:
         """The timeouts of an upload of ``length`` bytes.

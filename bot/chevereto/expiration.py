@@ -8,6 +8,7 @@ duration such as ``PT5M`` or ``P3D``.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from bot.errors import InvalidExpiration
 
@@ -35,6 +36,8 @@ _ISO_FIELDS = ("Y", "MO", "W", "D", "H", "MI", "S")
 _SHORT = re.compile(rf"{_N}\s*(m|min|h|hr|d|w|mo|y)")
 _SHORT_FIELDS = {"m": "MI", "min": "MI", "h": "H", "hr": "H", "d": "D", "w": "W"}
 _SHORT_FIELDS |= {"mo": "MO", "y": "Y"}
+_FIELD_SECONDS = {"Y": 365 * 86400, "MO": 30 * 86400, "W": 7 * 86400, "D": 86400}
+_FIELD_SECONDS |= {"H": 3600, "MI": 60, "S": 1}
 
 
 def parse_expiration(text: str) -> str | None:
@@ -52,6 +55,16 @@ def parse_expiration(text: str) -> str | None:
     if not parts:
         raise InvalidExpiration(text)
     return _to_iso(parts)
+
+
+def parse_duration(text: str) -> timedelta:
+    """A length of time written as users write an expiration (``PT1H``, ``1h``, ``30m``), for a
+    setting: a month counts 30 days, a year 365. Raises InvalidExpiration for anything else,
+    a zero duration and "off" included."""
+    parts = _parts(text.strip())
+    if not parts:
+        raise InvalidExpiration(text)
+    return timedelta(seconds=sum(_FIELD_SECONDS[name] * n for name, n in parts.items()))
 
 
 def _parts(text: str) -> dict[str, int]:

@@ -218,6 +218,15 @@ def read_upload(response: httpx.Response, body: bytes | None) -> HostImage:
     return answer.image.host_image()
 
 
+def api_answered(response: httpx.Response, body: bytes | None) -> bool:
+    """Whether the answer to a key-less upload call is the API's own JSON error: code 100 ("No
+    key provided"), which a working site gives, or 401 (the site refuses API uploads, which the
+    uploads then hear themselves). A page, a redirect, a 5xx or the flood limit is not."""
+    data = None if 300 <= response.status_code < 400 else _json_of(body)
+    error = data.get("error") if isinstance(data, dict) else None
+    return isinstance(error, dict) and error.get("code") in (100, 401)
+
+
 def viewer_of(delete_url: str) -> str | None:
     """The viewer page of a delete link: ``<site>/image/<id>/delete/<hash>`` without its tail."""
     match = re.fullmatch(r"(https?://.+)/delete/[^/?#]+/?", delete_url)

@@ -67,6 +67,12 @@ class Monitor:
             "Jobs stored and not answered yet, across every replica.",
             registry=self.registry,
         )
+        self._host_up = Gauge(
+            "chevereto_bot_host_up",
+            "1 while the host is taken as up; 0 while this process waits for it (it is down).",
+            registry=self.registry,
+        )
+        self._host_up.set(1)
         self._pruned_at = time.monotonic()
 
     async def files_done(self, counts: Collection[FileCount]) -> None:
@@ -88,6 +94,10 @@ class Monitor:
         kind = host_error_kind(error)
         self._host_errors.labels(kind).inc()
         await self._store.outcomes.host_error(kind)
+
+    def host_up(self, up: bool) -> None:
+        """The host watch's word on the host (``bot.jobs.outage``)."""
+        self._host_up.set(1 if up else 0)
 
     def update_dropped(self, platform: str, reason: str) -> None:
         """An update of ``platform`` was skipped unhandled (``bot.platform.updates``)."""

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain import Outcome, Text
 from bot.store.stats import Period, Stats
 from bot.texts import t
 
+WHEN = "%Y-%m-%d %H:%M"
 
-def stats_text(stats: Stats, waiting: int) -> Text:
+
+def stats_text(stats: Stats, waiting: int, host_down_since: datetime | None) -> Text:
+    """The numbers, and the host as this process sees it: up, or down since when."""
     error = stats.last_host_error
     shown_error = (
         t("stats.no_error")
         if error is None
-        else t("stats.error", kind=error[0], when=error[1].strftime("%Y-%m-%d %H:%M"))
+        else t("stats.error", kind=error[0], when=error[1].strftime(WHEN))
+    )
+    host = (
+        t("stats.host_up")
+        if host_down_since is None
+        else t("stats.host_down", since=host_down_since.strftime(WHEN))
     )
     return t(
         "stats",
@@ -21,6 +31,7 @@ def stats_text(stats: Stats, waiting: int) -> Text:
         linked=stats.linked_users,
         waiting=waiting,
         error=shown_error,
+        host=host,
     )
 
 

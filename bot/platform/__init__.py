@@ -24,16 +24,18 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic_settings import BaseSettings
 
-from bot.domain import Reply, Text
+from bot.domain import Reply, Text, UserRef
 from bot.payloads import FileRef, JobSpec
 from bot.settings import FROM_ENVIRONMENT
+from bot.texts import Language
 
 if TYPE_CHECKING:
     from bot.app import Core
 
 
 class JobHandler(Protocol):
-    """What the job runner needs of a platform: its files, and a way to answer."""
+    """What the job runner needs of a platform: its files, a way to answer, and a way to reach
+    one person privately."""
 
     def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
         """The bytes of the file ``ref`` names, as they arrive (an async generator of chunks):
@@ -66,6 +68,13 @@ class JobHandler(Protocol):
         ``deliver``, from this process or another one (after a restart, or on another
         replica). None when the platform keeps no message of its own for it (it edits a
         deferred response that ``job.answer.handle`` names).
+        """
+        ...
+
+    async def tell(self, user: UserRef, reply: Reply, language: Language) -> bool:
+        """Sends ``reply`` to ``user``'s private chat (a DM), in ``language``, outside any job or
+        command: the core's word to one person, such as an admin's notice. Returns False when
+        the user cannot be reached there (never started the bot, blocked it, closed DMs).
         """
         ...
 

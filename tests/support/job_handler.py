@@ -10,8 +10,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from bot.domain import Reply, Text, Visibility
+from bot.domain import Reply, Text, UserRef, Visibility
 from bot.payloads import FileRef, JobSpec
+from bot.texts import Language
 
 CHUNK = 64 * 1024
 
@@ -34,6 +35,8 @@ class RecordingHandler:
         self.statuses: list[str | None] = []
         """The status message each ``deliver`` was handed, in order."""
         self.answered = asyncio.Condition()
+        self.told: list[tuple[UserRef, Reply, Language]] = []
+        """The private messages sent with ``tell``."""
 
     async def fetch(self, ref: FileRef) -> AsyncIterator[bytes]:
         data = self.files[ref.locator]
@@ -48,6 +51,11 @@ class RecordingHandler:
             self.statuses.append(status)
             self.answered.notify_all()
         return True
+
+    async def tell(self, user: UserRef, reply: Reply, language: Language) -> bool:
+        """A private message outside any job: kept with no job, as the platform would send it."""
+        self.told.append((user, reply, language))
+        return self.dm_open
 
     async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
         """Shows a status message as a platform would: the one it is handed, or a new one."""

@@ -37,13 +37,14 @@ async def running(
     jobs: bool = True,
     ready: Callable[[list[Platform]], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Core]:
-    """The core with ``platforms`` connected, each running as a task, and (unless ``jobs`` is
-    False) the job runner. ``ready`` is awaited before the test goes on. At the end the runner
-    stops first (it may be answering), then the platforms; any task that ended with an error,
-    or does not stop, fails the test."""
+    """The core with ``platforms`` connected, each running as a task, the host watch, and
+    (unless ``jobs`` is False) the job runner. ``ready`` is awaited before the test goes on. At
+    the end the runner stops first (it may be answering), then the watch and the platforms;
+    any task that ended with an error, or does not stop, fails the test."""
     core = await Core.start(settings, tuning)
     adapters = [core.connect(platform) for platform in platforms]
     tasks = [asyncio.create_task(core.runner.run(), name="jobs")] if jobs else []
+    tasks.append(asyncio.create_task(core.watch.run(), name="host watch"))
     tasks += [asyncio.create_task(adapter.run(), name=adapter.name) for adapter in adapters]
     try:
         if ready is not None:

@@ -1,5 +1,7 @@
 """Settings are validated at start, naming the variable; secrets stay secret."""
 
+from datetime import timedelta
+
 import pytest
 from pydantic import ValidationError
 
@@ -24,6 +26,7 @@ def test_defaults_follow_the_spec():
     assert s.max_upload_mb == 50
     assert s.upload_concurrency == 4
     assert s.max_host_answer_kb == 1024
+    assert s.host_outage_patience == timedelta(hours=1)
     assert (s.log_level, s.log_format) == ("INFO", "text")
 
 
@@ -34,6 +37,8 @@ def test_defaults_follow_the_spec():
         ({"max_upload_mb": -1}, "MAX_UPLOAD_MB"),
         ({"upload_concurrency": 0}, "UPLOAD_CONCURRENCY"),
         ({"max_host_answer_kb": 0}, "MAX_HOST_ANSWER_KB"),
+        ({"host_outage_patience": "soon"}, "HOST_OUTAGE_PATIENCE"),
+        ({"host_outage_patience": "off"}, "HOST_OUTAGE_PATIENCE"),
         ({"log_level": "LOUD"}, "LOG_LEVEL"),
         ({"log_format": "xml"}, "LOG_FORMAT"),
         ({"database_url": "mysql://x"}, "DATABASE_URL"),
@@ -42,6 +47,20 @@ def test_defaults_follow_the_spec():
 def test_a_bad_value_names_its_variable(values, name):
     """A bad value fails when the settings are built, and the message names the variable."""
     assert name in bad(**values)
+
+
+@pytest.mark.parametrize(
+    ("text", "patience"),
+    [
+        ("PT1H30M", timedelta(minutes=90)),
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+    ],
+)
+def test_outage_patience_reads_as_expire_does(monkeypatch, text, patience):
+    """HOST_OUTAGE_PATIENCE takes an ISO-8601 duration or a short form, from the environment."""
+    monkeypatch.setenv("HOST_OUTAGE_PATIENCE", text)
+    assert settings().host_outage_patience == patience
 
 
 def test_missing_url_is_named():

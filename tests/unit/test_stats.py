@@ -2,15 +2,17 @@
 in the metrics and across replicas in the database."""
 
 from bot.access import Access
+from bot.app import Core
 from bot.commands import Commands
 from bot.domain import Outcome
-from bot.errors import HostUnavailable
+from bot.errors import HostNotAnswering, HostUnavailable
 from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
 from bot.store import FileCount, Store
 from bot.texts import render
 from tests.conftest import ALICE, BOB, GROUP, KEY, PRIVATE, ctx, texts
 from tests.support.job_handler import file
+from tests.support.settings import core_settings
 
 
 async def finish_job(store: Store, *counts: FileCount) -> None:
@@ -41,6 +43,23 @@ async def test_stats_for_an_admin_in_private(store, client):
     assert "Users with a linked key: 1" in shown
     assert "Jobs waiting: 0" in shown
     assert "Last host error: unavailable at " in shown
+    assert shown.endswith("\nHost: up")
+
+
+async def test_stats_say_since_when_the_host_is_down(chevereto, tmp_path, database):
+    """Once the core's host watch takes the host as down, /stats says since when (UTC), and that
+    uploads wait for it."""
+    settings = core_settings(chevereto, tmp_path, database, bot_admins=f"telegram:{ALICE.id}")
+    core = await Core.start(settings)
+    try:
+        for _ in range(5):
+            core.watch.report(HostNotAnswering("upload failed: ConnectError"))
+        since = core.watch.down_since
+        assert since is not None
+        shown = render((await core.commands.stats(ctx())).text, "en")
+    finally:
+        await core.close()
+    assert shown.endswith(f"\nHost: down since {since:%Y-%m-%d %H:%M} UTC; uploads wait for it")
 
 
 async def test_stats_refuse_anyone_else_and_say_no_number(store, client):
@@ -67,3 +86,4 @@ async def test_metrics_count_what_happened(store):
     assert 'chevereto_bot_host_errors_total{kind="unavailable"} 1.0' in text
     assert "chevereto_bot_upload_seconds_count 1.0" in text
     assert "chevereto_bot_jobs_waiting 0.0" in text
+    assert "chevereto_bot_host_up 1.0" in text

@@ -9,8 +9,9 @@ from importlib.metadata import entry_points
 import pytest
 
 from bot.chevereto.probe import probe_png
-from bot.domain import UserRef
+from bot.domain import Reply, UserRef, Visibility
 from bot.platform.registry import GROUP, installed
+from bot.texts import t
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.chat_platform.settings import ChatSettings
 from tests.support.fakes.chat_api import FakeChat, Sent
@@ -21,6 +22,7 @@ from tests.support.waiting import eventually
 
 MB = 1024 * 1024
 ALICE, BOB = "1001", "1002"
+NOTICE = Reply(t("outage.back", site="https://img.example"), visibility=Visibility.PRIVATE_TO_USER)
 
 
 @pytest.fixture
@@ -281,6 +283,22 @@ async def test_help_says_this_platform_s_upload_line_in_the_user_s_language(bot,
     chat.post(chinese, chat.private(chinese), "/start")
     assert "/upload — reply with it" in (await chat.wait_for(lambda m: m.chat == ALICE)).text
     assert "/upload — 用它回复" in (await chat.wait_for(lambda m: m.chat == BOB)).text
+
+
+async def test_tell_writes_to_the_user_s_private_chat(bot, chat):
+    """``tell`` sends a reply, in the language given, to the user's private chat."""
+    chat.user(ALICE)
+    assert await bot.platforms["testchat"].tell(user(ALICE), NOTICE, "zh")
+    (sent,) = chat.sent
+    assert sent.chat == ALICE
+    assert sent.text == "图床 https://img.example 已恢复；等待中的文件正在上传。"
+
+
+async def test_tell_says_when_the_private_chat_is_closed(bot, chat):
+    """A user who closed their private chat to the bot: False, and nothing is sent."""
+    chat.close_private(chat.user(ALICE))
+    assert not await bot.platforms["testchat"].tell(user(ALICE), NOTICE, "en")
+    assert chat.sent == []
 
 
 def test_the_plugin_is_an_installed_platform(tmp_path, monkeypatch):

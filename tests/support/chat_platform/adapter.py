@@ -15,11 +15,12 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.app import Core
-from bot.domain import Reply, Text
+from bot.domain import Reply, Text, UserRef
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.platform.reconnect import Reconnect
 from bot.platform.updates import UpdateRef, Updates
+from bot.texts import Language
 from tests.support.chat_platform.files import download
 from tests.support.chat_platform.inbound import Inbound
 from tests.support.chat_platform.outbound import Outbound
@@ -65,6 +66,9 @@ class ChatAdapter:
 
     async def progress(self, job: JobSpec, text: Text, status: str | None) -> str | None:
         return await self._outbound.progress(job, text, status)
+
+    async def tell(self, user: UserRef, reply: Reply, language: Language) -> bool:
+        return await self._outbound.tell(user.id, reply, language)
 
     async def run(self) -> None:
         """Polls until cancelled, then closes the HTTP client (the job runner stopped first)."""

@@ -72,13 +72,27 @@ class Outbound:
         user's private chat and the user closed it to the bot."""
         to_user = for_user_alone(reply)
         chat, reply_to = where.toward(to_user)
-        response = await self._http.post(
-            "/messages", json={"chat": chat, "reply_to": reply_to, **_message(reply, language)}
-        )
-        if response.status_code == 403 and to_user:
+        if to_user:
+            return await self.tell(chat, reply, language, reply_to)
+        (await self._post(chat, reply_to, reply, language)).raise_for_status()
+        return True
+
+    async def tell(
+        self, user: str, reply: Reply, language: Language, reply_to: str | None = None
+    ) -> bool:
+        """Sends a reply to the user's private chat (its id is theirs); False when they closed
+        it to the bot."""
+        response = await self._post(user, reply_to, reply, language)
+        if response.status_code == 403:
             return False
         response.raise_for_status()
         return True
+
+    async def _post(
+        self, chat: str, reply_to: str | None, reply: Reply, language: Language
+    ) -> httpx.Response:
+        message = {"chat": chat, "reply_to": reply_to, **_message(reply, language)}
+        return await self._http.post("/messages", json=message)
 
     async def deliver(self, job: JobSpec, reply: Reply, status: str | None) -> bool:
         """A job's reply; one for the job's own chat (in a private chat, the one answer with

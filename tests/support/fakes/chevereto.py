@@ -15,7 +15,9 @@ queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
 ``redirect_next``, ``php_error_next``, ``error_next``, ``proxy_413_next`` and
 ``oversized_answer_next``, one per request, in order. The bot's key-less start-up check
 (``site_checks``) takes none of them: a failure queued for an upload stays for the upload,
-whenever the check comes. (``delay`` holds the check too.) ``urls_next`` makes the next
+whenever the check comes. (``delay`` holds the check too.) ``outage`` (``"page"``, ``"cut"``
+or None) puts the site down, for every call to the upload path, checks included, until it is
+set back to None. ``urls_next`` makes the next
 successful upload answer other URLs (``javascript:``, ``data:``, a CDN's) in chosen fields.
 
 An upload whose body stops before its end (the client aborted it, or sent fewer bytes than
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -218,6 +220,9 @@ class FakeChevereto:
         self.delay = 0.0  # seconds added to every upload
         self.short_links = True  # False: url_short is url_viewer, as on a site without them
         self.thumbnails = True  # False: thumb.url is null, as for an image too small for one
+        self.outage: Literal["page", "cut"] | None = None
+        """While set, every call to the upload path (the bot's key-less checks and probes too)
+        answers a 503 maintenance page ("page") or has its connection reset ("cut")."""
         self._keys: dict[str, _Key] = {}
         self._albums: dict[str, str] = {}
         self._injections: deque[Injection] = deque()
@@ -361,7 +366,9 @@ class FakeChevereto:
         async def record_and_inject(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[RECORD] = self._record(request)
             answer = None
-            if self._injections and not _is_site_check(request[RECORD]):
+            if self.outage is not None and request.path.startswith(UPLOAD_PATH):
+                answer = await _OUTAGES[self.outage](request)
+            elif self._injections and not _is_site_check(request[RECORD]):
                 answer = await self._injections.popleft()(request)
             if answer is None:
                 answer = await handler(request)
@@ -748,6 +755,14 @@ async def _reset_connection(request: web.Request) -> web.StreamResponse:
     transport.abort()
     await asyncio.sleep(3600)  # the lost connection cancels this handler
     raise ConnectionResetError
+
+
+async def _maintenance(_: web.Request) -> web.StreamResponse:
+    return _html(503, "Down for maintenance")
+
+
+_OUTAGES: dict[str, Injection] = {"page": _maintenance, "cut": _reset_connection}
+"""What the site answers while down, by ``FakeChevereto.outage``."""
 
 
 def _override_urls(data: dict[str, object], urls: dict[str, str]) -> None:

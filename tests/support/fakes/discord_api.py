@@ -364,6 +364,11 @@ class FakeDiscord:
         pattern = re.compile(path_regex)
         self._failures.append(_Failure(method.upper(), pattern, status, body, retry_after, times))
 
+    def dms_to(self, user_id: int) -> list[JSON]:
+        """The messages in the bot's DM with the user, oldest first (none if never opened)."""
+        channel = str(self._dms.get(user_id))
+        return [m for m in self.messages.values() if m["channel_id"] == channel]
+
     def close_dms(self, user_id: int) -> None:
         """Make messages to this user's DM channel fail with 403 / 50007."""
         self._closed_dms.add(user_id)
