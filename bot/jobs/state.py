@@ -38,8 +38,11 @@ RETRY_NOTES = {
     "error.host_unavailable": "retry.host",
     "error.host_page": "retry.host_page",
     "error.host_flooding": "retry.host_flooding",
+    "error.host_slow": "retry.host_slow",
     "error.source_unavailable": "retry.source",
+    "error.source_slow": "retry.source_slow",
     "error.link_unreachable": "retry.link",
+    "error.link_slow": "retry.link_slow",
 }
 """The note for a file's failure that passes, by the failure's sentence: the host's (not
 answering, a web page instead of its API, its flood limit), the chat platform's download, or

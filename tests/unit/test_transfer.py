@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot import errors
+from bot.jobs.state import RETRY_NOTES
+from bot.texts import error_text
 from bot.transfer import Floor, Pace
 
 FLOOR = Floor(bytes_per_s=1000, window_s=10.0)
@@ -164,3 +167,21 @@ async def test_a_body_is_not_blamed_for_waiting_on_its_source():
         sent = [chunk async for chunk in side.sending(slow_source(), then_within=60.0)]
     assert sent == [b"x" * 10] * 3
     assert side.finished
+
+
+@pytest.mark.parametrize(
+    ("cut", "passing"),
+    [
+        (errors.SourceTooSlow(), errors.SourceUnavailable()),
+        (errors.LinkTooSlow("pics.test"), errors.LinkUnreachable("pics.test")),
+        (errors.HostTooSlow(), errors.HostNotAnswering()),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_each_sides_cut_has_its_own_sentence_and_retry_note(cut, passing):
+    """A cut is a failure that passes, told apart from its side's other failures: its own
+    final sentence and its own retry note."""
+    assert isinstance(cut, errors.SourceUnavailable | errors.HostUnavailable)  # tried again
+    key = error_text(cut).key
+    assert key != error_text(passing).key
+    assert RETRY_NOTES[key] != RETRY_NOTES[error_text(passing).key]
