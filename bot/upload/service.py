@@ -20,6 +20,7 @@ from bot.errors import (
     NotLinked,
     QuotaReached,
     SourceInfoRefused,
+    SourceTooSlow,
     SourceUnavailable,
     UnsupportedMedia,
 )
@@ -29,6 +30,7 @@ from bot.payloads import Fetch, FileRef, FileResult, IncomingMedia
 from bot.store import Store, database_unavailable
 from bot.store.uploads import NewUpload
 from bot.texts import error_text, t
+from bot.transfer import Floor, Pace
 from bot.upload.options import upload_options
 from bot.upload.pipe import Pipe
 from bot.upload.spool import (
@@ -82,6 +84,7 @@ class UploadService:
         default_key: str | None = None,
         shared_key_daily_limit: int = 0,
         links: LinkFetcher | None = None,
+        floor: Floor | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -97,6 +100,8 @@ class UploadService:
         """Fetches the links users send, itself: the core gives one that follows
         FETCH_PRIVATE_ADDRESSES and MAX_UPLOAD_MB (not a platform's limit: no platform
         downloads a link)."""
+        self._floor = floor or Floor()
+        """The slowest a platform's download may go (MIN_TRANSFER_KBPS)."""
 
     def check(self, platform: str, file: FileRef) -> None:
         """Refuses what is not an image or video, or is declared too large, before any download.
@@ -223,9 +228,11 @@ class UploadService:
                     limit_mb=self.limit_mb(media.user.platform),
                     plan=plan,
                     progress=progress,
+                    pace=self._download_pace(),
                 )
             else:  # no Content-Length to give first
-                size = await download_to(spool, media.fetch, self.limit_mb(media.user.platform))
+                limit_mb = self.limit_mb(media.user.platform)
+                size = await download_to(spool, media.fetch, limit_mb, self._download_pace())
             return size, await self._from_disk(spool, plan, progress, sending)
 
     async def _link(
@@ -251,9 +258,14 @@ class UploadService:
                     limit_mb=self._links.limit_mb,
                     plan=plan,
                     progress=progress,
+                    pace=download.pace,
                 )
-            size = await download_to(spool, download.chunks, self._links.limit_mb)
+            size = await download_to(spool, download.chunks, self._links.limit_mb, download.pace)
         return size, await self._from_disk(spool, plan, progress, sending)
+
+    def _download_pace(self) -> Pace:
+        """A chat platform's download, cut when it moves under the floor."""
+        return Pace(self._floor, lambda: SourceTooSlow("the platform's download was too slow"))
 
     async def _from_disk(
         self, spool: Path, plan: Plan, progress: Progress | None, sending: Sending
@@ -271,10 +283,12 @@ class UploadService:
         limit_mb: int,
         plan: Plan,
         progress: Progress | None,
+        pace: Pace,
     ) -> tuple[int, HostImage]:
-        """The upload fed by the download as it arrives (``bot.upload.pipe``). When the host fails,
-        the download still goes to the end, so the next attempt sends the kept file."""
-        pipe = Pipe(chunks, spool, declared=declared, limit_mb=limit_mb)
+        """The upload fed by the download as it arrives (``bot.upload.pipe``), the download at
+        its source's ``pace``. When the host fails, the download still goes to the end, so the
+        next attempt sends the kept file."""
+        pipe = Pipe(chunks, spool, declared=declared, limit_mb=limit_mb, pace=pace)
         await pipe.start()
         source = StreamSource(pipe.body, declared, sending.filename, sending.content_type)
         try:

@@ -4,7 +4,9 @@ that cuts, on the real loop with windows of a fraction of a second."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from bot import errors
 from bot.jobs.state import RETRY_NOTES
 from bot.texts import error_text
 from bot.transfer import Floor, Pace
+from bot.upload.pipe import QUEUED_CHUNKS, Pipe
 
 FLOOR = Floor(bytes_per_s=1000, window_s=10.0)
 STEP = 0.125
@@ -167,6 +170,26 @@ async def test_a_body_is_not_blamed_for_waiting_on_its_source():
         sent = [chunk async for chunk in side.sending(slow_source(), then_within=60.0)]
     assert sent == [b"x" * 10] * 3
     assert side.finished
+
+
+async def test_a_download_waiting_on_a_slow_upload_is_not_cut(tmp_path: Path):
+    """The pipe's upload taking a chunk every two windows (a slow host, within its own floor):
+    the download, waiting on the full queue meanwhile, is never cut, and all of it comes."""
+    data = [os.urandom(1024) for _ in range(2 * QUEUED_CHUNKS)]
+
+    async def download() -> AsyncIterator[bytes]:
+        for chunk in data:
+            yield chunk
+
+    side = Pace(TINY, lambda: Cut("too slow"))
+    pipe = Pipe(download, tmp_path / "kept", declared=len(b"".join(data)), limit_mb=1, pace=side)
+    await pipe.start()
+    received = []
+    async for chunk in pipe.body():
+        received.append(chunk)
+        await asyncio.sleep(2 * TINY.window_s)
+    await pipe.finished()
+    assert received == data
 
 
 @pytest.mark.parametrize(
