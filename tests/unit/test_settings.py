@@ -24,6 +24,7 @@ def test_defaults_follow_the_spec():
     assert s.max_upload_mb == 50
     assert s.upload_concurrency == 4
     assert s.max_host_answer_kb == 1024
+    assert (s.min_transfer_kbps, s.link_deadline) == (16, 60)
     assert (s.log_level, s.log_format) == ("INFO", "text")
 
 
@@ -34,6 +35,8 @@ def test_defaults_follow_the_spec():
         ({"max_upload_mb": -1}, "MAX_UPLOAD_MB"),
         ({"upload_concurrency": 0}, "UPLOAD_CONCURRENCY"),
         ({"max_host_answer_kb": 0}, "MAX_HOST_ANSWER_KB"),
+        ({"min_transfer_kbps": 0}, "MIN_TRANSFER_KBPS"),
+        ({"link_deadline": 0}, "LINK_DEADLINE"),
         ({"log_level": "LOUD"}, "LOG_LEVEL"),
         ({"log_format": "xml"}, "LOG_FORMAT"),
         ({"database_url": "mysql://x"}, "DATABASE_URL"),
