@@ -15,12 +15,10 @@ from bot.chevereto import CheveretoClient, FileSource
 from bot.chevereto.probe import probe_png
 from bot.errors import HostNotAnswering, HostTooSlow, LinkTooSlow, SourceTooSlow
 from bot.links.fetcher import LinkFetcher
-from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, IncomingMedia
 from bot.transfer import KB, Floor
-from bot.upload.service import UploadService
 from bot.upload.spool import download_to
-from tests.conftest import ALICE, KEY, LIMITS_MB, PRIVATE
+from tests.conftest import ALICE, KEY, PRIVATE, upload_service
 from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.link_site import LinkSite
 from tests.support.waiting import eventually
@@ -164,15 +162,7 @@ async def test_a_platform_download_without_a_size_is_cut_when_too_slow(
         await asyncio.sleep(3600)
         yield b""
 
-    service = UploadService(
-        client,
-        store,
-        limit_mb=LIMITS_MB.__getitem__,
-        temp_dir=temp_dir,
-        concurrency=1,
-        monitor=Monitor(store),
-        floor=FLOOR,
-    )
+    service = upload_service(client, store, temp_dir, floor=FLOOR)
     await store.keys.link(ALICE, KEY)
     file = FileRef("photo.png", "image/png", None, "photo.png")
     with pytest.raises(SourceTooSlow):

@@ -49,15 +49,20 @@ def runs_out(pace: Pace) -> bool:
     return left is not None and left <= 0
 
 
+def move(clock: Clock, side: Pace, steps: int, each: int) -> None:
+    """``each`` bytes every step of the clock, ``steps`` times; the side never runs out."""
+    for _ in range(steps):
+        clock.advance(STEP)
+        side.moved(each)
+        assert not runs_out(side)
+
+
 def test_moving_just_over_the_floor_is_never_cut():
     """1,100 bytes a second against a floor of 1,000, in steps of an eighth of a second, for
     ten windows: the pace never runs out."""
     clock = Clock()
     side = pace(clock)
-    for _ in range(800):
-        clock.advance(STEP)
-        side.moved(int(1100 * STEP))
-        assert not runs_out(side)
+    move(clock, side, steps=800, each=int(1100 * STEP))
 
 
 def test_a_trickle_runs_out_once_its_first_window_ends():
@@ -65,10 +70,7 @@ def test_a_trickle_runs_out_once_its_first_window_ends():
     none once it has."""
     clock = Clock()
     side = pace(clock)
-    for _ in range(79):
-        clock.advance(STEP)
-        side.moved(1)
-        assert not runs_out(side)
+    move(clock, side, steps=79, each=1)
     clock.advance(STEP)
     assert runs_out(side)
 
@@ -78,9 +80,7 @@ def test_a_transfer_that_stops_runs_out_within_a_window():
     (and the sixteenth a note may lag) after the last bytes."""
     clock = Clock()
     side = pace(clock)
-    for _ in range(480):
-        clock.advance(STEP)
-        side.moved(500)
+    move(clock, side, steps=480, each=500)
     left = side.left()
     assert left is not None
     assert 0 < left <= FLOOR.window_s * (1 + 1 / 16)
@@ -105,10 +105,7 @@ def test_the_whole_time_holds_however_fast_and_a_declared_size_extends_it():
     (a link's declared size), at 8 s."""
     clock = Clock()
     side = pace(clock, within_s=5.0)
-    for _ in range(39):
-        clock.advance(STEP)
-        side.moved(100_000)
-    assert not runs_out(side)
+    move(clock, side, steps=39, each=100_000)
     clock.advance(STEP)
     assert runs_out(side)
     side.allow(3.0)

@@ -47,13 +47,8 @@ CHAT_SLOW_NOTE = "The chat is sending the file too slowly; trying again"
 @pytest.fixture
 def settings(chevereto, tmp_path, database):
     """A floor of 256 KB a second; links to loopback allowed, the linked files are served here."""
-    return core_settings(
-        chevereto,
-        tmp_path / "data",
-        database,
-        fetch_private_addresses=True,
-        min_transfer_kbps=256,
-    )
+    floor = {"min_transfer_kbps": 256, "fetch_private_addresses": True}
+    return core_settings(chevereto, tmp_path / "data", database, **floor)
 
 
 @pytest.fixture
