@@ -26,6 +26,7 @@ from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.settings import Settings
 from bot.sharing import Sharing
 from bot.store import Store
+from bot.transfer import KB, Floor
 from bot.tuning import Tuning
 from bot.upload.service import MB, UploadService
 
@@ -67,6 +68,7 @@ class Core:
                 "SECRET_KEY is not the key this database was encrypted with: set the one used "
                 "before (every replica needs the same)"
             ) from None
+        floor = Floor(settings.min_transfer_kbps * KB, tuning.transfer_window_s)
         client = CheveretoClient(
             settings.chevereto_url,
             timeout=tuning.host_timeout,
@@ -74,6 +76,7 @@ class Core:
             tries=tuning.host_tries,
             backoff=tuning.host_backoff,
             max_answer_kb=settings.max_host_answer_kb,
+            floor=floor,
         )
         default_key = (
             settings.default_api_key.get_secret_value() if settings.default_api_key else None
@@ -114,7 +117,10 @@ class Core:
                 limit_bytes=settings.max_upload_mb * MB,
                 connect_timeout=min(10.0, tuning.link_timeout),
                 read_timeout=tuning.link_timeout,
+                floor=floor,
+                deadline_s=settings.link_deadline,
             ),
+            floor=floor,
         )
         runner = JobRunner(
             store,

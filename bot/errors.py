@@ -19,7 +19,9 @@ BotError
 │   ├── InvalidAlbum         not an encoded album id
 │   └── InvalidArgument      a command argument that does not parse
 ├── SourceUnavailable    the chat platform could not hand over the file (retried)
+│   ├── SourceTooSlow        its download moved under MIN_TRANSFER_KBPS: cut
 │   └── LinkUnreachable      a link's server: no address, no connection, a timeout
+│       └── LinkTooSlow          it sent under MIN_TRANSFER_KBPS, or past LINK_DEADLINE: cut
 ├── LinkError            a link the bot does not fetch, or whose server gave no file
 │   ├── NotALink             not exactly one URL
 │   ├── LinkSchemeRefused    not http or https
@@ -43,8 +45,11 @@ BotError
     │   └── SourceInfoRefused    code 610: not taken as sent (a width larger than the image)
     ├── HostFull             codes 104, 900
     ├── HostRejected         any other JSON error from the host (raw text kept for logs only)
-    └── HostUnavailable      a failure that passes: the job tries again later
+    └── HostUnavailable      a failure that passes: the job tries again later; ``after_body``
+        │                    when the whole file had gone out (the host may have stored it)
         ├── HostNotAnswering     no connection, a timeout, a connection cut
+        ├── HostTooSlow          it took the file under MIN_TRANSFER_KBPS, or its answer came
+        │                        too slowly to end by its deadline: cut
         ├── NotTheApi            a web page (or any answer not JSON, 5xx pages included), or
         │   │                    an answer over MAX_HOST_ANSWER_KB, instead of the API's
         │   └── Redirected           a 3xx: a wrong base URL
@@ -118,6 +123,10 @@ class InvalidArgument(BadOption):
 
 class SourceUnavailable(BotError):
     """The chat platform could not hand over the file just now; the job tries again later."""
+
+
+class SourceTooSlow(SourceUnavailable):
+    """Cut: the chat platform's download moved slower than MIN_TRANSFER_KBPS."""
 
 
 class StartupFailed(BotError):
@@ -240,11 +249,23 @@ class HostUnavailable(HostError):
 
     kind: ClassVar[str] = "unavailable"
 
+    def __init__(self, message: str = "", *, after_body: bool = False) -> None:
+        super().__init__(message)
+        self.after_body = after_body
+        """The whole file had gone out before it failed: the host may have stored it."""
+
 
 class HostNotAnswering(HostUnavailable):
     """No answer at all: no connection, a timeout, a connection cut."""
 
     kind: ClassVar[str] = "unavailable"
+
+
+class HostTooSlow(HostUnavailable):
+    """Cut: the host took the file slower than MIN_TRANSFER_KBPS, or, the file sent, its answer
+    did not end by its deadline (``after_body``)."""
+
+    kind: ClassVar[str] = "slow"
 
 
 class NotTheApi(HostUnavailable):
@@ -283,6 +304,10 @@ class LinkUnreachable(SourceUnavailable):
     def __init__(self, host: str) -> None:
         super().__init__(f"{host} could not be reached")
         self.host = host
+
+
+class LinkTooSlow(LinkUnreachable):
+    """Cut: a link's server sent slower than MIN_TRANSFER_KBPS, or not all by LINK_DEADLINE."""
 
 
 class LinkError(BotError):

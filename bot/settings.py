@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     """The most of a host's answer the bot reads; a larger one is not the API."""
     host_outage_patience: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
     """How long a file waits for a host that is down before it is answered as failed."""
+    min_transfer_kbps: int = Field(default=16, gt=0)
+    """A transfer (a download, a link's fetch, an upload's body) moving fewer KB per second over
+    any ``Tuning.transfer_window_s`` (30 s) is cut."""
+    link_deadline: float = Field(default=60.0, gt=0)
+    """Seconds a link's whole fetch may take, plus 1 s per MB its server declares."""
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -24,13 +24,16 @@ class Tuning:
     """
 
     host_timeout: float = 10.0
-    """Seconds the host may stay silent: to accept a connection, to take the next chunk of
-    a file, to answer once a small file is sent."""
+    """Seconds the host may stay silent to accept a connection or take the next chunk of a file;
+    and, once a small file is sent, for its whole answer (one deadline, however it trickles)."""
     host_timeout_per_mb: float = 0.5
     """More seconds to answer per MB sent: the host processes what it received first."""
     link_timeout: float = 30.0
     """Seconds a linked file's server may stay silent (to connect: at most 10): then the link
     could not be reached, which the job tries again."""
+    transfer_window_s: float = 30.0
+    """A transfer moving fewer than MIN_TRANSFER_KBPS over any window this long (of the time its
+    side is responsible for: not while it waits on the other side) is cut."""
     host_tries: int = 3
     """Tries of one call while the host refuses connections, ``host_backoff`` apart, doubling.
     Any other failure is left to the job's next attempt, which the user hears about."""

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -231,8 +232,10 @@ def temp_dir(tmp_path: Path) -> Path:
     return tmp_path / "tmp"
 
 
-@pytest.fixture
-def service(client: CheveretoClient, store: Store, temp_dir: Path) -> UploadService:
+def upload_service(
+    client: CheveretoClient, store: Store, temp_dir: Path, **extra: Any
+) -> UploadService:
+    """The service on the fake host with the two platforms' limits; ``extra`` sets more."""
     return UploadService(
         client,
         store,
@@ -240,7 +243,13 @@ def service(client: CheveretoClient, store: Store, temp_dir: Path) -> UploadServ
         temp_dir=temp_dir,
         lanes=Lanes.of(4, 4, 2),
         monitor=Monitor(store),
+        **extra,
     )
+
+
+@pytest.fixture
+def service(client: CheveretoClient, store: Store, temp_dir: Path) -> UploadService:
+    return upload_service(client, store, temp_dir)
 
 
 def texts(platform: str) -> PlatformTexts:

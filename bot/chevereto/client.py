@@ -14,6 +14,11 @@ rather than leaving them in silence while the same file is sent again and again.
 
 An answer is read as a stream, at most MAX_HOST_ANSWER_KB of it: a larger one is not the
 API, and is not held in memory.
+
+An upload is watched by its progress (``bot.transfer``): a host taking the body slower than
+MIN_TRANSFER_KBPS is cut, and once the body is sent its whole answer must come within one
+deadline (10 s + 0.5 s per MB), however it trickles. A failure after the body went out says so
+(``after_body``): the host may have stored the file.
 """
 
 from __future__ import annotations
@@ -31,8 +36,16 @@ from bot.chevereto.body import DEFAULT_LIMIT_KB, KB, read_capped
 from bot.chevereto.multipart import Body, Progress, Source, option_fields
 from bot.chevereto.responses import api_answered, read_upload, viewer_of
 from bot.domain import HostImage, UploadOptions
-from bot.errors import HostNotAnswering, HostUnavailable, KeyRejected, NotTheApi, Redirected
+from bot.errors import (
+    HostNotAnswering,
+    HostTooSlow,
+    HostUnavailable,
+    KeyRejected,
+    NotTheApi,
+    Redirected,
+)
 from bot.ops.tls import tls_context
+from bot.transfer import Floor, Pace
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +58,25 @@ MB: Final = 1024 * 1024
 
 class _Unreached(HostNotAnswering):
     """No connection could be made: nothing reached the host, so a try at once is safe."""
+
+
+class _Exchange:
+    """One upload's request and answer, watched as the host's side of a transfer: the body
+    under the floor, then the whole answer within its deadline. Which part ran out decides the
+    error: the body taken too slowly; the file sent and no answer begun (not answering); an
+    answer begun that did not end in time (too slow)."""
+
+    def __init__(self, floor: Floor) -> None:
+        self.pace = Pace(floor, self._cut)
+        self.answered = False
+        """The answer's head came: the host is answering."""
+
+    def _cut(self) -> HostUnavailable:
+        if not self.pace.finished:
+            return HostTooSlow("the host took the file too slowly")
+        if not self.answered:
+            return HostNotAnswering("no answer by the deadline", after_body=True)
+        return HostTooSlow("the answer did not end by its deadline", after_body=True)
 
 
 def _no_cookies() -> CookieJar:
@@ -66,6 +98,7 @@ class CheveretoClient:
         tries: int = 3,
         backoff: float = 0.5,
         max_answer_kb: int = DEFAULT_LIMIT_KB,
+        floor: Floor | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         root = base_url.rstrip("/")
@@ -82,6 +115,8 @@ class CheveretoClient:
         self._timeout_per_mb = timeout_per_mb
         self._tries = tries
         self._backoff = backoff
+        self._floor = floor or Floor()
+        """The slowest the host may take an upload's body (MIN_TRANSFER_KBPS)."""
         self._http = httpx.AsyncClient(
             timeout=timeout,
             follow_redirects=False,
@@ -157,18 +192,22 @@ class CheveretoClient:
         return api_answered(response, body)
 
     def upload_timeout(self, length: int) -> httpx.Timeout:
-        """The timeouts of an upload of ``length`` bytes.
+        """The per-operation timeouts of an upload of ``length`` bytes.
 
-        Connecting, each chunk written and the wait for a pooled connection get the
-        base timeout: a host that stops taking the file is given up in seconds, however
-        big the file (a slow but moving upload never times out, since each chunk resets
-        the clock). The wait for the answer once the file is sent grows with its size: the
-        host stores the whole file and makes its thumbnails (a video's, from its frames)
-        before it answers, so a big file may keep a healthy host silent for a while, while
-        a host that hangs on a small one is given up in seconds, not minutes.
+        Connecting and the wait for a pooled connection get the base timeout. A chunk
+        written may take the floor's window: a host taking the file slowly is the floor's to
+        judge (``bot.transfer``), and a chunk at the floor's rate takes up to that long. Each
+        read of the answer gets ``answer_s``, which also bounds the whole answer (``_post``).
         """
-        answer = self._timeout + self._timeout_per_mb * length / MB
-        return httpx.Timeout(self._timeout, read=answer)
+        write = max(self._timeout, self._floor.window_s)
+        return httpx.Timeout(self._timeout, write=write, read=self.answer_s(length))
+
+    def answer_s(self, length: int) -> float:
+        """How long the host's whole answer may take once ``length`` bytes are sent. It grows
+        with the size: the host stores the whole file and makes its thumbnails (a video's, from
+        its frames) before it answers, so a big file may keep a healthy host silent for a
+        while, while a host that hangs on a small one is given up in seconds, not minutes."""
+        return self._timeout + self._timeout_per_mb * length / MB
 
     async def _post(
         self,
@@ -178,7 +217,8 @@ class CheveretoClient:
         progress: Progress | None,
     ) -> tuple[httpx.Response, bytes | None]:
         """Sends the upload; its answer, and its body (None: over MAX_HOST_ANSWER_KB, of which
-        no more was read, the connection closed)."""
+        no more was read, the connection closed). The host's side is watched from the
+        connection to the answer's last byte (``_Exchange``)."""
         body = Body.build(fields, source)
         headers = {
             "X-API-Key": key,
@@ -186,23 +226,32 @@ class CheveretoClient:
             "Content-Length": str(body.length),
             "Accept": "application/json, text/plain",
         }
+        exchange = _Exchange(self._floor)
+        content = exchange.pace.sending(
+            body.chunks(progress), then_within=self.answer_s(body.length)
+        )
         request = self._http.build_request(
             "POST",
             self._upload_url,
-            content=body.chunks(progress),
+            content=content,
             headers=headers,
             timeout=self.upload_timeout(body.length),
         )
         try:
-            response = await self._http.send(request, stream=True)
-            try:
-                return response, await read_capped(response, self._max_answer)
-            finally:
-                await response.aclose()
+            async with exchange.pace.watch():
+                response = await self._http.send(request, stream=True)
+                exchange.answered = True
+                try:
+                    return response, await read_capped(response, self._max_answer)
+                finally:
+                    await response.aclose()
         except httpx.ConnectError as e:
             raise _Unreached(f"upload failed: {type(e).__name__}") from e
         except httpx.TransportError as e:
-            raise HostNotAnswering(f"upload failed: {type(e).__name__}") from e
+            after_body = exchange.pace.finished
+            raise HostNotAnswering(
+                f"upload failed: {type(e).__name__}", after_body=after_body
+            ) from e
 
     async def _get_status(self, url: str) -> int:
         """The status of a GET of ``url``; its body is not read (closing drops it)."""

@@ -29,12 +29,16 @@ RETRY_NOTES = {
     "error.host_unavailable": "retry.host",
     "error.host_page": "retry.host_page",
     "error.host_flooding": "retry.host_flooding",
+    "error.host_slow": "retry.host_slow",
     "error.source_unavailable": "retry.source",
+    "error.source_slow": "retry.source_slow",
     "error.link_unreachable": "retry.link",
+    "error.link_slow": "retry.link_slow",
 }
 """The note for a file's failure that passes, by the failure's sentence: the host's (not
-answering, a web page instead of its API, its flood limit), the chat platform's download, or
-a link's server; anything else (the database restarting) gets retry.other."""
+answering, a web page instead of its API, its flood limit, too slow), the chat platform's
+download, or a link's server (unreachable, too slow); anything else (the database
+restarting) gets retry.other."""
 WAITING_NOTES = {Waiting.LINK_LANE: "upload.link_in_line", Waiting.HOST_DOWN: "upload.host_down"}
 
 

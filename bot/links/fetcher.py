@@ -8,6 +8,10 @@ connects to the very address it checked, naming the host in the ``Host`` header 
 a new link, checked the same way. The body streams under the size limit, and its type is
 judged from its first bytes, never from the server's word nor the URL's ending.
 
+A server may also hold the bot by sending slowly: a fetch is cut when it moves fewer than
+MIN_TRANSFER_KBPS over a window of its time, and ends at LINK_DEADLINE plus 1 s per MB the
+server declares, counted from the fetch's start (``Download.pace``; ``bot.transfer``).
+
 Logs name a link's host only: its path and query may hold a secret.
 """
 
@@ -33,6 +37,7 @@ from bot.errors import (
     LinkIsPage,
     LinkNotMedia,
     LinkSchemeRefused,
+    LinkTooSlow,
     LinkUnreachable,
     LinkWithoutHost,
     MediaTooLarge,
@@ -50,6 +55,7 @@ from bot.links.addresses import (
 )
 from bot.links.sniff import EXTENSIONS, HEAD_BYTES, is_html, sniff
 from bot.ops.tls import tls_context
+from bot.transfer import Floor, Pace
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,8 @@ _MB: Final = 1024 * 1024
 _NAME_CHARS: Final = 100
 _UNSAFE: Final = re.compile(r"[^\w.\- ]+")
 """What a file name keeps: letters and digits of any script, ``_ . -`` and spaces."""
+SECONDS_PER_MB: Final = 1.0
+"""More time for the whole fetch per MB its server declares, beyond LINK_DEADLINE."""
 _HEADERS: Final = {"Accept-Encoding": "identity", "User-Agent": "chevereto-bot"}
 """Identity, so that Content-Length is the file's size and the limit counts the file's bytes."""
 
@@ -83,7 +91,7 @@ def check_link(text: str) -> str:
 
 class Download:
     """The file at a link, judged by its first bytes. Its body is read once, by ``chunks``,
-    within the ``LinkFetcher.open`` block."""
+    within the ``LinkFetcher.open`` block, and within ``pace.watch()``."""
 
     def __init__(
         self,
@@ -96,12 +104,16 @@ class Download:
         rest: AsyncIterator[bytes],
         limit_bytes: int,
         host: str,
+        pace: Pace,
     ) -> None:
         self.content_type = content_type
         self.kind = kind
         self.filename = filename
         self.size = size
         """The size the server declared (Content-Length), or None when it did not."""
+        self.pace = pace
+        """The server's side of the fetch, begun with it: whoever reads ``chunks`` does so
+        within ``pace.watch()`` and counts what it reads (``pace.moved``)."""
         self._head = head
         self._rest = rest
         self._limit = limit_bytes
@@ -143,6 +155,8 @@ class LinkFetcher:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         max_redirects: int = 5,
+        floor: Floor | None = None,
+        deadline_s: float = 60.0,
     ) -> None:
         self._allowed = allowed or (any_address if allow_private else address_allowed)
         self._limit = limit_bytes
@@ -150,6 +164,9 @@ class LinkFetcher:
         self._connect_timeout = connect_timeout
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._max_redirects = max_redirects
+        self._floor = floor or Floor()
+        self._deadline_s = deadline_s
+        """LINK_DEADLINE: the whole fetch's time, before what its server declares adds to it."""
 
     @property
     def limit_mb(self) -> int:
@@ -158,12 +175,17 @@ class LinkFetcher:
 
     @contextlib.asynccontextmanager
     async def open(self, link: str) -> AsyncIterator[Download]:
-        """The file at ``link``, its first bytes read and judged; the connection closes with
-        the block."""
+        """The file at ``link``, its first bytes read and judged, all under its pace (not the
+        block's own work: its reader watches the body); the connection closes with the block."""
+        parsed = _parse(link)
+        pace = Pace(self._floor, lambda: LinkTooSlow(parsed.host), within_s=self._deadline_s)
         async with self._client() as client:
-            response, url = await self._follow(client, _parse(link))
+            async with pace.watch():
+                response, url = await self._follow(client, parsed)
             try:
-                yield await self._download(response, url)
+                async with pace.watch():
+                    download = await self._download(response, url, pace)
+                yield download
             finally:
                 await response.aclose()
 
@@ -241,14 +263,16 @@ class LinkFetcher:
             raise LinkUnreachable(url.host) from error
         return [ipaddress.ip_address(name) for name in names]
 
-    async def _download(self, response: httpx.Response, url: httpx.URL) -> Download:
+    async def _download(self, response: httpx.Response, url: httpx.URL, pace: Pace) -> Download:
         """Refuses what is not a file of the allowed size, then reads and judges the first
-        bytes."""
+        bytes. A declared size gives the fetch more time."""
         if response.status_code != 200:
             raise LinkBadStatus(response.status_code)
         size = _declared_size(response)
         if size is not None and size > self._limit:
             raise MediaTooLarge(_limit_mb(self._limit))
+        if size is not None:
+            pace.allow(SECONDS_PER_MB * size / _MB)
         rest = response.aiter_bytes()
         head = await _read_head(rest, url.host)
         content_type = sniff(head)
@@ -264,6 +288,7 @@ class LinkFetcher:
             rest=rest,
             limit_bytes=self._limit,
             host=url.host,
+            pace=pace,
         )
 
 

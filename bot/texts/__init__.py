@@ -102,6 +102,7 @@ _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.NotLinked, "error.not_linked"),
     (errors.LinkIsPage, "error.link_page"),
     (errors.LinkNotMedia, "error.link_not_media"),
+    (errors.LinkTooSlow, "error.link_slow"),
     (errors.LinkUnreachable, "error.link_unreachable"),
     (errors.NotALink, "error.not_a_link"),
     (errors.LinkSchemeRefused, "error.link_scheme"),
@@ -122,9 +123,11 @@ _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.FileRefused, "error.file_refused"),
     (errors.HostFull, "error.host_full"),
     (errors.HostRejected, "error.host_rejected"),
+    (errors.HostTooSlow, "error.host_slow"),
     (errors.NotTheApi, "error.host_page"),
     (errors.HostFlooding, "error.host_flooding"),
     (errors.HostUnavailable, "error.host_unavailable"),
+    (errors.SourceTooSlow, "error.source_slow"),
     (errors.SourceUnavailable, "error.source_unavailable"),
 )
 

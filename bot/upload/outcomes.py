@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.domain import EmbedForm, HostImage, Text
-from bot.errors import HostError, HostUnavailable, SourceUnavailable
+from bot.errors import HostUnavailable, SourceUnavailable
 from bot.store import database_unavailable
 from bot.texts import error_text
 
@@ -56,7 +56,7 @@ class Failed:
     @property
     def reached_host(self) -> bool:
         """The whole file reached the host before its answer was lost: it may be there."""
-        return isinstance(self.error, HostError) and getattr(self.error, "after_body", False)
+        return isinstance(self.error, HostUnavailable) and self.error.after_body
 
 
 Outcome = Uploaded | AlreadyThere | Failed

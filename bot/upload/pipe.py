@@ -8,6 +8,10 @@ upload aborted (the host gets an incomplete body and stores nothing), never sent
 wrong length. When the upload fails (the host down) the download goes on to the end:
 the next attempt sends the spool file and downloads nothing again. When the download
 fails, the upload is aborted and the spool dropped.
+
+The download is watched by its own pace (``bot.transfer``), which stops while the queue is full:
+waiting for the upload is not the download's time. The upload's body waits for the download
+in the same way, which the host's pace leaves out (``Pace.sending``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from bot.errors import MediaTooLarge, SizeMismatch
+from bot.transfer import Pace
 
 QUEUED_CHUNKS: Final = 8
 """Chunks held between the download and the upload: a bounded buffer, so memory stays flat."""
@@ -27,7 +32,8 @@ _END: Final = b""
 
 
 class Pipe:
-    """One file's download, written to ``spool`` and fed to the upload as it arrives."""
+    """One file's download, written to ``spool`` and fed to the upload as it arrives, at
+    ``pace`` (its source's: the chat platform's, or a link's server's)."""
 
     def __init__(
         self,
@@ -36,8 +42,10 @@ class Pipe:
         *,
         declared: int,
         limit_mb: int,
+        pace: Pace,
     ) -> None:
         self._chunks = chunks
+        self._pace = pace
         self._spool = spool
         self._partial = spool.with_name(spool.name + ".part")
         self._declared = declared
@@ -97,7 +105,8 @@ class Pipe:
     async def _feed(self, item: bytes | BaseException) -> None:
         self._flowing.set()
         if self._feeding:
-            await self._queue.put(item)
+            with self._pace.waiting():  # for the upload, when the queue is full
+                await self._queue.put(item)
 
     async def _download(self) -> None:
         try:
@@ -124,13 +133,15 @@ class Pipe:
         limit = self._limit_mb * 1024 * 1024
         received = 0
         with self._partial.open("wb") as handle:
-            async for chunk in self._chunks():
-                received += len(chunk)
-                if received > limit:
-                    raise MediaTooLarge(self._limit_mb)
-                if received > self._declared:
-                    raise SizeMismatch()
-                handle.write(chunk)
-                await self._feed(chunk)
+            async with self._pace.watch():
+                async for chunk in self._chunks():
+                    self._pace.moved(len(chunk))
+                    received += len(chunk)
+                    if received > limit:
+                        raise MediaTooLarge(self._limit_mb)
+                    if received > self._declared:
+                        raise SizeMismatch()
+                    handle.write(chunk)
+                    await self._feed(chunk)
         if received != self._declared:
             raise SizeMismatch()

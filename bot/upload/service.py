@@ -30,6 +30,7 @@ from bot.errors import (
     NotLinked,
     QuotaReached,
     SourceInfoRefused,
+    SourceTooSlow,
     UnsupportedMedia,
 )
 from bot.jobs.lanes import Lanes
@@ -38,6 +39,7 @@ from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, IncomingMedia
 from bot.store import Store
 from bot.texts import t
+from bot.transfer import Floor, Pace
 from bot.upload.options import upload_options
 from bot.upload.outcomes import AlreadyThere, Failed, Outcome, Uploaded
 from bot.upload.pipe import Pipe
@@ -85,6 +87,7 @@ class UploadService:
         default_key: str | None = None,
         shared_key_daily_limit: int = 0,
         links: LinkFetcher | None = None,
+        floor: Floor | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -100,6 +103,8 @@ class UploadService:
         """Fetches the links users send, itself: the core gives one that follows
         FETCH_PRIVATE_ADDRESSES and MAX_UPLOAD_MB (not a platform's limit: no platform
         downloads a link)."""
+        self._floor = floor or Floor()
+        """The slowest a platform's download may go (MIN_TRANSFER_KBPS)."""
 
     def check(self, platform: str, file: FileRef) -> None:
         """Refuses what is not an image or video, or is declared too large, before any download.
@@ -210,9 +215,15 @@ class UploadService:
                 return kept, await self._from_disk(spool, plan, sending, transfer)
             limit_mb = self.limit_mb(media.user.platform)
             if media.file.size is None:  # no Content-Length to give first
-                size = await download_to(spool, media.fetch, limit_mb)
+                size = await download_to(spool, media.fetch, limit_mb, self._download_pace())
                 return size, await self._from_disk(spool, plan, sending, transfer)
-            pipe = Pipe(media.fetch, spool, declared=media.file.size, limit_mb=limit_mb)
+            pipe = Pipe(
+                media.fetch,
+                spool,
+                declared=media.file.size,
+                limit_mb=limit_mb,
+                pace=self._download_pace(),
+            )
             return media.file.size, await self._piped(pipe, plan, sending, transfer)
 
     async def _fetch_link(
@@ -227,7 +238,13 @@ class UploadService:
             async with self._links.open(media.file.locator) as download:
                 sending.filename, sending.content_type = download.filename, download.content_type
                 keep_name(sending, spool)
-                return await download_to(spool, download.chunks, self._links.limit_mb)
+                return await download_to(
+                    spool, download.chunks, self._links.limit_mb, download.pace
+                )
+
+    def _download_pace(self) -> Pace:
+        """A chat platform's download, cut when it moves under the floor."""
+        return Pace(self._floor, lambda: SourceTooSlow("the platform's download was too slow"))
 
     async def _from_disk(
         self, spool: Path, plan: Plan, sending: Sending, transfer: Transfer

@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.errors import MediaTooLarge
 from bot.links.sniff import EXTENSIONS, HEAD_BYTES, sniff
 from bot.payloads import LINK_NAME, Fetch
+from bot.transfer import Pace
 
 MB = 1024 * 1024
 STALE_SPOOL_S = 24 * 3600.0
@@ -64,17 +65,19 @@ def kept_name(sending: Sending, spool: Path) -> None:
     sending.filename, sending.content_type = named["filename"], named["content_type"]
 
 
-async def download_to(spool: Path, chunks: Fetch, limit_mb: int) -> int:
-    """The whole file to disk first, for a source that did not say its size."""
+async def download_to(spool: Path, chunks: Fetch, limit_mb: int, pace: Pace) -> int:
+    """The whole file to disk first, for a source that did not say its size, at its ``pace``."""
     received = 0
     partial = spool.with_name(spool.name + ".part")
     try:
         with partial.open("wb") as out:
-            async for chunk in chunks():
-                received += len(chunk)
-                if received > limit_mb * MB:
-                    raise MediaTooLarge(limit_mb)
-                out.write(chunk)
+            async with pace.watch():
+                async for chunk in chunks():
+                    pace.moved(len(chunk))
+                    received += len(chunk)
+                    if received > limit_mb * MB:
+                        raise MediaTooLarge(limit_mb)
+                    out.write(chunk)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -657,6 +657,7 @@ def test_only_public_addresses_are_allowed(address, allowed):
         errors.TooManyRedirects(5),
         errors.LinkBadStatus(503),
         errors.LinkUnreachable("pics.test"),
+        errors.LinkTooSlow("pics.test"),
         errors.LinkIsPage(),
         errors.LinkNotMedia(),
     ],

@@ -27,6 +27,7 @@ def test_defaults_follow_the_spec():
     assert s.upload_concurrency == 4
     assert s.max_host_answer_kb == 1024
     assert s.host_outage_patience == timedelta(hours=1)
+    assert (s.min_transfer_kbps, s.link_deadline) == (16, 60)
     assert (s.log_level, s.log_format) == ("INFO", "text")
 
 
@@ -39,6 +40,8 @@ def test_defaults_follow_the_spec():
         ({"max_host_answer_kb": 0}, "MAX_HOST_ANSWER_KB"),
         ({"host_outage_patience": "soon"}, "HOST_OUTAGE_PATIENCE"),
         ({"host_outage_patience": "off"}, "HOST_OUTAGE_PATIENCE"),
+        ({"min_transfer_kbps": 0}, "MIN_TRANSFER_KBPS"),
+        ({"link_deadline": 0}, "LINK_DEADLINE"),
         ({"log_level": "LOUD"}, "LOG_LEVEL"),
         ({"log_format": "xml"}, "LOG_FORMAT"),
         ({"database_url": "mysql://x"}, "DATABASE_URL"),

@@ -65,11 +65,13 @@ ALL_ERRORS = [
     errors.HostRejected(0, "Warning: PDO raw"),
     errors.HostUnavailable(),
     errors.HostNotAnswering(),
+    errors.HostTooSlow(after_body=True),
     errors.NotTheApi(),
     errors.Redirected(),
     errors.HostFlooding(),
     errors.ProxyRefusedSize(),
     errors.SourceUnavailable(),
+    errors.SourceTooSlow(),
     errors.MediaUnavailable(),
 ]
 

@@ -12,13 +12,13 @@ type (a video sent as ``application/octet-stream`` fails with code 610), sets a 
 ``PHPSESSID`` cookie on every answer, and with ``short_links = False`` answers a ``url_short``
 equal to ``url_viewer``. Settings are plain attributes (``fake.max_size_mb = 1``); failures are
 queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
-``redirect_next``, ``php_error_next``, ``error_next``, ``proxy_413_next`` and
-``oversized_answer_next``, one per request, in order. The bot's key-less start-up check
-(``site_checks``) takes none of them: a failure queued for an upload stays for the upload,
-whenever the check comes. (``delay`` holds the check too.) ``outage`` (``"page"``, ``"cut"``
-or None) puts the site down, for every call to the upload path, checks included, until it is
-set back to None. ``urls_next`` makes the next
-successful upload answer other URLs (``javascript:``, ``data:``, a CDN's) in chosen fields.
+``redirect_next``, ``php_error_next``, ``error_next``, ``proxy_413_next``,
+``oversized_answer_next`` and ``trickle_answer_next``, one per request, in order. The bot's
+key-less start-up check (``site_checks``) takes none of them: a failure queued for an upload
+stays for the upload, whenever the check comes. (``delay`` holds the check too.) ``outage``
+(``"page"``, ``"cut"`` or None) puts the site down, for every call to the upload path, checks
+included, until it is set back to None. ``urls_next`` makes the next successful upload answer
+other URLs (``javascript:``, ``data:``, a CDN's) in chosen fields.
 
 An upload whose body stops before its end (the client aborted it, or sent fewer bytes than
 its Content-Length) stores nothing and is recorded ``incomplete``; each request records
@@ -32,6 +32,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import json
 import re
 import secrets
 import socket
@@ -58,6 +59,8 @@ CHUNK = 256 * 1024
 MB = 1024 * 1024
 PAUSE_S = 5.0
 """How long ``oversized_answer_next`` waits, midway, for a client to go away."""
+TRICKLE_S = 0.05
+"""How often ``trickle_answer_next`` sends the next byte of its answer."""
 NGINX_413 = (
     "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
     "<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -310,6 +313,18 @@ class FakeChevereto:
             return await _stream_json(request, size, declared=declared, pause_after=pause_after)
 
         self._inject(oversized, times)
+
+    def trickle_answer_next(self, times: int = 1) -> None:
+        """Reads the whole request, stores nothing, and answers HTTP 200 at once with a JSON
+        error whose body then comes one byte every ``TRICKLE_S``, as a host stuck mid-answer:
+        recorded as ``answer_sent`` bytes, and ``answer_cut`` when the client goes away."""
+
+        async def trickle(request: web.Request) -> web.StreamResponse:
+            await _read_to_the_end(request, None)
+            request[RECORD].received = time.monotonic()
+            return await _trickle_json(request)
+
+        self._inject(trickle, times)
 
     def urls_next(self, urls: dict[str, str], times: int = 1) -> None:
         """The next successful upload answers ``urls`` in these fields of ``image``
@@ -801,6 +816,26 @@ async def _stream_json(
                 await asyncio.sleep(PAUSE_S)  # a client that stopped reading goes away now
         await answer.write(tail)
         record.answer_sent += len(tail)
+        await answer.write_eof()
+    except (asyncio.CancelledError, ConnectionError):
+        record.answer_cut = True
+        raise
+    return answer
+
+
+async def _trickle_json(request: web.Request) -> web.StreamResponse:
+    """A JSON error answer (HTTP 200) whose body comes one byte every ``TRICKLE_S``; recorded
+    in the request: how much went out, and whether the client closed the connection first."""
+    record = request[RECORD]
+    body = json.dumps({"status_code": 400, "error": {"message": "x" * 1000, "code": 999}})
+    answer = web.StreamResponse(headers={"Content-Type": "application/json"})
+    answer.content_length = len(body)
+    await answer.prepare(request)
+    try:
+        for byte in body.encode():
+            await answer.write(bytes([byte]))
+            record.answer_sent += 1
+            await asyncio.sleep(TRICKLE_S)
         await answer.write_eof()
     except (asyncio.CancelledError, ConnectionError):
         record.answer_cut = True

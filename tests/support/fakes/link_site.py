@@ -18,10 +18,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.support.fakes.transfer import Pace
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PAGE = b"<!DOCTYPE html><html><head><title>A picture</title></head><body>...</body></html>"
 SECRET_QUERY = "sig=link-secret-0d6f"
 """In the tests' links: a signed link's query, which must appear in no log and no request."""
+TRICKLE_S = 0.05
+"""How often a trickling server sends its next byte: a client that left is seen within it."""
 
 
 class LinkSite:
@@ -30,6 +34,9 @@ class LinkSite:
     def __init__(self) -> None:
         self.pages: dict[str, Handler] = {}
         self.seen: list[str] = []
+        self.left: list[str] = []
+        """The paths whose client closed the connection while the body was still coming (for
+        the servers that send slowly: ``trickling``, ``paced``)."""
         self.port = 0
 
     def url(self, path: str) -> str:
@@ -93,6 +100,53 @@ class LinkSite:
             await response.prepare(request)
             await response.write(head)
             await asyncio.sleep(3600)
+            return response
+
+        self.pages[path] = handler
+        return self.url(path)
+
+    def trickling(self, path: str, head: bytes, *, declared: bool = True) -> str:
+        """Sends ``head`` of a file a MB larger (declared, or chunked without a length), then
+        one byte every ``TRICKLE_S`` until the client goes away, which ``left`` notes."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse(headers={"Content-Type": "image/png"})
+            if declared:
+                response.content_length = len(head) + 1024 * 1024
+            else:
+                response.enable_chunked_encoding()
+            await response.prepare(request)
+            try:
+                await response.write(head)
+                while True:
+                    await asyncio.sleep(TRICKLE_S)
+                    await response.write(b"\0")
+            except ConnectionError:
+                self.left.append(path)
+            return response
+
+        self.pages[path] = handler
+        return self.url(path)
+
+    def paced(self, path: str, data: bytes, bandwidth: float) -> str:
+        """Serves ``data`` with its Content-Length at ``bandwidth`` bytes per second; a client
+        that goes away first is noted in ``left``."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse(headers={"Content-Type": "image/png"})
+            response.content_length = len(data)
+            await response.prepare(request)
+            pace = Pace(bandwidth)
+            step = pace.chunk_size()
+            try:
+                for start in range(0, len(data), step):
+                    chunk = data[start : start + step]
+                    await pace.until(start + len(chunk))
+                    await response.write(chunk)
+            except ConnectionError:
+                self.left.append(path)
+                return response
+            await response.write_eof()
             return response
 
         self.pages[path] = handler
