@@ -16,7 +16,7 @@ from bot.commands import Commands
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
 from bot.errors import StartupFailed
 from bot.intake import Intake
-from bot.jobs.lanes import Lanes
+from bot.jobs.lanes import LINKS_PER_USER, Lanes
 from bot.jobs.outage import HostWatch
 from bot.jobs.runner import JobRunner
 from bot.links.fetcher import LinkFetcher
@@ -121,6 +121,7 @@ class Core:
                 deadline_s=settings.link_deadline,
             ),
             floor=floor,
+            watch=watch,
         )
         runner = JobRunner(
             store,
@@ -128,7 +129,8 @@ class Core:
             tuning,
             monitor=monitor,
             jobs_in_flight=2 * settings.upload_concurrency + settings.link_concurrency,
-            jobs_per_user=settings.upload_concurrency,
+            jobs_per_user=settings.upload_concurrency + LINKS_PER_USER,
+            watch=watch,
         )
         commands = Commands(
             store,

@@ -53,7 +53,9 @@ BotError
         ├── NotTheApi            a web page (or any answer not JSON, 5xx pages included), or
         │   │                    an answer over MAX_HOST_ANSWER_KB, instead of the API's
         │   └── Redirected           a 3xx: a wrong base URL
-        └── HostFlooding         the site's upload flood limit (code 130 "Flooding…", a 429)
+        ├── HostFlooding         the site's upload flood limit (code 130 "Flooding…", a 429)
+        └── HostDown             not sent: the host is down (failed 5 times in a row); the
+                                 file waits for it, up to HOST_OUTAGE_PATIENCE
 ```
 """
 
@@ -287,6 +289,13 @@ class HostFlooding(HostUnavailable):
     it passes, so the job tries again later."""
 
     kind: ClassVar[str] = "flooding"
+
+
+class HostDown(HostUnavailable):
+    """Nothing was sent: the host is down (``bot.jobs.outage``), and the file waits for its
+    return, up to HOST_OUTAGE_PATIENCE."""
+
+    kind: ClassVar[str] = "down"
 
 
 class LinkNotMedia(UnsupportedMedia):

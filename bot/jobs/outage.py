@@ -79,6 +79,11 @@ class HostWatch:
         elif error is None or isinstance(error, HostError):
             self._failures = 0
 
+    async def back(self) -> None:
+        """Returns when the host comes back from its next outage (or its current one)."""
+        await self._down.wait()
+        await self._up.wait()
+
     async def up(self) -> None:
         """Returns once the host is up: at once while it is."""
         await self._up.wait()
@@ -115,7 +120,7 @@ class HostWatch:
             self.patience,
             self._probe_s,
         )
-        patience = _duration(self.patience)
+        patience = duration_text(self.patience)
         self._notices.put_nowait(
             t("outage.down", site=self._site, since=since.strftime("%H:%M"), patience=patience)
         )
@@ -141,7 +146,7 @@ class HostWatch:
             await self._notify(await self._notices.get())
 
 
-def _duration(length: timedelta) -> Text:
+def duration_text(length: timedelta) -> Text:
     """``1:00:00`` → "1 h"; a length that is not whole hours in minutes, else in seconds."""
     seconds = int(length.total_seconds())
     if seconds % 3600 == 0:

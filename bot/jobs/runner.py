@@ -27,6 +27,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from bot.domain import Outcome, Reply
+from bot.jobs.outage import HostWatch, duration_text
 from bot.jobs.replies import dm_closed, private_reply, public_reply, secret_reply
 from bot.jobs.running import RunningJob
 from bot.jobs.status import Meter, StatusMessage
@@ -63,11 +64,14 @@ class JobRunner:
         monitor: Monitor | None = None,
         jobs_in_flight: int = 8,
         jobs_per_user: int | None = None,
+        watch: HostWatch | None = None,
     ) -> None:
         self._store = store
         self._service = service
         self._tuning = tuning or Tuning()
         self._monitor = monitor or Monitor(store)
+        self._watch = watch
+        """The host up or down: while it is down, jobs wait for it and spend no attempt."""
         self._handlers: dict[str, JobHandler] = {}
         self._room = jobs_in_flight
         self._per_user = jobs_per_user or max(1, jobs_in_flight // 2)
@@ -135,17 +139,33 @@ class JobRunner:
         self._service.drop_stale()
         await self._resume(platforms)
         lock = self._store.jobs.worker_lock(self.worker, self._tuning.lock_settle)
-        keeper = None if lock is None else asyncio.create_task(self._keep(lock))
+        helpers = [asyncio.create_task(self._after_outages())]
+        if lock is not None:
+            helpers.append(asyncio.create_task(self._keep(lock)))
         self._serving = True
         try:
             await self._serve(platforms, lock)
         finally:
             self._serving = False
             await self._stop()
-            if keeper is not None and lock is not None:
-                keeper.cancel()
-                await asyncio.gather(keeper, return_exceptions=True)
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            if lock is not None:
                 await lock.release()
+
+    async def _after_outages(self) -> None:
+        """Each time the host comes back, the jobs that waited for it are due at once, oldest
+        first as ever."""
+        if self._watch is None:
+            return
+        while True:
+            await self._watch.back()
+            try:
+                await self._store.jobs.due_now()
+            except Exception:  # the database may be away: they come when their wait ends
+                log.warning("could not wake the jobs that waited for the host", exc_info=True)
+            self._wake.set()
 
     async def _resume(self, platforms: frozenset[str]) -> None:
         """On SQLite, what the last process left running is pending again; a database that
@@ -274,6 +294,9 @@ class JobRunner:
         return delays[min(job.attempts, len(delays)) - 1]
 
     async def _attempt(self, job: RunningJob, handler: JobHandler, status: StatusMessage) -> None:
+        if self._host_down():
+            await self._wait_for_host(job, handler, status)
+            return
         will_retry = job.attempts < self._tuning.max_attempts
         transfers = {index: Transfer() for index in job.pending()}
         medias = job.spec.medias(handler.fetch, job.id)
@@ -284,7 +307,7 @@ class JobRunner:
                 return
             outcome = await self._service.upload(medias[index], transfers[index])
             passing = await self._keep_outcome(job, index, outcome)
-            if passing is not None and will_retry:
+            if passing is not None and will_retry and not self._host_down():
                 await status.note_retry(passing.reason, self._delay(job), self._tuning.max_attempts)
 
         meter.start()
@@ -295,6 +318,9 @@ class JobRunner:
         if job.lost:
             return
         passing = [r for r in job.files().values() if r.transient]
+        if passing and self._host_down():
+            await self._wait_for_host(job, handler, status)
+            return
         if passing and will_retry:
             log.info(
                 "job %d: a failure that passes, attempt %d; retrying later", job.id, job.attempts
@@ -310,6 +336,27 @@ class JobRunner:
         self._answering.add(answering)
         answering.add_done_callback(self._answering.discard)
         await asyncio.shield(answering)
+
+    def _host_down(self) -> bool:
+        return self._watch is not None and self._watch.down_since is not None
+
+    async def _wait_for_host(
+        self, job: RunningJob, handler: JobHandler, status: StatusMessage
+    ) -> None:
+        """The host is down: the job waits for it without spending an attempt, its status
+        saying so, and comes again at the next probe (or at once when the host is back). Past
+        HOST_OUTAGE_PATIENCE since it came, its files not done are answered as failed."""
+        assert self._watch is not None
+        patience = self._watch.patience
+        if datetime.now(UTC) - job.created_at >= patience:
+            reason = t("error.host_down_too_long", patience=duration_text(patience))
+            for index in job.pending():
+                name = job.spec.items[index].filename
+                job.failed_for_now(index, FileResult(name, Outcome.FAILED, reason=reason))
+            await self._answer_and_finish(job, handler)
+            return
+        await status.show(t("upload.host_down"))
+        await job.wait_for_host(self._tuning.host_probe_s)
 
     async def _keep_outcome(
         self, job: RunningJob, index: int, outcome: FileOutcome

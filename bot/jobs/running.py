@@ -148,6 +148,12 @@ class RunningJob:
         self._leaving = True
         await self._queue.retry_later(self.id, timedelta(seconds=delay))
 
+    async def wait_for_host(self, delay: float) -> None:
+        """Pending again until ``delay`` has passed, this attempt not counted: the host was
+        down, and the job waits for it rather than spending its attempts."""
+        self._leaving = True
+        await self._queue.retry_later(self.id, timedelta(seconds=delay), counted=False)
+
     # --- the one lease check -------------------------------------------------------------
 
     async def _save(self, results: JobResults) -> None:

@@ -291,7 +291,10 @@ class JobQueue:
             await add_outcomes(s, counts)
 
     @patient
-    async def retry_later(self, job_id: int, delay: timedelta) -> None:
+    async def retry_later(self, job_id: int, delay: timedelta, *, counted: bool = True) -> None:
+        """Pending again once ``delay`` has passed; an attempt not ``counted`` (the host was
+        down) is given back."""
+        spent = {} if counted else {"attempts": Job.attempts - 1}
         async with self._db.session.begin() as s:
             await s.execute(
                 update(Job)
@@ -302,7 +305,17 @@ class JobQueue:
                     lease_until=None,
                     not_before=now() + delay,
                     updated_at=now(),
+                    **spent,
                 )
+            )
+
+    async def due_now(self) -> None:
+        """Every pending job waiting for a later moment may run now: the host is back."""
+        async with self._db.session.begin() as s:
+            await s.execute(
+                update(Job)
+                .where(Job.state == PENDING, Job.not_before > now())
+                .values(not_before=None)
             )
 
     async def release(self, job_id: int, worker: str) -> bool:

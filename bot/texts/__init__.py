@@ -126,6 +126,7 @@ _PLAIN: tuple[tuple[type[BaseException], str], ...] = (
     (errors.HostTooSlow, "error.host_slow"),
     (errors.NotTheApi, "error.host_page"),
     (errors.HostFlooding, "error.host_flooding"),
+    (errors.HostDown, "error.host_down"),
     (errors.HostUnavailable, "error.host_unavailable"),
     (errors.SourceTooSlow, "error.source_slow"),
     (errors.SourceUnavailable, "error.source_unavailable"),

@@ -165,6 +165,8 @@ MESSAGES: dict[str, str] = {
     "error.host_page": "The host answered with a web page instead of its API: the site may be under maintenance, or the bot's address for it is wrong. Try again later.",
     "error.host_proxy_size": "The site's proxy refuses files this large, whatever the host itself accepts. Send a smaller file, or ask the site's admin to raise the proxy's limit.",
     "error.host_flooding": "The host is holding back uploads for a while (too many in a short time). Try again later.",
+    "error.host_down": "The host is down, so I did not send that file. Try again when it is back.",
+    "error.host_down_too_long": "The host has been down for more than {patience}, so I did not upload that file. Send it again when the host is back.",
     "error.host_slow": "The host was too slow taking the file or answering, so I stopped. Try again later.",
     "error.source_slow": "The chat sent that file too slowly, so I stopped downloading it. Try sending it again later.",
     "error.source_unavailable": "I could not download that file from the chat. Try sending it again later.",

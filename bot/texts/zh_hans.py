@@ -165,6 +165,8 @@ MESSAGES: dict[str, str] = {
     "error.host_page": "图床返回了一个网页而不是它的 API：网站可能正在维护，或机器人设置的网站地址有误。请稍后再试。",
     "error.host_proxy_size": "网站的代理拒绝这么大的文件，无论图床本身接受多大。请发送更小的文件，或请网站管理员提高代理的上限。",
     "error.host_flooding": "图床暂时限制上传（短时间内上传过多）。请稍后再试。",
+    "error.host_down": "主机目前无法访问，所以我没有发送该文件。请在它恢复后再试。",
+    "error.host_down_too_long": "主机已无法访问超过 {patience}，所以我没有上传该文件。请在主机恢复后重新发送。",
     "error.host_slow": "图床接收文件或响应太慢，我已停止上传。请稍后再试。",
     "error.source_slow": "聊天平台发送该文件太慢，我已停止下载。请稍后重新发送。",
     "error.source_unavailable": "我无法从聊天中下载该文件。请稍后重新发送。",

@@ -25,6 +25,7 @@ from bot.chevereto import CheveretoClient, FileSource, StreamSource
 from bot.domain import EmbedForm, HostImage, Text, UploadOptions, UserRef
 from bot.errors import (
     Duplicate,
+    HostDown,
     HostError,
     MediaTooLarge,
     NotLinked,
@@ -34,6 +35,7 @@ from bot.errors import (
     UnsupportedMedia,
 )
 from bot.jobs.lanes import Lanes
+from bot.jobs.outage import HostWatch
 from bot.links.fetcher import LinkFetcher, check_link
 from bot.ops.monitor import Monitor
 from bot.payloads import FileRef, IncomingMedia
@@ -88,6 +90,7 @@ class UploadService:
         shared_key_daily_limit: int = 0,
         links: LinkFetcher | None = None,
         floor: Floor | None = None,
+        watch: HostWatch | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -103,6 +106,8 @@ class UploadService:
         """Fetches the links users send, itself: the core gives one that follows
         FETCH_PRIVATE_ADDRESSES and MAX_UPLOAD_MB (not a platform's limit: no platform
         downloads a link)."""
+        self._watch = watch
+        """The host up or down: told of every answer, asked before every upload."""
         self._floor = floor or Floor()
         """The slowest a platform's download may go (MIN_TRANSFER_KBPS)."""
 
@@ -145,11 +150,13 @@ class UploadService:
         try:
             self.check(media.user.platform, media.file)
             plan = await self.plan(media)
-            return await self._counted(media, plan, transfer)
+            outcome = await self._counted(media, plan, transfer)
         except Exception as error:  # one broken file must not take its batch down
             if isinstance(error, HostError):
                 await self._host_error(error)
             return Failed(media.file.filename, error)
+        self._heard(None)
+        return outcome
 
     async def _counted(self, media: IncomingMedia, plan: Plan, transfer: Transfer) -> Outcome:
         """The upload, with one of today's shared-key uploads taken for a key not the user's
@@ -210,6 +217,8 @@ class UploadService:
             kept = await self._fetch_link(media, spool, sending, transfer)
         elif media.file.link:
             kept_name(sending, spool)
+        if self._watch is not None and self._watch.down_since is not None:
+            raise HostDown("the host is down: nothing is sent until it is back")
         async with self.lanes.uploads.slot(media.user):
             if kept is not None:
                 return kept, await self._from_disk(spool, plan, sending, transfer)
@@ -281,8 +290,17 @@ class UploadService:
         """Files left by a process that stopped mid-job and never came back for them."""
         drop_stale(self._temp_dir)
 
+    def _heard(self, error: HostError | None) -> None:
+        """What the host came to: an answer (None) or its error, for the watch."""
+        if self._watch is not None:
+            self._watch.report(error)
+
     async def _host_error(self, error: HostError) -> None:
-        """Counted for /stats and the metrics; counting never fails the answer."""
+        """Told to the watch, counted for /stats and the metrics; counting never fails the
+        answer."""
+        self._heard(error)
+        if isinstance(error, HostDown):
+            return
         try:
             await self._monitor.host_error(error)
         except Exception:  # the database may be unavailable too

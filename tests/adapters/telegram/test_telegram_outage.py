@@ -11,10 +11,22 @@ import pytest
 from bot.domain import Reply, Visibility
 from bot.errors import HostNotAnswering
 from bot.texts import t
+from tests.conftest import KEY
+from tests.support.jobs import unfinished_jobs
 from tests.support.running import QUICK, running
 from tests.support.settings import core_settings
-from tests.support.telegram_harness import ALICE_ID, BOB_ID, texts_to, user_ref
+from tests.support.telegram_harness import (
+    ALICE_ID,
+    BOB_ID,
+    all_answered,
+    history,
+    photo_update,
+    texts_to,
+    user_ref,
+)
+from tests.support.waiting import eventually
 
+WAITS = "The host is down just now: your file waits"
 NOTICE = Reply(t("outage.back", site="https://img.example"), visibility=Visibility.PRIVATE_TO_USER)
 
 
@@ -65,3 +77,38 @@ async def test_admins_hear_once_down_and_once_back(settings, platform, telegram,
     assert bob[0].startswith(f"图床 {site} 自 ")
     assert bob[0].endswith("（最多 1 小时）。")
     assert bob[1] == f"图床 {site} 已恢复；等待中的文件正在上传。"
+
+
+async def test_files_sent_during_a_long_outage_wait_then_go_up_once(
+    settings, platform, telegram, chevereto
+):
+    """The host is down far longer than three attempts' worth: five users' photos wait, each
+    user's status message says so, the admins hear once each way, and once the host is back
+    every photo goes up exactly once and its links replace that status message."""
+    tuning = replace(QUICK, host_probe_s=0.05, retry_delays=(0.05, 0.05))
+    users = [3001 + n for n in range(5)]
+    chevereto.outage = "cut"
+    async with running(settings, platform, tuning=tuning) as core:
+        await telegram.wait_for_call("getUpdates")
+        for user_id in users:
+            await core.store.keys.link(user_ref(user_id), KEY)
+            user = telegram.user(user_id)
+            telegram.push_update(photo_update(telegram, telegram.private_chat(user), user))
+        await telegram.wait_for(lambda m: m["chat_id"] == ALICE_ID and "not answered" in m["text"])
+        for user_id in users:
+            await telegram.wait_for(lambda m, u=user_id: m["chat_id"] == u and WAITS in m["text"])
+        probes = len(chevereto.site_checks)
+        await eventually(lambda: len(chevereto.site_checks) >= probes + 20)  # a long while
+        assert chevereto.images == {}
+        assert await unfinished_jobs(core.store) == len(users)
+        chevereto.outage = None
+        await eventually(lambda: all_answered(core), within=30)
+    assert len(chevereto.images) == len(users)
+    assert len({image.md5 for image in chevereto.images.values()}) == len(users)
+    for user_id in users:
+        (status,) = history(telegram, user_id).values()
+        assert any(WAITS in shown["text"] for shown in status)
+        assert "/delete/" in status[-1]["text"]
+        assert "/image/" in status[-1]["text"]
+    told = texts_to(telegram, ALICE_ID)
+    assert [text.split(" ")[3] for text in told] == ["has", "is"]  # down once, back once

@@ -118,6 +118,24 @@ async def test_a_host_trickling_its_answer_is_cut_at_the_answers_deadline(
     await eventually(lambda: all(request.answer_cut for request in requests))
 
 
+async def test_a_duplicate_after_a_lost_answer_says_the_earlier_try_reached_the_host(
+    settings, telegram, chevereto
+):
+    """The host keeps the file but its answer trickles and is cut; the next attempt meets
+    "Duplicated upload": the user hears that an earlier try reached the host and its links are
+    not known, never a bare "already on the host"."""
+    chevereto.store_then_trickle_next()
+    async with running(settings, telegram_for(telegram), tuning=ANSWERED) as core:
+        await send(core, telegram, photo=telegram.add_file(png(64 * KB), mime_type="image/png"))
+        texts = await told(core, telegram, "already on the host")
+    final = texts[-1]
+    assert "already on the host" in final
+    assert "An earlier try sent it whole, but the host's answer was lost" in final
+    assert any(HOST_SLOW_NOTE in text for text in texts)
+    assert len(chevereto.images) == 1
+    assert len(chevereto.upload_requests) == 2
+
+
 async def test_a_slow_chat_download_is_cut_and_the_user_told(settings, telegram, chevereto):
     """Telegram's file server sending 16 KB a second: each attempt's download is cut (the
     upload it fed aborted, the host stores nothing), and the user hears the chat is slow, then

@@ -13,8 +13,8 @@ type (a video sent as ``application/octet-stream`` fails with code 610), sets a 
 equal to ``url_viewer``. Settings are plain attributes (``fake.max_size_mb = 1``); failures are
 queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
 ``redirect_next``, ``php_error_next``, ``error_next``, ``proxy_413_next``,
-``oversized_answer_next`` and ``trickle_answer_next``, one per request, in order. The bot's
-key-less start-up check (``site_checks``) takes none of them: a failure queued for an upload
+``oversized_answer_next``, ``trickle_answer_next`` and ``store_then_trickle_next``, one per
+request, in order. The bot's key-less start-up check (``site_checks``) takes none of them: a failure queued for an upload
 stays for the upload, whenever the check comes. (``delay`` holds the check too.) ``outage``
 (``"page"``, ``"cut"`` or None) puts the site down, for every call to the upload path, checks
 included, until it is set back to None. ``urls_next`` makes the next successful upload answer
@@ -325,6 +325,17 @@ class FakeChevereto:
             return await _trickle_json(request)
 
         self._inject(trickle, times)
+
+    def store_then_trickle_next(self, times: int = 1) -> None:
+        """Takes the upload as usual (the file is stored), then answers it a byte every
+        ``TRICKLE_S``: a host whose answer is lost although it kept the file."""
+
+        async def stored(request: web.Request) -> web.StreamResponse:
+            form, blob = await self._receive(request)
+            await self._accept(request, form, blob)
+            return await _trickle_json(request)
+
+        self._inject(stored, times)
 
     def urls_next(self, urls: dict[str, str], times: int = 1) -> None:
         """The next successful upload answers ``urls`` in these fields of ``image``

@@ -37,6 +37,8 @@ class LinkSite:
         self.left: list[str] = []
         """The paths whose client closed the connection while the body was still coming (for
         the servers that send slowly: ``trickling``, ``paced``)."""
+        self.streaming = 0
+        """Clients a ``trickling`` body is being sent to right now."""
         self.port = 0
 
     def url(self, path: str) -> str:
@@ -116,6 +118,7 @@ class LinkSite:
             else:
                 response.enable_chunked_encoding()
             await response.prepare(request)
+            self.streaming += 1
             try:
                 await response.write(head)
                 while True:
@@ -123,6 +126,8 @@ class LinkSite:
                     await response.write(b"\0")
             except ConnectionError:
                 self.left.append(path)
+            finally:
+                self.streaming -= 1
             return response
 
         self.pages[path] = handler
