@@ -14,11 +14,11 @@ equal to ``url_viewer``. Settings are plain attributes (``fake.max_size_mb = 1``
 queued with ``fail_next``, ``hang_next``, ``answer_html_next``, ``close_next``,
 ``redirect_next``, ``php_error_next``, ``error_next``, ``proxy_413_next``,
 ``oversized_answer_next``, ``trickle_answer_next`` and ``store_then_trickle_next``, one per
-request, in order. The bot's key-less start-up check (``site_checks``) takes none of them: a failure queued for an upload
-stays for the upload, whenever the check comes. (``delay`` holds the check too.) ``outage``
-(``"page"``, ``"cut"`` or None) puts the site down, for every call to the upload path, checks
-included, until it is set back to None. ``urls_next`` makes the next successful upload answer
-other URLs (``javascript:``, ``data:``, a CDN's) in chosen fields.
+request, in order. The bot's key-less start-up check (``site_checks``) takes none of them: a
+failure queued for an upload stays for the upload, whenever the check comes. (``delay`` holds
+the check too.) ``outage`` (``"page"``, ``"cut"`` or None) puts the site down, for every call
+to the upload path, checks included, until it is set back to None. ``urls_next`` makes the next
+successful upload answer other URLs (``javascript:``, ``data:``, a CDN's) in chosen fields.
 
 An upload whose body stops before its end (the client aborted it, or sent fewer bytes than
 its Content-Length) stores nothing and is recorded ``incomplete``; each request records
