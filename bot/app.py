@@ -23,6 +23,7 @@ from bot.links.fetcher import LinkFetcher
 from bot.ops.admins import AdminNotices
 from bot.ops.monitor import Monitor
 from bot.platform import Platform, PlatformSettings, PlatformTexts
+from bot.platform.surface import Environment, PlatformCore
 from bot.settings import Settings
 from bot.sharing import Sharing
 from bot.store import Store
@@ -165,9 +166,21 @@ class Core:
             tuning,
         )
 
+    @property
+    def inbound(self) -> PlatformCore:
+        """All a platform may call in the core: the inbound half of the contract."""
+        settings = self.settings
+        environment = Environment(
+            settings.data_dir, settings.max_upload_mb, settings.bot_admins, self.tuning
+        )
+        return PlatformCore(
+            environment, self.commands, self.intake, self.sharing, self.monitor, self.store
+        )
+
     def connect(self, settings: PlatformSettings) -> Platform:
-        """Builds a platform's adapter on this core and runs its jobs; start it with ``run``."""
-        platform = settings.connect(self)
+        """Builds a platform's adapter on this core's inbound surface and runs its jobs; start
+        it with ``run``."""
+        platform = settings.connect(self.inbound)
         self.platforms[platform.name] = platform
         self.runner.register(platform.name, platform)
         return platform

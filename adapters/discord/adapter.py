@@ -34,12 +34,12 @@ from adapters.discord.outbound import JobAnswers, send_dm
 from adapters.discord.settings import DiscordSettings
 from adapters.discord.texts import TEXTS
 from adapters.discord.views import ActionButton
-from bot.app import Core
 from bot.domain import Reply, Text, UserRef
 from bot.errors import StartupFailed, TokenRejected
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.platform.reconnect import Reconnect
+from bot.platform.surface import PlatformCore
 from bot.platform.updates import UpdateRef, Updates
 from bot.texts import Language
 
@@ -136,16 +136,20 @@ class DiscordAdapter:
     texts: ClassVar[PlatformTexts] = TEXTS
 
     def __init__(
-        self, core: Core, settings: DiscordSettings, *, client_class: type[BotClient] = BotClient
+        self,
+        core: PlatformCore,
+        settings: DiscordSettings,
+        *,
+        client_class: type[BotClient] = BotClient,
     ) -> None:
         self._core = core
         self._settings = settings
         self._client_class = client_class
         self._logged_in = asyncio.Event()
-        self._reconnect = Reconnect(self.name, core.tuning.reconnect, network_error)
+        self._reconnect = Reconnect(self.name, core.environment.tuning.reconnect, network_error)
         self._answers = JobAnswers(self._logged_in_client)
         # Discord never sends an event again: a temporary failure is tried again in place.
-        self._updates = Updates(self.name, core.monitor, core.tuning, sends_again=False)
+        self._updates = core.updates(self.name, sends_again=False)
         self._inbound = Inbound(core, self._answers, self._updates)
         self._commands = AppCommands(self._inbound, core.commands)
         self.client = self._new_client(message_content=True)
@@ -153,7 +157,7 @@ class DiscordAdapter:
 
     def size_limit_mb(self) -> int:
         """Discord hands any attachment over: only MAX_UPLOAD_MB limits it."""
-        return self._core.settings.max_upload_mb
+        return self._core.environment.max_upload_mb
 
     def connected(self) -> bool:
         """The client is ready (every shard's READY came), not closed, and no shard's gateway

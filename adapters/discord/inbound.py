@@ -16,12 +16,11 @@ import discord
 from adapters.discord.files import file_ref
 from adapters.discord.outbound import InteractionRef, InteractionReplies, JobAnswers, answer_error
 from adapters.discord.settings import DiscordSettings
-from bot.app import Core
 from bot.commands import Context, send_in_order
 from bot.domain import ChatKind, ChatRef, Reply, UploadOptions, UserRef, Visibility
 from bot.payloads import AnswerTarget, FileRef, JobSpec
+from bot.platform.surface import PlatformCore
 from bot.platform.updates import Outcome, UpdateRef, Updates
-from bot.store import Store
 from bot.texts import Language, language_of, t
 
 PLATFORM = DiscordSettings.name
@@ -57,16 +56,16 @@ def context_of(interaction: discord.Interaction) -> Context:
     )
 
 
-async def language_for(store: Store, user: UserRef, guild: discord.Guild | None) -> Language:
+async def language_for(core: PlatformCore, user: UserRef, guild: discord.Guild | None) -> Language:
     """For a message, which carries no locale: the poster's last known one, else the guild's."""
-    remembered = (await store.prefs.of(user)).language
+    remembered = await core.language(user)
     return language_of(remembered or (str(guild.preferred_locale) if guild else None))
 
 
 class Inbound:
     """Hands each event to the core and sends back what it answers at once."""
 
-    def __init__(self, core: Core, answers: JobAnswers, updates: Updates) -> None:
+    def __init__(self, core: PlatformCore, answers: JobAnswers, updates: Updates) -> None:
         self._core = core
         self._answers = answers
         self._updates = updates
@@ -158,7 +157,7 @@ class Inbound:
             await self._answers.deliver(spec, Reply(t("upload.unstored")), None)
 
     async def _posted(self, message: discord.Message) -> None:
-        language = await language_for(self._core.store, user_ref(message.author), message.guild)
+        language = await language_for(self._core, user_ref(message.author), message.guild)
         spec = _spec_of(message, language)
         reply = await self._core.intake.posted(spec)
         if reply is not None:

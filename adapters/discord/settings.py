@@ -11,7 +11,7 @@ from bot.platform import Platform, PlatformSettings
 from bot.settings import empty_is_unset, http_url
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.platform.surface import PlatformCore
 
 
 class DiscordSettings(PlatformSettings):
@@ -61,7 +61,7 @@ class DiscordSettings(PlatformSettings):
     def secrets(self) -> list[str]:
         return [] if self.bot_token is None else [self.bot_token.get_secret_value()]
 
-    def connect(self, core: Core) -> Platform:
+    def connect(self, core: PlatformCore) -> Platform:
         from adapters.discord.adapter import DiscordAdapter  # noqa: PLC0415 - loads discord.py
 
         return DiscordAdapter(core, self)

@@ -27,7 +27,6 @@ from adapters.telegram.outbound import Outbound
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.texts import TEXTS
 from adapters.telegram.updates import Handling, PollingBot, update_id_of
-from bot.app import Core
 from bot.crypto import read_or_create_secret
 from bot.domain import Reply, Text, UserRef
 from bot.errors import TokenRejected
@@ -35,7 +34,7 @@ from bot.ops.tls import tls_context
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.platform.reconnect import Reconnect
-from bot.platform.updates import Updates
+from bot.platform.surface import PlatformCore
 from bot.texts import Language
 
 log = logging.getLogger(__name__)
@@ -71,15 +70,15 @@ class TelegramAdapter:
     name: ClassVar[str] = TelegramSettings.name
     texts: ClassVar[PlatformTexts] = TEXTS
 
-    def __init__(self, core: Core, settings: TelegramSettings) -> None:
+    def __init__(self, core: PlatformCore, settings: TelegramSettings) -> None:
         self._settings = settings
-        self._data_dir = core.settings.data_dir
-        self._admins = [i for name, i in core.settings.bot_admins if name == self.name]
-        self._limit_mb = settings.limit_mb(core.settings.max_upload_mb)
+        self._data_dir = core.environment.data_dir
+        self._admins = core.environment.admins_of(self.name)
+        self._limit_mb = settings.limit_mb(core.environment.max_upload_mb)
         self._bot = _bot(settings)
         self._app = ApplicationBuilder().bot(self._bot).updater(None).build()
         """PTB without its Updater: ``run`` fetches and acknowledges updates itself."""
-        self._reconnect = Reconnect(self.name, core.tuning.reconnect, network_error)
+        self._reconnect = Reconnect(self.name, core.environment.tuning.reconnect, network_error)
         self._connected = False
         self._handled: set[int] = set()
         """Updates of the last batch that are done: handled, stored, or skipped by the rule."""
@@ -87,7 +86,7 @@ class TelegramAdapter:
         self._downloader = Downloader(self._app.bot, self._limit_mb, local)
         self._outbound = Outbound(self._app.bot)
         self._inbound = Inbound(core, self._outbound)
-        updates = Updates(self.name, core.monitor, core.tuning, sends_again=True)
+        updates = core.updates(self.name, sends_again=True)
         self._handling = Handling(self._app, updates)
         commands.register(self._app, self._inbound, Inline(core))
 

@@ -14,12 +14,12 @@ from telegram.ext import ContextTypes
 from adapters.telegram.files import file_of
 from adapters.telegram.outbound import Outbound, Where
 from adapters.telegram.settings import TelegramSettings
-from bot.app import Core
 from bot.commands import Context, send_in_order
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
 from bot.links.fetcher import single_link
 from bot.payloads import AnswerTarget, FileRef, JobSpec
+from bot.platform.surface import PlatformCore
 from bot.texts import error_text, language_of
 
 PLATFORM = TelegramSettings.name
@@ -82,7 +82,7 @@ def link_job(ctx: Context, link: str, answer_to: Message) -> JobSpec:
 class Inbound:
     """The callbacks registered on the PTB Application."""
 
-    def __init__(self, core: Core, outbound: Outbound) -> None:
+    def __init__(self, core: PlatformCore, outbound: Outbound) -> None:
         self._core = core
         self._outbound = outbound
 

@@ -26,8 +26,8 @@ from telegram.ext import ContextTypes
 
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.texts import INLINE_NOTHING
-from bot.app import Core
 from bot.domain import UploadRecord, UserRef
+from bot.platform.surface import PlatformCore
 from bot.texts import language_of, render, t
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def result_of(record: UploadRecord) -> InlineQueryResult | None:
 class Inline:
     """The InlineQueryHandler's callback."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: PlatformCore) -> None:
         self._core = core
 
     async def query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,8 +13,8 @@ from bot.platform import PlatformSettings
 from bot.settings import empty_is_unset, host_port, http_url
 
 if TYPE_CHECKING:
-    from bot.app import Core
     from bot.platform import Platform
+    from bot.platform.surface import PlatformCore
 
 CLOUD_LIMIT_MB = 20
 """The Bot API's getFile limit for the cloud server."""
@@ -88,7 +88,7 @@ class TelegramSettings(PlatformSettings):
         """MAX_UPLOAD_MB, capped by what the Bot API server can hand out."""
         return min(max_upload_mb, LOCAL_LIMIT_MB if self.local_mode else CLOUD_LIMIT_MB)
 
-    def connect(self, core: Core) -> Platform:
+    def connect(self, core: PlatformCore) -> Platform:
         from adapters.telegram.adapter import TelegramAdapter  # noqa: PLC0415
 
         return TelegramAdapter(core, self)

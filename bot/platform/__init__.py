@@ -30,7 +30,7 @@ from bot.settings import FROM_ENVIRONMENT
 from bot.texts import Language
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.platform.surface import PlatformCore
 
 
 class JobHandler(Protocol):
@@ -131,5 +131,5 @@ class PlatformSettings(BaseSettings, ABC):
         """Every secret value among these settings, so that logs can mask them."""
 
     @abstractmethod
-    def connect(self, core: Core) -> Platform:
+    def connect(self, core: PlatformCore) -> Platform:
         """Builds the adapter on the core; the platform's SDK is imported here, not before."""

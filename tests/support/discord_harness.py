@@ -26,6 +26,7 @@ from bot.app import Core
 from bot.chevereto.probe import probe_png
 from bot.domain import ChatKind, ChatRef, UserRef
 from bot.platform import Platform
+from bot.platform.surface import PlatformCore
 from bot.settings import Settings
 from bot.tuning import Tuning
 from tests.support.fakes.chevereto import FakeChevereto
@@ -68,7 +69,7 @@ class FastClient(BotClient):
 class FastDiscordSettings(DiscordSettings):
     """DISCORD_* as production reads them; the adapter they build runs the fast client."""
 
-    def connect(self, core: Core) -> Platform:
+    def connect(self, core: PlatformCore) -> Platform:
         return DiscordAdapter(core, self, client_class=FastClient)
 
 

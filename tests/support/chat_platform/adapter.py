@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from bot.app import Core
 from bot.domain import Reply, Text, UserRef
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
 from bot.platform.reconnect import Reconnect
-from bot.platform.updates import UpdateRef, Updates
+from bot.platform.surface import PlatformCore
+from bot.platform.updates import UpdateRef
 from bot.texts import Language
 from tests.support.chat_platform.files import download
 from tests.support.chat_platform.inbound import Inbound
@@ -40,15 +40,15 @@ class ChatAdapter:
     name: ClassVar[str] = ChatSettings.name
     texts: ClassVar[PlatformTexts] = TEXTS
 
-    def __init__(self, core: Core, settings: ChatSettings) -> None:
+    def __init__(self, core: PlatformCore, settings: ChatSettings) -> None:
         assert settings.url is not None
-        self._limit_mb = min(core.settings.max_upload_mb, LIMIT_MB)
+        self._limit_mb = min(core.environment.max_upload_mb, LIMIT_MB)
         timeout = httpx.Timeout(10.0, read=POLL_TIMEOUT_S + 10.0)
         self._http = httpx.AsyncClient(base_url=settings.url, timeout=timeout)
         self._outbound = Outbound(self._http)
         self._inbound = Inbound(core, self._http, self._outbound)
-        self._reconnect = Reconnect(self.name, core.tuning.reconnect, _network_error)
-        self._rule = Updates(self.name, core.monitor, core.tuning, sends_again=True)
+        self._reconnect = Reconnect(self.name, core.environment.tuning.reconnect, _network_error)
+        self._rule = core.updates(self.name, sends_again=True)
         self._connected = False
 
     def size_limit_mb(self) -> int:

@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 
-from bot.app import Core
 from bot.commands import Context, send_in_order
 from bot.domain import ChatKind, ChatRef, Reply, UserRef
 from bot.errors import BotError
 from bot.payloads import AnswerTarget, JobSpec
+from bot.platform.surface import PlatformCore
 from bot.texts import error_text, language_of
 from tests.support.chat_platform.files import files_of
 from tests.support.chat_platform.outbound import Outbound, Where
@@ -52,7 +52,7 @@ def job_of(ctx: Context, source: Message, answer_to: Message) -> JobSpec:
 class Inbound:
     """Turns each update into core calls and sends back what the core answers."""
 
-    def __init__(self, core: Core, http: httpx.AsyncClient, outbound: Outbound) -> None:
+    def __init__(self, core: PlatformCore, http: httpx.AsyncClient, outbound: Outbound) -> None:
         self._core = core
         self._http = http
         self._outbound = outbound

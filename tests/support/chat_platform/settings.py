@@ -11,8 +11,8 @@ from bot.platform import PlatformSettings
 from bot.settings import http_url
 
 if TYPE_CHECKING:
-    from bot.app import Core
     from bot.platform import Platform
+    from bot.platform.surface import PlatformCore
 
 
 class ChatSettings(PlatformSettings):
@@ -37,7 +37,7 @@ class ChatSettings(PlatformSettings):
         """The fake service asks for no token."""
         return []
 
-    def connect(self, core: Core) -> Platform:
+    def connect(self, core: PlatformCore) -> Platform:
         from tests.support.chat_platform.adapter import ChatAdapter
 
         return ChatAdapter(core, self)
