@@ -22,12 +22,12 @@ from bot.jobs.runner import JobRunner
 from bot.links.fetcher import LinkFetcher
 from bot.ops.admins import AdminNotices
 from bot.ops.monitor import Monitor
+from bot.ops.transfer import KB, Floor
 from bot.platform import Platform, PlatformSettings, PlatformTexts
 from bot.platform.surface import Environment, PlatformCore
 from bot.settings import Settings
 from bot.sharing import Sharing
 from bot.store import Store
-from bot.transfer import KB, Floor
 from bot.tuning import Tuning
 from bot.upload.service import MB, UploadService
 

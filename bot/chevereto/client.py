@@ -15,7 +15,7 @@ rather than leaving them in silence while the same file is sent again and again.
 An answer is read as a stream, at most MAX_HOST_ANSWER_KB of it: a larger one is not the
 API, and is not held in memory.
 
-An upload is watched by its progress (``bot.transfer``): a host taking the body slower than
+An upload is watched by its progress (``bot.ops.transfer``): a host taking the body slower than
 MIN_TRANSFER_KBPS is cut, and once the body is sent its whole answer must come within one
 deadline (10 s + 0.5 s per MB), however it trickles. A failure after the body went out says so
 (``after_body``): the host may have stored the file.
@@ -45,7 +45,7 @@ from bot.errors import (
     Redirected,
 )
 from bot.ops.tls import tls_context
-from bot.transfer import Floor, Pace
+from bot.ops.transfer import Floor, Pace
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class CheveretoClient:
 
         Connecting and the wait for a pooled connection get the base timeout. A chunk
         written may take the floor's window: a host taking the file slowly is the floor's to
-        judge (``bot.transfer``), and a chunk at the floor's rate takes up to that long. Each
+        judge (``bot.ops.transfer``), and a chunk at the floor's rate takes up to that long. Each
         read of the answer gets ``answer_s``, which also bounds the whole answer (``_post``).
         """
         write = max(self._timeout, self._floor.window_s)

@@ -10,7 +10,7 @@ judged from its first bytes, never from the server's word nor the URL's ending.
 
 A server may also hold the bot by sending slowly: a fetch is cut when it moves fewer than
 MIN_TRANSFER_KBPS over a window of its time, and ends at LINK_DEADLINE plus 1 s per MB the
-server declares, counted from the fetch's start (``Download.pace``; ``bot.transfer``).
+server declares, counted from the fetch's start (``Download.pace``; ``bot.ops.transfer``).
 
 Logs name a link's host only: its path and query may hold a secret.
 """
@@ -55,7 +55,7 @@ from bot.links.addresses import (
 )
 from bot.links.sniff import EXTENSIONS, HEAD_BYTES, is_html, sniff
 from bot.ops.tls import tls_context
-from bot.transfer import Floor, Pace
+from bot.ops.transfer import Floor, Pace
 
 log = logging.getLogger(__name__)
 

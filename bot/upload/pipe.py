@@ -9,7 +9,7 @@ wrong length. When the upload fails (the host down) the download goes on to the 
 the next attempt sends the spool file and downloads nothing again. When the download
 fails, the upload is aborted and the spool dropped.
 
-The download is watched by its own pace (``bot.transfer``), which stops while the queue is full:
+The download is watched by its own pace (``bot.ops.transfer``), which stops while the queue is full:
 waiting for the upload is not the download's time. The upload's body waits for the download
 in the same way, which the host's pace leaves out (``Pace.sending``).
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from bot.errors import MediaTooLarge, SizeMismatch
-from bot.transfer import Pace
+from bot.ops.transfer import Pace
 
 QUEUED_CHUNKS: Final = 8
 """Chunks held between the download and the upload: a bounded buffer, so memory stays flat."""

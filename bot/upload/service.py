@@ -38,10 +38,10 @@ from bot.jobs.lanes import Lanes
 from bot.jobs.outage import HostWatch
 from bot.links.fetcher import LinkFetcher, check_link
 from bot.ops.monitor import Monitor
+from bot.ops.transfer import Floor, Pace
 from bot.payloads import FileRef, IncomingMedia
 from bot.store import Store
 from bot.texts import t
-from bot.transfer import Floor, Pace
 from bot.upload.options import upload_options
 from bot.upload.outcomes import AlreadyThere, Failed, Outcome, Uploaded
 from bot.upload.pipe import Pipe

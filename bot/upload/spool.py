@@ -14,8 +14,8 @@ from pathlib import Path
 
 from bot.errors import MediaTooLarge
 from bot.links.sniff import EXTENSIONS, HEAD_BYTES, sniff
+from bot.ops.transfer import Pace
 from bot.payloads import LINK_NAME, Fetch
-from bot.transfer import Pace
 
 MB = 1024 * 1024
 STALE_SPOOL_S = 24 * 3600.0

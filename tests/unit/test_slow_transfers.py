@@ -15,8 +15,8 @@ from bot.chevereto import CheveretoClient, FileSource
 from bot.chevereto.probe import probe_png
 from bot.errors import HostNotAnswering, HostTooSlow, LinkTooSlow, SourceTooSlow
 from bot.links.fetcher import LinkFetcher
+from bot.ops.transfer import KB, Floor
 from bot.payloads import FileRef, IncomingMedia
-from bot.transfer import KB, Floor
 from bot.upload.spool import download_to
 from tests.conftest import ALICE, KEY, PRIVATE, failed_with, upload_service
 from tests.support.fakes.chevereto import FakeChevereto

@@ -1,4 +1,4 @@
-"""Deadlines by progress (``bot.transfer``): the rule on a clock the test turns, and the watch
+"""Deadlines by progress (``bot.ops.transfer``): the rule on a clock the test turns, and the watch
 that cuts, on the real loop with windows of a fraction of a second."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from bot import errors
 from bot.jobs.status import RETRY_NOTES
+from bot.ops.transfer import Floor, Pace
 from bot.texts import error_text
-from bot.transfer import Floor, Pace
 from bot.upload.pipe import QUEUED_CHUNKS, Pipe
 
 FLOOR = Floor(bytes_per_s=1000, window_s=10.0)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.chevereto.probe import probe_png
-from bot.transfer import KB
+from bot.ops.transfer import KB
 from tests.conftest import KEY
 from tests.support.fakes.link_site import LinkSite
 from tests.support.fakes.telegram_api import FakeTelegram, FileRef
