@@ -1,4 +1,4 @@
-"""Every command of SPEC's table, platform-neutral: parse, validate, update the store, reply.
+"""Every command the bot knows, platform-neutral: parse, validate, update the store, reply.
 
 Adapters call these with a Context and send the replies they return; they add
 only what is their platform's own (deleting a message, checking who is admin).

@@ -1,7 +1,7 @@
-"""SPEC's commands as Discord app commands: each reads its options and hands them to Inbound.
+"""The bot's commands as Discord app commands: each reads its options and hands them to Inbound.
 
-Command and option names stay English in every locale, as SPEC wants the same
-names on both platforms and the answers name them; descriptions, choices and
+Command and option names stay English in every locale: both platforms have the same
+names, and the answers name them; descriptions, choices and
 the context menu are translated (see ``labels.py``).
 """
 
