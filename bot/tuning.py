@@ -60,6 +60,10 @@ class Tuning:
     lock_check_s: float = 1.0
     """How often a worker checks that its liveness lock's connection still lives."""
     poll_s: float = 1.0
+    status_after_s: float = 2.0
+    """A job done sooner shows no status message: its answer comes before one would help."""
+    progress_every_s: float = 2.0
+    """How often a running job's status message may change (its percentage, what it waits for)."""
     album_window: timedelta = timedelta(seconds=1.5)
     """An album's job runs once no new item has joined it for this long."""
     max_waiting_jobs: int = MAX_WAITING_JOBS

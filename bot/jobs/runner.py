@@ -300,7 +300,10 @@ class JobRunner:
         will_retry = job.attempts < self._tuning.max_attempts
         transfers = {index: Transfer() for index in job.pending()}
         medias = job.spec.medias(handler.fetch, job.id)
-        meter = Meter(status, transfers)
+        tuning = self._tuning
+        meter = Meter(
+            status, transfers, after_s=tuning.status_after_s, every_s=tuning.progress_every_s
+        )
 
         async def one(index: int) -> None:
             if job.lost:

@@ -22,9 +22,6 @@ from bot.upload.progress import Transfer, Waiting
 
 log = logging.getLogger(__name__)
 
-STATUS_AFTER_S = 2.0
-"""A job done sooner shows no status message: its answer comes before one would help."""
-PROGRESS_EVERY_S = 2.0
 RETRY_NOTES = {
     "error.host_unavailable": "retry.host",
     "error.host_page": "retry.host_page",
@@ -84,13 +81,22 @@ class StatusMessage:
 
 
 class Meter:
-    """While an attempt runs: once it has run ``STATUS_AFTER_S``, shows what its files wait for
-    or the percentage sent, then again every ``PROGRESS_EVERY_S`` while that changes. A job
-    done sooner shows nothing; a retry note, once shown, stays."""
+    """While an attempt runs: once it has run ``after_s``, shows what its files wait for or the
+    percentage sent, then again every ``every_s`` while that changes. A job done sooner shows
+    nothing; a retry note, once shown, stays."""
 
-    def __init__(self, status: StatusMessage, transfers: Mapping[int, Transfer]) -> None:
+    def __init__(
+        self,
+        status: StatusMessage,
+        transfers: Mapping[int, Transfer],
+        *,
+        after_s: float,
+        every_s: float,
+    ) -> None:
         self._status = status
         self._transfers = transfers
+        self._after_s = after_s
+        self._every_s = every_s
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -114,9 +120,9 @@ class Meter:
         return t("upload.progress", percent=percent)
 
     async def _show_while_running(self) -> None:
-        shown, wait = None, STATUS_AFTER_S
+        shown, wait = None, self._after_s
         while not await self._stopped_within(wait):
-            wait = PROGRESS_EVERY_S
+            wait = self._every_s
             text = self.text()
             if self._status.noted or text == shown:
                 continue

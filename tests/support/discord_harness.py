@@ -219,8 +219,10 @@ async def fake_fixture(
 async def bot_fixture(
     request: pytest.FixtureRequest, fake: FakeDiscord, chevereto: FakeChevereto, tmp_path: Path
 ) -> AsyncIterator[Harness]:
-    """The bot, ready on the fake; ``param`` holds extra DiscordSettings fields."""
+    """The bot, ready on the fake, with production's timings but a status message shown after
+    half a second; ``param`` holds extra DiscordSettings fields."""
     settings = settings_for(chevereto, tmp_path / "data")
     discord_settings = discord_for(fake, **getattr(request, "param", {}))
-    async with running(settings, discord_settings) as (core, adapter):
+    tuning = Tuning(status_after_s=0.5, progress_every_s=0.5)
+    async with running(settings, discord_settings, tuning=tuning) as (core, adapter):
         yield Harness(fake, chevereto, core, adapter)

@@ -18,9 +18,11 @@ STOP_WITHIN_S = 30.0
 FAST = Tuning(
     host_timeout=1.0,
     host_backoff=0.01,
-    retry_delays=(0.2, 0.2),
+    retry_delays=(0.05, 0.05),
     poll_s=0.05,
-    album_window=timedelta(seconds=0.5),
+    status_after_s=0.5,
+    progress_every_s=0.5,
+    album_window=timedelta(seconds=0.3),
     reconnect=Backoff(first_s=0.1, most_s=2.0),
     unstored_patience_s=1.0,
 )

@@ -1,6 +1,6 @@
-"""The status message while a job uploads: none for a job done within 2 s, however big its
-files; after 2 s the percentage sent, shown again every 2 s while it changes; the answer then
-takes that message's place."""
+"""The status message while a job uploads: none for a job done within 2 s (production's
+wait), however big its files; after that wait the percentage sent, shown again at each
+interval while it changes (half a second here); the answer then takes that message's place."""
 
 import re
 import time
@@ -13,7 +13,6 @@ from bot.chevereto import CheveretoClient
 from bot.chevereto.probe import probe_png
 from bot.jobs.lanes import Lanes
 from bot.jobs.runner import JobRunner
-from bot.jobs.status import PROGRESS_EVERY_S, STATUS_AFTER_S
 from bot.ops.monitor import Monitor
 from bot.payloads import JobSpec
 from bot.texts import render
@@ -24,6 +23,13 @@ from tests.support.job_handler import RecordingHandler, file
 from tests.support.jobs import running
 
 MB = 1024 * 1024
+PROMPT = Tuning(
+    poll_s=0.05,
+    album_window=timedelta(seconds=0.5),
+    status_after_s=0.5,
+    progress_every_s=0.5,
+)
+"""Production's rules, the status shown after half a second and changed as often."""
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ async def patient_runner(store, chevereto, temp_dir) -> AsyncIterator[JobRunner]
             lanes=Lanes.of(4, 4, 2),
             monitor=Monitor(store),
         )
-        yield JobRunner(store, service, Tuning(poll_s=0.05, album_window=timedelta(seconds=0.5)))
+        yield JobRunner(store, service, PROMPT)
 
 
 def big_png(size: int) -> bytes:
@@ -68,7 +74,7 @@ async def test_a_big_file_done_within_2_s_shows_no_status(runner, store, chevere
         started = time.monotonic()
         await runner.submit(spec("big.png", data))
         (answer,) = await handler.wait_for_replies(1)
-    assert time.monotonic() - started < STATUS_AFTER_S  # else this test proves nothing
+    assert time.monotonic() - started < Tuning().status_after_s  # else it proves nothing
     assert handler.progress_shown == []
     assert handler.statuses == [None]
     assert "/image/" in render(answer.text, "en")
@@ -77,10 +83,11 @@ async def test_a_big_file_done_within_2_s_shows_no_status(runner, store, chevere
 async def test_a_slow_upload_shows_its_progress_then_the_answer_replaces_it(
     patient_runner, store, chevereto
 ):
-    """A host that reads 16 MB at 2.5 MB/s: no status for 2 s, then the percentage, again every
-    2 s while it grows, in one message; the answer is sent in that message's place."""
+    """A host that reads 16 MB at 8 MB/s: no status for half a second, then the percentage,
+    again at each interval while it grows, in one message; the answer is sent in that
+    message's place."""
     await store.keys.link(ALICE, KEY)
-    chevereto.bandwidth = 2.5 * MB
+    chevereto.bandwidth = 8 * MB
     data = big_png(16 * MB)
     handler = RecordingHandler({"big.png": data})
     patient_runner.register("telegram", handler)
@@ -92,19 +99,19 @@ async def test_a_slow_upload_shows_its_progress_then_the_answer_replaces_it(
     assert len(shown) >= 2
     assert shown == sorted(set(shown))  # each one new: a percentage that stays is not repeated
     assert all(0 <= percent <= 99 for percent in shown)
-    assert handler.progress_at[0] - started >= STATUS_AFTER_S
+    assert handler.progress_at[0] - started >= PROMPT.status_after_s
     gaps = [b - a for a, b in zip(handler.progress_at, handler.progress_at[1:], strict=False)]
-    assert all(gap >= PROGRESS_EVERY_S * 0.9 for gap in gaps), gaps
+    assert all(gap >= PROMPT.progress_every_s * 0.9 for gap in gaps), gaps
     assert handler.status_given == [None] + ["status-1"] * (len(shown) - 1)  # one message
     assert handler.statuses == ["status-1"]
     assert "/delete/" in render(answer.text, "en")
 
 
 async def test_a_percentage_that_stays_is_shown_once(patient_runner, store, chevereto):
-    """The file is sent and the host takes 5 s to answer: the status says 99% once, not every
-    2 s."""
+    """The file is sent and the host takes 1.5 s to answer: the status says 99% once, not at
+    every interval."""
     await store.keys.link(ALICE, KEY)
-    chevereto.delay = 5.0
+    chevereto.delay = 1.5
     handler = RecordingHandler({"a.png": probe_png()})
     patient_runner.register("telegram", handler)
     async with running(patient_runner, store):

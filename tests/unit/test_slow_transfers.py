@@ -23,6 +23,8 @@ from tests.support.fakes.chevereto import FakeChevereto
 from tests.support.fakes.link_site import LinkSite
 from tests.support.waiting import eventually
 
+pytestmark = pytest.mark.slow  # each test waits out a transfer's window on purpose
+
 MB = 1024 * 1024
 FLOOR = Floor(bytes_per_s=256 * KB, window_s=0.3)
 """A quarter MB a second over 0.3 s: loopback moves far more, a trickle far less."""

@@ -161,10 +161,11 @@ async def test_a_non_media_attachment_is_refused(bot: Harness) -> None:
 
 
 async def test_a_long_upload_shows_progress_in_the_response(bot: Harness) -> None:
-    """A file that takes about 2.5 s to come from the CDN: once the job has run 2 s its
-    progress edits the deferred response, which the answer then replaces."""
+    """A file that takes about a second to come from the CDN: once the job has run the status
+    wait (half a second here) its progress edits the deferred response, which the answer then
+    replaces."""
     await link_alice(bot)
-    bot.fake.bandwidth = 400 * 1024
+    bot.fake.bandwidth = 1024 * 1024
     data = probe_png() + b"\0" * MB
     payload = await upload(bot, bot.image("big.png", data))
     progress = await bot.answer_of(payload, "Uploading…")

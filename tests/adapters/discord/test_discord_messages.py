@@ -99,10 +99,11 @@ async def test_an_unmirrored_channel_is_left_alone(bot: Harness) -> None:
 
 
 async def test_a_long_mirrored_upload_shows_a_status_that_becomes_the_answer(bot: Harness) -> None:
-    """A file that takes about 2.5 s to come from the CDN: once the job has run 2 s its
-    progress is a reply in the channel, edited into the answer when done."""
+    """A file that takes about a second to come from the CDN: once the job has run the status
+    wait (half a second here) its progress is a reply in the channel, edited into the answer
+    when done."""
     await mirror_channel(bot)
-    bot.fake.bandwidth = 400 * 1024
+    bot.fake.bandwidth = 1024 * 1024
     data = probe_png() + b"\0" * MB
     await bot.post(CHANNEL, bot.image("big.png", data), user_id=BOB_ID)
     status = await bot.answered(posted_to(CHANNEL, "Uploading…"))

@@ -10,7 +10,6 @@ import pytest
 
 from adapters.telegram.outbound import MESSAGE_MAX
 from bot.chevereto.probe import probe_png
-from bot.jobs.status import STATUS_AFTER_S
 from tests.conftest import KEY, OTHER_KEY
 from tests.support.fakes.telegram_api import TEST_TOKEN
 from tests.support.running import QUICK, running
@@ -328,11 +327,12 @@ async def test_rate_limited_send_is_retried(bot, telegram):
 
 
 async def test_progress_edits_one_status_message(bot, telegram, chevereto):
-    """A job that runs over 2 s: once it has run 2 s, one status message shows the percentage,
-    edited as it grows, then edited into the answer (links and delete link, previews off)."""
+    """A job that runs a while: once it has run the status wait (half a second here), one status
+    message shows the percentage, edited as it grows, then edited into the answer (links and
+    delete link, previews off)."""
     await bot.store.keys.link(user_ref(ALICE_ID), KEY)
     alice = telegram.user(ALICE_ID)
-    telegram.bandwidth = 200 * 1024  # the 1 MB photo downloads in about 5 s
+    telegram.bandwidth = 500 * 1024  # the 1 MB photo downloads in about 2 s
     big = probe_png() + b"\0" * MB
     pushed = time.monotonic()
     telegram.push_update(photo_update(telegram, telegram.private_chat(alice), alice, data=big))
@@ -341,7 +341,7 @@ async def test_progress_edits_one_status_message(bot, telegram, chevereto):
     (status,) = history(telegram, ALICE_ID).values()
     first, *edits, answer = status
     assert first["method"] == "sendMessage"
-    assert first["at"] - pushed >= STATUS_AFTER_S
+    assert first["at"] - pushed >= QUICK.status_after_s
     assert [v["method"] for v in [*edits, answer]] == ["editMessageText"] * (len(edits) + 1)
     shown = [int(PERCENT.fullmatch(v["text"])[1]) for v in [first, *edits]]
     assert len(shown) >= 2, shown

@@ -42,7 +42,7 @@ async def test_a_second_users_photo_goes_before_the_first_users_third(
     """Two upload slots; Alice's 20 photos are all stored, then Bob sends one: his upload starts
     (reaches the host) before Alice's third does."""
     settings = settings_with(upload_concurrency=2)
-    chevereto.delay = 0.3
+    chevereto.hang_next(1.0, times=2)  # Alice's first two hold both slots until Bob waits
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID)
     async with running(settings, platform, tuning=QUICK) as core:
         await telegram.wait_for_call("getUpdates")
@@ -68,6 +68,7 @@ async def site():
         yield site
 
 
+@pytest.mark.slow  # it waits out the trickling links' window on purpose
 async def test_trickling_links_hold_no_upload_slot(
     settings_with, chevereto, telegram, platform, site
 ):
@@ -78,7 +79,7 @@ async def test_trickling_links_hold_no_upload_slot(
         upload_concurrency=1, min_transfer_kbps=256, fetch_private_addresses=True
     )
     alice, bob = telegram.user(ALICE_ID), telegram.user(BOB_ID)
-    tuning = replace(QUICK, transfer_window_s=4.0)
+    tuning = replace(QUICK, transfer_window_s=2.0)
     async with running(settings, platform, tuning=tuning) as core:
         await telegram.wait_for_call("getUpdates")
         await core.store.keys.link(user_ref(ALICE_ID), KEY)

@@ -199,11 +199,12 @@ async def test_expiration_reaches_the_host(bot, chat, chevereto):
 
 
 async def test_status_message_becomes_the_answer(bot, chat, chevereto):
-    """A file that takes about 2.5 s to come from the service shows a status message once the
-    job has run 2 s; the one answer, delete link included, is edited into it (previews off)."""
+    """A file that takes about a second to come from the service shows a status message once
+    the job has run the status wait (half a second here); the one answer, delete link
+    included, is edited into it (previews off)."""
     await bot.store.keys.link(user(ALICE), KEY)
     alice = chat.user(ALICE)
-    chat.bandwidth = 400 * 1024
+    chat.bandwidth = 1024 * 1024
     big = probe_png() + os.urandom(MB)
     chat.post(alice, chat.private(alice), files=[photo("big.png", big)])
     reply = await chat.wait_for(lambda m: answer(m) and secret(m), within=15)

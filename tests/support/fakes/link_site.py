@@ -126,6 +126,9 @@ class LinkSite:
                     await response.write(b"\0")
             except ConnectionError:
                 self.left.append(path)
+            except asyncio.CancelledError:  # the client went away: its handler is cancelled
+                self.left.append(path)
+                raise
             finally:
                 self.streaming -= 1
             return response
@@ -151,6 +154,9 @@ class LinkSite:
             except ConnectionError:
                 self.left.append(path)
                 return response
+            except asyncio.CancelledError:  # the client went away: its handler is cancelled
+                self.left.append(path)
+                raise
             await response.write_eof()
             return response
 
@@ -166,7 +172,11 @@ class LinkSite:
     async def running(self) -> AsyncIterator[LinkSite]:
         app = web.Application()
         app.router.add_get("/{path:.*}", self._answer)
-        runner = web.AppRunner(app, access_log=None)
+        # A client that goes away ends its handler (a stalling one would sleep for an hour), and
+        # shutting down waits for no one.
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         self.port = runner.addresses[0][1]
