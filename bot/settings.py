@@ -53,7 +53,7 @@ def access_entries(value: object) -> object:
             continue
         entry = ENTRY.fullmatch(part.strip())
         if entry is None:
-            raise ValueError("must be platform:id entries separated by commas, like telegram:123")
+            raise ValueError("must be platform:id entries separated by commas, like name:123")
         entries.add((entry.group(1), entry.group(2)))
     return frozenset(entries)
 
