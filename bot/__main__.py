@@ -56,8 +56,7 @@ async def serve(settings: Settings, platforms: Sequence[PlatformSettings]) -> No
 
                 health = HealthServer(core, settings.health_listen)
                 running.append(group.create_task(health.run(), name="health"))
-            jobs = group.create_task(core.runner.run(), name="jobs")
-            running.append(group.create_task(core.watch.run(), name="host watch"))
+            jobs = group.create_task(core.work(), name="jobs")
             log.info("started: %s", ", ".join(a.name for a in adapters))
             await stop.wait()
             log.info("stopping")

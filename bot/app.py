@@ -7,10 +7,13 @@ sentences and how to run their jobs, and names none of them.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Self
 
 from bot.access import Access
+from bot.backfill.control import BackfillControl
+from bot.backfill.runner import BackfillRunner
 from bot.chevereto import CheveretoClient
 from bot.commands import Commands
 from bot.crypto import DecryptionFailed, Vault, read_or_create_secret
@@ -45,6 +48,8 @@ class Core:
     sharing: Sharing
     watch: HostWatch
     """The host, up or down; run beside the job runner (``watch.run()``)."""
+    backfills: BackfillControl
+    backfill_runner: BackfillRunner
     platforms: dict[str, Platform] = field(default_factory=dict)
     tuning: Tuning = field(default_factory=Tuning)
     """The timings the core was built with; adapters read ``tuning.reconnect``."""
@@ -151,6 +156,15 @@ class Core:
             max_album_items=tuning.max_album_items,
         )
         sharing = Sharing(store, access)
+        backfill_runner = BackfillRunner(
+            store,
+            service,
+            platforms,
+            tuning,
+            concurrency=settings.backfill_concurrency,
+            watch=watch,
+        )
+        backfills = BackfillControl(store, backfill_runner, platforms)
         return cls(
             settings,
             store,
@@ -162,9 +176,21 @@ class Core:
             monitor,
             sharing,
             watch,
+            backfills,
+            backfill_runner,
             platforms,
             tuning,
         )
+
+    async def work(self, *, jobs: bool = True) -> None:
+        """The core's own work, until cancelled: the host watch, and (unless ``jobs`` is False)
+        the job runner and the backfill runner. On a cancel the job runner lets the answers
+        being sent finish."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.watch.run(), name="host watch")
+            if jobs:
+                group.create_task(self.runner.run(), name="jobs")
+                group.create_task(self.backfill_runner.run(), name="backfills")
 
     @property
     def inbound(self) -> PlatformCore:
@@ -174,7 +200,13 @@ class Core:
             settings.data_dir, settings.max_upload_mb, settings.bot_admins, self.tuning
         )
         return PlatformCore(
-            environment, self.commands, self.intake, self.sharing, self.monitor, self.store
+            environment,
+            self.commands,
+            self.intake,
+            self.sharing,
+            self.backfills,
+            self.monitor,
+            self.store,
         )
 
     def connect(self, settings: PlatformSettings) -> Platform:

@@ -205,6 +205,14 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a reply carries (a backfill's CSV)."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A message for the user: its text, buttons, and who may see it."""
 
@@ -213,3 +221,4 @@ class Reply:
     visibility: Visibility = Visibility.PUBLIC
     secret: bool = False
     """Holds a delete link: never public, always sent with link previews and embeds off."""
+    attachment: Attachment | None = None

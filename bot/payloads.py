@@ -74,6 +74,9 @@ class FileRef:
     width: int | None = None
     """An image's width in pixels, when the platform says it: a default width is sent only
     for an image wider than it."""
+    source: str | None = None
+    """Where on its platform it was posted (a message and its attachment), kept with its upload:
+    a file already re-hosted is known by it."""
 
     def __post_init__(self) -> None:
         """Whatever a platform's user typed as the name, the core sees a safe one."""
@@ -105,6 +108,8 @@ class IncomingMedia:
     options: UploadOptions = field(default_factory=UploadOptions)
     spool: str | None = None
     """The name the file is kept under between a job's attempts (None: not kept)."""
+    background: bool = False
+    """Background work (a backfill's): it takes an upload slot only when no live file waits."""
 
 
 @dataclass(frozen=True, slots=True)

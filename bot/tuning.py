@@ -64,6 +64,8 @@ class Tuning:
     """A job done sooner shows no status message: its answer comes before one would help."""
     progress_every_s: float = 2.0
     """How often a running job's status message may change (its percentage, what it waits for)."""
+    backfill_progress_s: float = 10.0
+    """How often a backfill's progress message may change."""
     album_window: timedelta = timedelta(seconds=1.5)
     """An album's job runs once no new item has joined it for this long."""
     max_waiting_jobs: int = MAX_WAITING_JOBS

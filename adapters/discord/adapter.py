@@ -27,17 +27,19 @@ import discord
 import yarl
 
 from adapters.discord import files
+from adapters.discord.backfill import read_history
 from adapters.discord.commands import AppCommands, ErrorTree
 from adapters.discord.inbound import Inbound
 from adapters.discord.labels import Labels
-from adapters.discord.outbound import JobAnswers, send_dm
+from adapters.discord.outbound import JobAnswers, report_dm, send_dm
 from adapters.discord.settings import DiscordSettings
 from adapters.discord.texts import TEXTS
 from adapters.discord.views import ActionButton
-from bot.domain import Reply, Text, UserRef
+from bot.domain import ChatRef, Reply, Text, UserRef
 from bot.errors import StartupFailed, TokenRejected
 from bot.payloads import FileRef, JobSpec
 from bot.platform import PlatformTexts
+from bot.platform.history import PostedMessage
 from bot.platform.reconnect import Reconnect
 from bot.platform.surface import PlatformCore
 from bot.platform.updates import UpdateRef, Updates
@@ -151,7 +153,7 @@ class DiscordAdapter:
         # Discord never sends an event again: a temporary failure is tried again in place.
         self._updates = core.updates(self.name, sends_again=False)
         self._inbound = Inbound(core, self._answers, self._updates)
-        self._commands = AppCommands(self._inbound, core.commands)
+        self._commands = AppCommands(self._inbound, core.commands, core.backfills)
         self.client = self._new_client(message_content=True)
         _quiet_sdk()
 
@@ -180,6 +182,19 @@ class DiscordAdapter:
     async def tell(self, user: UserRef, reply: Reply, language: Language) -> bool:
         """By DM, once logged in."""
         return await send_dm(await self._logged_in_client(), int(user.id), reply, language)
+
+    async def history(
+        self, channel: ChatRef, *, after: str | None, before: str, limit: int
+    ) -> list[PostedMessage]:
+        """A channel's past (``bot.platform.history``), through discord.py."""
+        return await read_history(await self._logged_in_client(), channel, after, before, limit)
+
+    async def report(
+        self, user: UserRef, reply: Reply, language: Language, handle: str | None
+    ) -> str | None:
+        """A backfill's report to its admin, by DM (``handle``: the message to edit)."""
+        client = await self._logged_in_client()
+        return await report_dm(client, int(user.id), reply, language, handle)
 
     async def run(self) -> None:
         """Logs in (syncing the commands), connects every shard; a cancel closes the client.

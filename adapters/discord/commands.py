@@ -15,15 +15,17 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.backfill import backfill_group
 from adapters.discord.files import file_ref
 from adapters.discord.inbound import Call, Inbound
 from adapters.discord.labels import expiration_choices, form_choices, label, switch_choices
 from adapters.discord.outbound import answer_error
+from bot.backfill.control import BackfillControl
 from bot.chevereto.expiration import parse_expiration
 from bot.commands import MAX_WIDTH, Commands, Context, parse_album
 from bot.domain import Reply, UploadOptions
 
-AppCommand = app_commands.Command[Any, ..., Any] | app_commands.ContextMenu
+AppCommand = app_commands.Command[Any, ..., Any] | app_commands.ContextMenu | app_commands.Group
 TAG_SEPARATORS = re.compile(r"[,\s]+")
 
 
@@ -67,9 +69,10 @@ class ErrorTree(app_commands.CommandTree[discord.Client]):
 class AppCommands:
     """Builds the app commands on the core's Commands; :meth:`install` puts them on a tree."""
 
-    def __init__(self, inbound: Inbound, commands: Commands) -> None:
+    def __init__(self, inbound: Inbound, commands: Commands, backfills: BackfillControl) -> None:
         self._inbound = inbound
         self._commands = commands
+        self._backfills = backfills
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         for command in self._all():
@@ -91,6 +94,7 @@ class AppCommands:
             self._number("width", self._commands.width),
             self._format(),
             self._mirror(),
+            backfill_group(self._inbound, self._backfills),
             self._upload(),
             self._menu(),
         ]

@@ -56,7 +56,10 @@ def file_ref(attachment: discord.Attachment, message: discord.Message | None = N
     )
     kind = media_type(attachment.content_type, attachment.filename)
     size = attachment.size
-    return FileRef(attachment.filename, kind, size, ref.locator(), width=attachment.width)
+    source = None if message is None else f"{message.id}:{attachment.id}"
+    return FileRef(
+        attachment.filename, kind, size, ref.locator(), width=attachment.width, source=source
+    )
 
 
 async def fetch(client: ClientSource, file: FileRef) -> AsyncIterator[bytes]:

@@ -17,6 +17,7 @@ deleted. Mentions are off on the client, so ``@everyone.png`` pings no one.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import time
@@ -67,17 +68,44 @@ class InteractionRef:
         return ref if ref is not None and time.time() < ref.expires else None
 
 
+def attached(reply: Reply) -> discord.File | None:
+    """The reply's file (a backfill's CSV), as discord.py sends one."""
+    if reply.attachment is None:
+        return None
+    return discord.File(io.BytesIO(reply.attachment.data), filename=reply.attachment.name)
+
+
 async def send_dm(client: discord.Client, user_id: int, reply: Reply, language: Language) -> bool:
     """Sends a reply to the user's DM; False when the user accepts no DM from the bot."""
+    return await report_dm(client, user_id, reply, language, None) is not None
+
+
+async def report_dm(
+    client: discord.Client, user_id: int, reply: Reply, language: Language, handle: str | None
+) -> str | None:
+    """Sends a reply to the user's DM, or edits the DM message ``handle`` into it (one with a
+    file is sent anew); the last message's id, or None when the user accepts no DM."""
     try:
         channel = await client.create_dm(discord.Object(user_id))
-        for piece in pieces(reply, language):
+        *first, last = pieces(reply, language)
+        file = attached(reply)
+        if handle is not None and not first and file is None:
+            with contextlib.suppress(discord.NotFound):  # deleted: sent anew below
+                edited = await channel.get_partial_message(int(handle)).edit(
+                    content=last.content, view=last.view
+                )
+                return str(edited.id)
+        for piece in first:
             await channel.send(piece.content, view=piece.view, suppress_embeds=piece.secret)
+        files = [] if file is None else [file]
+        sent = await channel.send(
+            last.content, view=last.view, suppress_embeds=last.secret, files=files
+        )
     except discord.HTTPException as error:
         if isinstance(error, discord.Forbidden) or error.code == CLOSED_DMS:
-            return False
+            return None
         raise
-    return True
+    return str(sent.id)
 
 
 class InteractionReplies:
@@ -96,22 +124,26 @@ class InteractionReplies:
         if reply.visibility is Visibility.PRIVATE_TO_USER:
             client, user = self._interaction.client, self._interaction.user
             return await send_dm(client, user.id, reply, self._language)
-        for piece in pieces(reply, self._language):
+        *first, last = pieces(reply, self._language)
+        for piece in first:
             await self._one(piece)
+        await self._one(last, attached(reply))
         return True
 
-    async def _one(self, piece: Piece) -> None:
+    async def _one(self, piece: Piece, file: discord.File | None = None) -> None:
+        """One piece; a file goes with a message of its own (an edit cannot add one)."""
         interaction, response = self._interaction, self._interaction.response
         content, view, secret, ephemeral = piece.content, piece.view, piece.secret, piece.ephemeral
+        files = [] if file is None else [file]
         if not response.is_done():
             await response.send_message(
-                content, view=view, ephemeral=ephemeral, suppress_embeds=secret
+                content, view=view, ephemeral=ephemeral, suppress_embeds=secret, files=files
             )
-        elif not self._filled and not secret:
+        elif not self._filled and not secret and file is None:
             await interaction.edit_original_response(content=content, view=view)
         else:
             await interaction.followup.send(
-                content, view=view, ephemeral=ephemeral, suppress_embeds=secret
+                content, view=view, ephemeral=ephemeral, suppress_embeds=secret, files=files
             )
         self._filled = True
 

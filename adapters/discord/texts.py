@@ -50,6 +50,16 @@ EN = {
     "discord.duration.month.one": "{n} month",
     "discord.duration.year": "{n} years",
     "discord.duration.year.one": "{n} year",
+    "discord.backfill.start": "Re-host this channel's past images and videos, oldest first",
+    "discord.backfill.status": "How this channel's backfill is going (its CSV once it ended)",
+    "discord.backfill.stop": "Stop this channel's backfill and get the CSV of what was done",
+    "discord.option.since": "From this day (YYYY-MM-DD, UTC); default: from the start, or after the last backfill",
+    "discord.option.limit": "The most messages to read (default 1000)",
+    "discord.option.backfill_album": "The album id to upload into, like 4c: create one for this run",
+    "discord.backfill.where": "Run /backfill in a server's text channel, thread or forum post: it reads that channel's history.",
+    "discord.backfill.view": "I cannot see this channel: give me the View Channel permission here, then start again.",
+    "discord.backfill.history": "I cannot read this channel's history: give me the Read Message History permission here, then start again.",
+    "discord.backfill.content": "Discord hides messages' attachments from me: enable the Message Content intent on the Bot page of the developer portal, restart me, then start again.",
     "discord.menu.upload": "Upload to Chevereto",
 }
 
@@ -88,6 +98,16 @@ ZH = {
     "discord.duration.month.one": "{n} 个月",
     "discord.duration.year": "{n} 年",
     "discord.duration.year.one": "{n} 年",
+    "discord.backfill.start": "从最早的消息开始，把此频道过去的图片和视频转存到图床",
+    "discord.backfill.status": "此频道历史回填的进度（结束后附 CSV）",
+    "discord.backfill.stop": "停止此频道的历史回填，并获取已完成部分的 CSV",
+    "discord.option.since": "从这一天开始（YYYY-MM-DD，UTC）；默认从头开始，或接着上次回填",
+    "discord.option.limit": "最多读取的消息数（默认 1000）",
+    "discord.option.backfill_album": "要上传到的相册 ID，如 4c：建议为这次回填新建一个相册",
+    "discord.backfill.where": "请在服务器的文字频道、子区或论坛帖子中使用 /backfill：它读取所在频道的历史。",
+    "discord.backfill.view": "我看不到此频道：请在这里给我“查看频道”权限，然后重新开始。",
+    "discord.backfill.history": "我无法读取此频道的历史消息：请在这里给我“阅读消息历史记录”权限，然后重新开始。",
+    "discord.backfill.content": "Discord 对我隐藏了消息的附件：请在开发者门户的 Bot 页面开启 Message Content 权限，重启我，然后重新开始。",
     "discord.menu.upload": "上传到 Chevereto",
 }
 

@@ -55,6 +55,7 @@ def commands_of(inbound: Inbound) -> dict[str, Command]:
         "mirror": inbound.mirror,
         "history": inbound.history,
         "stats": inbound.stats,
+        "backfill": inbound.backfill,
     }
 
 
@@ -74,12 +75,14 @@ def register(app: Application, inbound: Inbound, inline: Inline) -> None:  # typ
 
 ADMIN_ONLY = frozenset({"stats"})
 """Commands shown in the menu of BOT_ADMINS' private chats only."""
+NOT_IN_MENU = frozenset({"backfill"})
+"""Commands answered here but not offered: /backfill only says why it cannot be."""
 
 
 async def set_menus(bot: Bot, names: Iterable[str], admins: Iterable[str] = ()) -> None:
     """The command menu, in English for everyone and in Chinese for Chinese clients; the
     admins' private chats also show /stats."""
-    names = list(names)
+    names = [name for name in names if name not in NOT_IN_MENU]
     everyone = [name for name in names if name not in ADMIN_ONLY]
     for language, code in MENU_LANGUAGES:
         await bot.set_my_commands(_menu(everyone, language), language_code=code)

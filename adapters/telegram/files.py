@@ -36,10 +36,13 @@ VIDEOS = ("video", "animation", "video_note")
 
 def file_of(message: Message) -> FileRef | None:
     """The message's one file (the largest photo size), or None when it carries none."""
+    source = f"{message.chat.id}:{message.message_id}"
     if message.photo:
         photo = message.photo[-1]
         name = f"photo_{photo.file_unique_id}.jpg"
-        return FileRef(name, "image/jpeg", photo.file_size, photo.file_id, width=photo.width)
+        return FileRef(
+            name, "image/jpeg", photo.file_size, photo.file_id, width=photo.width, source=source
+        )
     for attribute in VIDEOS:
         attachment = getattr(message, attribute)
         if attachment is not None:
@@ -48,12 +51,12 @@ def file_of(message: Message) -> FileRef | None:
             declared = getattr(attachment, "mime_type", None)
             # Telegram says it is a video (or a GIF animation): never send it as anything else.
             kind = declared if media_kind(declared) is not None else "video/mp4"
-            return FileRef(name, kind, attachment.file_size, attachment.file_id)
+            return FileRef(name, kind, attachment.file_size, attachment.file_id, source=source)
     document = message.document
     if document is not None:
         name = document.file_name or f"file_{document.file_unique_id}"
         kind = media_type(document.mime_type, name)
-        return FileRef(name, kind, document.file_size, document.file_id)
+        return FileRef(name, kind, document.file_size, document.file_id, source=source)
     return None
 
 

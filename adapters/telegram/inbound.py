@@ -14,13 +14,14 @@ from telegram.ext import ContextTypes
 from adapters.telegram.files import file_of
 from adapters.telegram.outbound import Outbound, Where
 from adapters.telegram.settings import TelegramSettings
+from adapters.telegram.texts import NO_BACKFILL
 from bot.commands import Context, send_in_order
-from bot.domain import ChatKind, ChatRef, Reply, UserRef
+from bot.domain import ChatKind, ChatRef, Reply, UserRef, Visibility
 from bot.errors import BotError
 from bot.links.fetcher import single_link
 from bot.payloads import AnswerTarget, FileRef, JobSpec
 from bot.platform.surface import PlatformCore
-from bot.texts import error_text, language_of
+from bot.texts import error_text, language_of, t
 
 PLATFORM = TelegramSettings.name
 ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
@@ -148,6 +149,10 @@ class Inbound:
 
     async def history(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return await self._core.commands.history(ctx)
+
+    async def backfill(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        """Bots cannot read a Telegram chat's past: one sentence, and what to do instead."""
+        return [Reply(t(NO_BACKFILL), visibility=Visibility.USER_ONLY)]
 
     async def stats(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return [await self._core.commands.stats(ctx)]

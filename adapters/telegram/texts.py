@@ -1,5 +1,5 @@
-"""Telegram's own sentences: how /upload works here, what mirroring needs of the bot, and the
-button inline mode shows when it found nothing."""
+"""Telegram's own sentences: how /upload works here, what mirroring needs of the bot, the
+button inline mode shows when it found nothing, and why there is no /backfill here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from bot.texts import register
 
 TEXTS = PlatformTexts(upload_help="telegram.help.upload", mirror_needs="telegram.mirror.needs")
 INLINE_NOTHING = "telegram.inline.nothing"
+NO_BACKFILL = "telegram.backfill"
+"""What /backfill says here: a bot cannot read a Telegram chat's past."""
 """Above an empty inline answer; it opens the private chat with /start (64 characters at most)."""
 
 register(
@@ -22,6 +24,10 @@ register(
                 "or turn my privacy mode off with @BotFather."
             ),
             INLINE_NOTHING: "No uploads found — switch to a private chat",
+            NO_BACKFILL: (
+                "Telegram does not let bots read a chat's past messages, so there is nothing to "
+                "backfill here. /mirror on re-hosts every image and video posted from now on."
+            ),
         },
         "zh": {
             TEXTS.upload_help: (
@@ -31,6 +37,10 @@ register(
                 "我需要能看到这里的所有消息：请把我设为管理员，或通过 @BotFather 关闭隐私模式。"
             ),
             INLINE_NOTHING: "没有找到上传 — 切换到私聊",
+            NO_BACKFILL: (
+                "Telegram 不允许机器人读取聊天过去的消息，所以这里无法回填历史。"
+                "/mirror on 会转存从现在起发布的每张图片和每个视频。"
+            ),
         },
     }
 )

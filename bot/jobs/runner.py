@@ -376,6 +376,7 @@ class JobRunner:
                 outcome.size,
                 outcome.form,
                 outcome.note,
+                spec.items[index].source,
             )
             await job.uploaded(index, new)
             return None

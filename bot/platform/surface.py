@@ -8,6 +8,8 @@ A platform's adapter is built on this (``PlatformSettings.connect``), not on the
   ``answered`` around each, which applies the access lists and words any failure);
 - ``intake``: media someone posted (``posted``) or asked to upload (``requested``);
 - ``sharing``: a user's past uploads to offer again (an inline mode);
+- ``backfills``: ``/backfill start|status|stop``, for a platform that can read a channel's
+  past (``bot.platform.history``);
 - ``updates``: the rule for an update that could not be handled (``bot.platform.updates``);
 - ``language``: the language a user last used, for an event that carries none.
 """
@@ -22,6 +24,7 @@ from bot.platform.updates import Updates
 from bot.tuning import Tuning
 
 if TYPE_CHECKING:
+    from bot.backfill.control import BackfillControl
     from bot.commands import Commands
     from bot.domain import UserRef
     from bot.intake import Intake
@@ -53,6 +56,7 @@ class PlatformCore:
     commands: Commands
     intake: Intake
     sharing: Sharing
+    backfills: BackfillControl
     _monitor: Monitor = field(repr=False)
     _store: Store = field(repr=False)
 

@@ -3,12 +3,14 @@
 ``Store`` opens one database and hands out one small part per kind of record:
 ``store.keys``, ``store.prefs``, ``store.chats``, ``store.uploads``, ``store.jobs``,
 ``store.quota`` and ``store.notices`` (daily counts), ``store.outcomes`` (what /stats reads),
-``store.profiles`` (an uploader's key and defaults, read together).
+``store.profiles`` (an uploader's key and defaults, read together), ``store.backfills``
+(channel backfills and their rows).
 """
 
 from __future__ import annotations
 
 from bot.crypto import Vault
+from bot.store.backfills import Backfills
 from bot.store.database import Database, database_unavailable
 from bot.store.jobs import JobQueue, JobRecord
 from bot.store.keys import Keys
@@ -33,6 +35,7 @@ class Store:
         self.notices = Notices(self.db)
         self.outcomes = Outcomes(self.db)
         self.profiles = Profiles(self.db)
+        self.backfills = Backfills(self.db)
 
     async def migrate(self) -> None:
         await self.db.migrate()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Dialect, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +84,7 @@ class ChatSetting(Base):
 
 class Upload(Base):
     __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_source", "platform", "source"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16), index=True)
@@ -91,6 +102,8 @@ class Upload(Base):
     title: Mapped[str | None] = mapped_column(String(100))
     thumb_url: Mapped[str | None] = mapped_column(Text)
     media_type: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(64))
+    """The platform's message and attachment it came from (``FileRef.source``), when known."""
 
 
 class Job(Base):
@@ -161,3 +174,54 @@ class HostErrorSeen(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column()
+
+
+class Backfill(Base):
+    """One channel's history being re-hosted: who asked, with what, how far it got.
+
+    ``active_channel`` is the channel (``platform:id``) while the backfill runs or is paused,
+    NULL once it ended: unique, so one channel has one backfill at a time, across replicas.
+    ``cursor`` is the last message whose every attachment has its row.
+    """
+
+    __tablename__ = "backfills"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    community: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    active_channel: Mapped[str | None] = mapped_column(String(96), unique=True)
+    admin_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    options: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    after_id: Mapped[str | None] = mapped_column(String(32))
+    until_id: Mapped[str] = mapped_column(String(32))
+    cursor: Mapped[str | None] = mapped_column(String(32))
+    counts: Mapped[str] = mapped_column(Text)
+    progress: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class BackfillRow(Base):
+    """One attachment a backfill saw: the CSV's row."""
+
+    __tablename__ = "backfill_rows"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    backfill_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), index=True
+    )
+    message_url: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column()
+    attachment_id: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    original_url: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    viewer_url: Mapped[str | None] = mapped_column(Text)
+    file_url: Mapped[str | None] = mapped_column(Text)
+    thumbnail_url: Mapped[str | None] = mapped_column(Text)

@@ -31,6 +31,8 @@ class NewUpload:
     form: EmbedForm = EmbedForm.LINKS
     """What the answer carries for it besides the links (the uploader's ``/format``)."""
     note: Text | None = None
+    source: str | None = None
+    """Where on its platform the file was posted (``FileRef.source``)."""
 
     def result(self, record: UploadRecord) -> FileResult:
         """What became of its file, once recorded."""
@@ -63,6 +65,7 @@ async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRec
             title=title,
             thumb_url=image.thumb_url,
             media_type=image.type,
+            source=new.source,
         )
         .returning(Upload.id)
     )
@@ -98,12 +101,33 @@ class Uploads:
 
     @patient
     async def record(
-        self, user: UserRef, chat: ChatRef, filename: str, image: HostImage
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        filename: str,
+        image: HostImage,
+        *,
+        source: str | None = None,
     ) -> UploadRecord:
-        """Keeps one finished upload made outside a job; the record it returns is what was
-        written."""
+        """Keeps one finished upload made outside a job (a backfill's); the record it returns
+        is what was written."""
+        new = NewUpload(user, chat, filename, image, source=source)
         async with self._db.session.begin() as s:
-            return await add_upload(s, self._db.vault, NewUpload(user, chat, filename, image))
+            return await add_upload(s, self._db.vault, new)
+
+    async def by_source(self, platform: str, sources: list[str]) -> dict[str, UploadRecord]:
+        """The uploads, not deleted through the bot, of files posted at ``sources`` (a
+        platform's message and attachment): a file already re-hosted, with its links."""
+        if not sources:
+            return {}
+        async with self._db.session() as s:
+            query = select(Upload).where(
+                Upload.platform == platform,
+                Upload.source.in_(sources),
+                Upload.deleted.is_(False),
+            )
+            rows = (await s.scalars(query)).all()
+            return {row.source: self._record(row) for row in rows if row.source is not None}
 
     def _record(self, row: Upload) -> UploadRecord:
         return UploadRecord(

@@ -219,7 +219,7 @@ class UploadService:
             kept_name(sending, spool)
         if self._watch is not None and self._watch.down_since is not None:
             raise HostDown("the host is down: nothing is sent until it is back")
-        async with self.lanes.uploads.slot(media.user):
+        async with self.lanes.uploads.slot(media.user, background=media.background):
             if kept is not None:
                 return kept, await self._from_disk(spool, plan, sending, transfer)
             limit_mb = self.limit_mb(media.user.platform)

@@ -45,8 +45,7 @@ async def running(
     any task that ended with an error, or does not stop, fails the test."""
     core = await Core.start(settings, tuning)
     adapters = [core.connect(platform) for platform in platforms]
-    tasks = [asyncio.create_task(core.runner.run(), name="jobs")] if jobs else []
-    tasks.append(asyncio.create_task(core.watch.run(), name="host watch"))
+    tasks = [asyncio.create_task(core.work(jobs=jobs), name="work")]
     tasks += [asyncio.create_task(adapter.run(), name=adapter.name) for adapter in adapters]
     try:
         if ready is not None:

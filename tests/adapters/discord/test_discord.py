@@ -246,7 +246,8 @@ async def test_commands_are_synced_with_chinese_labels(bot: Harness) -> None:
     commands = {c["name"]: c for c in bot.fake.commands[None]}
     assert set(commands) == {
         *("start", "help", "link", "unlink", "settings", "history", "stats", "expire", "nsfw"),
-        *("album", "category", "width", "format", "mirror", "upload", "Upload to Chevereto"),
+        *("album", "category", "width", "format", "mirror", "backfill", "upload"),
+        "Upload to Chevereto",
     }
     menu = commands["Upload to Chevereto"]
     assert (menu["type"], menu["name_localizations"]) == (3, {"zh-CN": "上传到 Chevereto"})
@@ -257,5 +258,8 @@ async def test_commands_are_synced_with_chinese_labels(bot: Harness) -> None:
     assert (one_day["name"], one_day["name_localizations"]) == ("1 day", {"zh-CN": "1 天"})
     assert str(commands["mirror"]["default_member_permissions"]) == str(1 << 5)
     assert commands["mirror"]["contexts"] == [0]
+    backfill = commands["backfill"]
+    assert str(backfill["default_member_permissions"]) == str(1 << 5)
+    assert [o["name"] for o in backfill["options"]] == ["start", "status", "stop"]
     bbcode = next(c for c in commands["format"]["options"][0]["choices"] if c["value"] == "bbcode")
     assert bbcode["name_localizations"] == {"zh-CN": "BBCode 嵌入代码"}
