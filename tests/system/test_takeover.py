@@ -142,6 +142,10 @@ async def test_a_killed_replica_s_job_is_taken_over_by_another_within_10_s(
         await started(telegram, [a, b], 2)
         await asyncio.sleep(1)  # b polls and leaves the job to its live worker
         assert len(chevereto.upload_requests) == 1
+        # a shows its status message (after 2 s) and keeps its handle in the job, one write:
+        # killed between the two, b could not know that message and would answer anew.
+        await until(lambda: bool(answers(telegram)), [a], within=20, what="a's status")
+        await asyncio.sleep(1)
         took = await answered_once_after(telegram, chevereto, [b], kill(a))
         assert await b.stop() == 0
     assert took < TAKEOVER_WITHIN_S
