@@ -41,8 +41,11 @@ def alice(fake: FakeDiscord) -> JSON:
 
 
 def add_guild(fake: FakeDiscord, *channels: int | JSON, bot_roles: tuple[int, ...] = ()) -> None:
-    """Guild GUILD with TEXT and ``channels``, alice, and the bot with ``bot_roles``."""
-    members = [fake.member(alice(fake)), fake.member(fake.bot_user, roles=bot_roles)]
+    """Guild GUILD with TEXT and ``channels``, alice, and the bot: with ``bot_roles`` only when
+    given, else with its managed role."""
+    members = [fake.member(alice(fake))]
+    if bot_roles:
+        members.append(fake.member(fake.bot_user, roles=bot_roles))
     roles = [{"id": role, "name": f"role-{role}"} for role in bot_roles]
     fake.add_guild(
         GUILD, owner_id=USER + 1, channels=[TEXT, *channels], members=members, roles=roles
@@ -303,6 +306,41 @@ async def test_a_role_overwrite_allowing_history_beats_the_everyone_deny(
         assert [m.id async for m in channel.history(limit=10)] == [int(seeded["id"])]
 
 
+async def test_the_bots_managed_role_grants_its_permissions_and_takes_overwrites(
+    fake: FakeDiscord, client: Bot
+) -> None:
+    """The bot joins with a managed role granting the app's permissions; an overwrite on that
+    role takes Read Message History away in discord.py's permissions_for."""
+    channel = text_channel(client)
+    me = channel.guild.me
+    assert (me.guild_permissions.attach_files, channel.guild.self_role is not None) == (True, True)
+    fake.overwrite(TEXT, fake.bot_role(GUILD), deny=READ_MESSAGE_HISTORY, role=True)
+    updated = asyncio.ensure_future(client.wait_for("guild_channel_update", timeout=5))
+    await fake.dispatch("CHANNEL_UPDATE", fake.channel(TEXT))
+    await updated
+    assert not text_channel(client).permissions_for(me).read_message_history
+
+
+async def test_an_interactions_app_permissions_follow_the_channels_overwrites(
+    fake: FakeDiscord, client: Bot
+) -> None:
+    """A command in a channel where the bot may not read history says so in app_permissions."""
+    fake.overwrite(TEXT, fake.bot_id, deny=READ_MESSAGE_HISTORY)
+    seen: asyncio.Future[discord.Permissions] = asyncio.get_running_loop().create_future()
+
+    @client.tree.command(name="where", description="Where")
+    async def where(interaction: discord.Interaction) -> None:
+        seen.set_result(interaction.app_permissions)
+        await interaction.response.send_message("here", ephemeral=True)
+
+    await client.tree.sync()
+    await fake.dispatch(
+        "INTERACTION_CREATE", fake.slash_interaction("where", user=alice(fake), channel_id=TEXT)
+    )
+    permissions = await asyncio.wait_for(seen, timeout=5)
+    assert (permissions.read_message_history, permissions.attach_files) == (False, True)
+
+
 async def test_a_thread_has_its_own_history_and_message_count(fake: FakeDiscord) -> None:
     """A thread is its own channel under its parent: its history and count hold its messages."""
     add_guild(fake)
@@ -379,6 +417,18 @@ async def test_rest_history_is_blank_without_the_message_content_intent(
     )
 
 
+async def test_rest_reads_leave_out_the_gateways_member_fields(fake: FakeDiscord, bot: Bot) -> None:
+    """A guild message read over REST has no ``member`` for its author or its mentions."""
+    sent = fake.message_create(CHANNEL, alice(fake), content="hi", guild_id=GUILD_A)
+    fake.history_message(CHANNEL, alice(fake), content=f"<@{USER}>")
+    page = await bot.http.logs_from(CHANNEL, 10)
+    assert "member" in sent
+    assert [("member" in m, [u.get("member") for u in m["mentions"]]) for m in page] == [
+        (False, [None]),
+        (False, []),
+    ]
+
+
 async def test_a_spoiler_attachment_is_named_and_flagged(fake: FakeDiscord, bot: Bot) -> None:
     """add_attachment(spoiler=True) gives a SPOILER_ name and the spoiler flag."""
     message = fake.history_message(CHANNEL, alice(fake), attachments=[image(fake, spoiler=True)])
@@ -395,7 +445,7 @@ async def test_mentions_in_content_fill_the_mention_fields(fake: FakeDiscord) ->
     seeded = fake.history_message(TEXT, alice(fake), content=content, at=SINCE)
     async with running(Bot()) as client:
         message = await text_channel(client).fetch_message(int(seeded["id"]))
-        assert [(type(u), u.id) for u in message.mentions] == [(discord.Member, USER)]
+        assert [u.id for u in message.mentions] == [USER]
         assert [r.id for r in message.role_mentions] == [ROLE]
         assert [c.id for c in message.channel_mentions] == [TEXT]
     assert seeded["mention_roles"] == [str(ROLE)]

@@ -31,10 +31,12 @@ Channels keep their past, read over REST (``GET /channels/{id}/messages``):
 - Threads (``add_thread``) and forum posts (``forum_post``: the first message has the
   thread's id) are channels of their own with ``parent_id`` and ``message_count``; a
   channel is NSFW with ``"nsfw": True`` in ``add_guild(channels=...)``.
-- ``overwrite()`` sets a channel's permission overwrites, which discord.py reads in
-  GUILD_CREATE and the routes obey: without View Channel a channel, its messages and its
-  history are 403 / 50001 Missing Access; without Read Message History one message is
-  403 / 50001 and a history page is empty, with no error, as Discord answers.
+- The bot joins a guild with its managed role (``bot_role``). ``overwrite()`` sets a
+  channel's permission overwrites, which discord.py reads in GUILD_CREATE, interactions
+  carry in ``app_permissions`` and the routes obey: without View Channel a channel, its
+  messages and its history are 403 / 50001 Missing Access; without Read Message History
+  one message is 403 / 50001 and a history page is empty, with no error, as Discord
+  answers.
 - Without the MESSAGE_CONTENT intent approved (``privileged_intents``), REST reads of
   guild messages are blank as the gateway's are. Mentions in a seeded message's content
   fill ``mentions`` and ``mention_roles``; ``add_attachment(spoiler=True)`` names and
@@ -542,7 +544,8 @@ class FakeDiscord:
 
         Channels are ids (text channels) or channel dicts; members are user dicts
         or ``member()`` dicts; roles are dicts with at least ``id`` and ``name``.
-        The @everyone role and the bot's own member are added when missing.
+        The @everyone role is added when missing, and the bot's own member with its managed
+        role (``bot_role``) granting the app's default permissions, as an invite makes it.
         """
         role_list = [self._role(guild_id, r) for r in roles]
         if not any(r["id"] == str(guild_id) for r in role_list):
@@ -550,7 +553,9 @@ class FakeDiscord:
             role_list.insert(0, self._role(guild_id, everyone))
         member_list = [m if "user" in m else self.member(m) for m in members]
         if not any(m["user"]["id"] == str(self.bot_id) for m in member_list):
-            member_list.append(self.member(self.bot_user))
+            own = self._role(guild_id, self._managed_role())
+            role_list.append(own)
+            member_list.append(self.member(self.bot_user, roles=[int(own["id"])]))
         channel_list = [self._guild_channel(guild_id, c, i) for i, c in enumerate(channels)]
         guild = {
             **self._guild_basics(guild_id, name, owner_id or self.bot_id, locale),
@@ -561,6 +566,24 @@ class FakeDiscord:
         }
         self._guilds[guild_id] = guild
         return guild
+
+    def bot_role(self, guild_id: int) -> int:
+        """The id of the bot's managed role in the guild, e.g. for ``overwrite(role=True)``."""
+        for role in self._guilds[guild_id]["roles"]:
+            if role.get("tags", {}).get("bot_id") == str(self.bot_id):
+                return int(role["id"])
+        raise LookupError(f"the bot has no managed role in guild {guild_id}")
+
+    def _managed_role(self) -> JSON:
+        """The role Discord makes for a bot it adds to a guild."""
+        return {
+            "id": self.snowflake(),
+            "name": self.bot_user["username"],
+            "permissions": DEFAULT_APP_PERMISSIONS,
+            "managed": True,
+            "position": 1,
+            "tags": {"bot_id": str(self.bot_id)},
+        }
 
     def add_attachment(
         self,
@@ -643,7 +666,8 @@ class FakeDiscord:
         components: Iterable[JSON] = (),
         mentions: Iterable[JSON] = (),
     ) -> JSON:
-        """A MESSAGE_CREATE payload, also stored for ``GET /channels/{id}/messages/{mid}``.
+        """A MESSAGE_CREATE payload, also kept in its channel's history and for
+        ``GET /channels/{id}/messages/{mid}``.
 
         ``guild_id`` defaults to the guild of a channel registered with ``add_guild``.
         """
@@ -1130,7 +1154,7 @@ class FakeDiscord:
             "token": token,
             "version": 1,
             "locale": context["locale"] or user.get("locale") or "en-US",
-            "app_permissions": str(context["app"] or DEFAULT_APP_PERMISSIONS),
+            "app_permissions": str(self._app_permissions(channel, context["app"])),
             "entitlements": [],
             "attachment_size_limit": self.attachment_size_limit,
             "channel": channel,
@@ -1150,6 +1174,13 @@ class FakeDiscord:
             interaction_id, token, kind, user, channel_id, guild_id, message_id
         )
         return payload
+
+    def _app_permissions(self, channel: JSON, given: int | None) -> int:
+        """An interaction's ``app_permissions``: ``given``, else the bot's in the channel."""
+        if given is not None:
+            return given
+        granted = self._bot_permissions(channel)
+        return DEFAULT_APP_PERMISSIONS if granted is None else granted
 
     def _guild_context(self, guild_id: int, user: JSON, permissions: int | str | None) -> JSON:
         member = copy.deepcopy(self._guild_member(guild_id, int(user["id"])) or self.member(user))
@@ -1471,8 +1502,13 @@ class FakeDiscord:
         return _json([self._as_read(self.messages[i]) for i in page])
 
     def _as_read(self, message: JSON) -> JSON:
-        """A message as REST answers it to this app (its approved intents)."""
-        return self._with_content(message, self.privileged_intents)
+        """A message as REST answers it to this app (its approved intents), without the
+        ``member`` fields only gateway events carry (the author's and each mention's)."""
+        read = {k: v for k, v in message.items() if k != "member"}
+        read["mentions"] = [
+            {k: v for k, v in u.items() if k != "member"} for u in message.get("mentions", [])
+        ]
+        return self._with_content(read, self.privileged_intents)
 
     def _refused(self, channel: JSON, needed: int) -> web.Response | None:
         """403 Missing Access when the bot lacks a ``needed`` permission in a guild channel."""
@@ -1487,7 +1523,7 @@ class FakeDiscord:
             return None
         guild = self._guilds.get(int(channel["guild_id"]))
         if guild is None:  # a channel made up for a guild the test never added
-            return DEFAULT_EVERYONE_PERMISSIONS
+            return DEFAULT_APP_PERMISSIONS
         if channel["type"] in THREAD_TYPES:
             channel = self._channels.get(int(channel["parent_id"]), channel)
         member = self._guild_member(int(guild["id"]), self.bot_id)
