@@ -88,7 +88,8 @@ async def test_history_after_a_date_pages_oldest_first_in_three_reads(
     """history(after=..., oldest_first=True) reads 250 messages in order, 100 at a time."""
     seeded = fake.seed_history(TEXT, alice(fake), 250, since=SINCE)
     after = SINCE - dt.timedelta(seconds=1)
-    read = [m async for m in text_channel(client).history(limit=None, after=after)]
+    history = text_channel(client).history(limit=None, after=after, oldest_first=True)
+    read = [m async for m in history]
     assert [m.id for m in read] == [int(m["id"]) for m in seeded]
     assert [(q["limit"], q["after"]) for q in history_reads(fake)] == [
         ("100", str(discord.utils.time_snowflake(after, high=True))),
