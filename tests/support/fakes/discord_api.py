@@ -21,10 +21,40 @@ Behaviour copied from Discord because bots trip over it:
 - When the client asks for ``compress=zlib-stream`` frames are zlib-compressed
   with one shared context per connection, each ending in ``00 00 ff ff``.
 
+Channels keep their past, read over REST (``GET /channels/{id}/messages``):
+- History holds, in id order, messages seeded in the past (``history_message``,
+  ``seed_history``: ids encode their dates, ``snowflake_at``), users' posts
+  (``message_create``) and the bot's own, ephemeral answers excepted; ``fake.history(id)``.
+- Pages as Discord's: ``limit`` 1..100 (default 50; else 400 / 50035), at most one of
+  ``before``, ``after``, ``around``, and newest first in every case: discord.py's
+  ``history(after=...)`` goes on from the first message of a page and reverses it.
+- Threads (``add_thread``) and forum posts (``forum_post``: the first message has the
+  thread's id) are channels of their own with ``parent_id`` and ``message_count``; a
+  channel is NSFW with ``"nsfw": True`` in ``add_guild(channels=...)``.
+- The bot joins a guild with its managed role (``bot_role``). ``overwrite()`` sets a
+  channel's permission overwrites, which discord.py reads in GUILD_CREATE, interactions
+  carry in ``app_permissions`` and the routes obey: without View Channel a channel, its
+  messages and its history are 403 / 50001 Missing Access; without Read Message History
+  one message is 403 / 50001 and a history page is empty, with no error, as Discord
+  answers.
+- Without the MESSAGE_CONTENT intent approved (``privileged_intents``), REST reads of
+  guild messages are blank as the gateway's are. Mentions in a seeded message's content
+  fill ``mentions`` and ``mention_roles``; ``add_attachment(spoiler=True)`` names and
+  flags a spoiler.
+- ``fake.fail("GET", HISTORY_PATH, status=429, retry_after=..., times=n)`` rate-limits the
+  next history reads.
+
 The CDN serves attachments at ``bandwidth`` bytes per second (None: no limit), records
 each download in ``fake.transfers`` with when it started and finished, and can cut the
 next one in the middle (``cut_next_download``); ``add_attachment(declared_size=...)``
-declares a size that is not the file's.
+declares a size that is not the file's. Its links are signed (``ex``, ``is``, ``hm``) and
+answer for a day by the CDN's clock, then 404 as Discord's do; GET of a message signs
+its attachments' links afresh. A history page carries the links as last issued (Discord
+signs every answer afresh; here a test can hand a reader stale links, as holding a page
+for long does): ``expire_attachment_urls()`` or ``add_attachment(expires_at=...)`` make
+them stale, ``delete_attachment()`` makes a file 404 for good. Files the bot sends are
+recorded (``RecordedRequest.files``: name and bytes) and served as its message's
+attachments, typed from their names as Discord types them.
 """
 
 from __future__ import annotations
@@ -35,7 +65,9 @@ import datetime as dt
 import json
 import logging
 import math
+import mimetypes
 import re
+import secrets
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -49,6 +81,18 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, WSMsgType, web
 from multidict import CIMultiDict
 
+from tests.support.fakes.discord_history import (
+    LINK_LIFETIME_S,
+    READ_MESSAGE_HISTORY,
+    VIEW_CHANNEL,
+    ChannelHistory,
+    InvalidForm,
+    SignedLinks,
+    channel_permissions,
+    guild_permissions,
+    history_query,
+    mentioned,
+)
 from tests.support.fakes.transfer import Transfer, Transfers
 from tests.support.leaks import issued
 
@@ -67,8 +111,6 @@ DIRECT_MESSAGES = 1 << 12
 MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 
-ADMINISTRATOR = 1 << 3
-ALL_PERMISSIONS = (1 << 53) - 1
 # View channel, send, embed links, attach files, read history, external emoji, use commands.
 DEFAULT_APP_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 18)
 DEFAULT_APP_PERMISSIONS |= 1 << 31
@@ -78,6 +120,11 @@ DEFAULT_EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)
 SUPPRESS_EMBEDS = 1 << 2
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
+IS_SPOILER = 1 << 3  # an attachment's flag
+THREAD_TYPES = {10, 11, 12}
+
+HISTORY_PATH = r"^/channels/\d+/messages$"
+"""The path ``fake.fail("GET", HISTORY_PATH, ...)`` matches to fail history reads."""
 
 MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE"}
 COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
@@ -149,6 +196,8 @@ class _Blob:
     attachment: JSON
     data: bytes | None
     path: Path | None
+    gone: bool = False  # deleted for good: the CDN answers 404 however fresh the link
+    issued: int = 0  # when its newest link was issued (unix seconds on the CDN's clock)
 
 
 @dataclass(slots=True)
@@ -191,6 +240,18 @@ class _Connection:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _utc(when: dt.datetime | None) -> dt.datetime:
+    """``when`` (now when None), a naive datetime being UTC."""
+    if when is None:
+        return dt.datetime.now(dt.UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _ms(when: dt.datetime) -> int:
+    """Unix milliseconds of ``when``, a naive datetime being UTC."""
+    return int(_utc(when).timestamp() * 1000)
 
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -270,7 +331,12 @@ class FakeDiscord:
         self.bandwidth = bandwidth
         """Bytes per second the CDN serves an attachment at; None: as fast as it goes."""
         self._transfers = Transfers()
-        self._last_id = 0
+        self._last_ms = 0
+        self._low_bits: dict[int, int] = {}  # per millisecond: the next id's increment
+        self._history = ChannelHistory()
+        self._links = SignedLinks(secrets.token_bytes(32))
+        self._cdn_skew = 0.0  # seconds the CDN's clock runs ahead (expire_attachment_urls)
+        self._latest_expiry = 0
         self._users: dict[int, JSON] = {}
         self._guilds: dict[int, JSON] = {}
         self._channels: dict[int, JSON] = {}
@@ -414,9 +480,18 @@ class FakeDiscord:
 
     def snowflake(self) -> int:
         """A new, increasing Discord id for the current time."""
-        now = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
-        self._last_id = max(now, self._last_id + 1)
-        return self._last_id
+        self._last_ms = max(int(time.time() * 1000), self._last_ms)
+        return self._id_at(self._last_ms)
+
+    def snowflake_at(self, when: dt.datetime) -> int:
+        """A new Discord id dated ``when`` (UTC when naive): ``(ms - DISCORD_EPOCH_MS) << 22``
+        plus an increment, so ids of one millisecond still differ and grow."""
+        return self._id_at(_ms(when))
+
+    def _id_at(self, ms: int) -> int:
+        low = self._low_bits.get(ms, 0)
+        self._low_bits[ms] = low + 1
+        return ((ms - DISCORD_EPOCH_MS) << 22) | low
 
     def user(
         self, user_id: int, name: str = "u", locale: str = "en-US", *, bot: bool = False
@@ -469,7 +544,8 @@ class FakeDiscord:
 
         Channels are ids (text channels) or channel dicts; members are user dicts
         or ``member()`` dicts; roles are dicts with at least ``id`` and ``name``.
-        The @everyone role and the bot's own member are added when missing.
+        The @everyone role is added when missing, and the bot's own member with its managed
+        role (``bot_role``) granting the app's default permissions, as an invite makes it.
         """
         role_list = [self._role(guild_id, r) for r in roles]
         if not any(r["id"] == str(guild_id) for r in role_list):
@@ -477,7 +553,9 @@ class FakeDiscord:
             role_list.insert(0, self._role(guild_id, everyone))
         member_list = [m if "user" in m else self.member(m) for m in members]
         if not any(m["user"]["id"] == str(self.bot_id) for m in member_list):
-            member_list.append(self.member(self.bot_user))
+            own = self._role(guild_id, self._managed_role())
+            role_list.append(own)
+            member_list.append(self.member(self.bot_user, roles=[int(own["id"])]))
         channel_list = [self._guild_channel(guild_id, c, i) for i, c in enumerate(channels)]
         guild = {
             **self._guild_basics(guild_id, name, owner_id or self.bot_id, locale),
@@ -489,6 +567,24 @@ class FakeDiscord:
         self._guilds[guild_id] = guild
         return guild
 
+    def bot_role(self, guild_id: int) -> int:
+        """The id of the bot's managed role in the guild, e.g. for ``overwrite(role=True)``."""
+        for role in self._guilds[guild_id]["roles"]:
+            if role.get("tags", {}).get("bot_id") == str(self.bot_id):
+                return int(role["id"])
+        raise LookupError(f"the bot has no managed role in guild {guild_id}")
+
+    def _managed_role(self) -> JSON:
+        """The role Discord makes for a bot it adds to a guild."""
+        return {
+            "id": self.snowflake(),
+            "name": self.bot_user["username"],
+            "permissions": DEFAULT_APP_PERMISSIONS,
+            "managed": True,
+            "position": 1,
+            "tags": {"bot_id": str(self.bot_id)},
+        }
+
     def add_attachment(
         self,
         data: bytes | bytearray | Path,
@@ -498,29 +594,65 @@ class FakeDiscord:
         declared_size: int | None = None,
         width: int | None = None,
         height: int | None = None,
+        spoiler: bool = False,
+        description: str | None = None,
+        expires_at: dt.datetime | None = None,
     ) -> JSON:
         """Serve ``data`` (bytes, or a file on disk for huge ones) on the fake CDN.
 
-        Returns the attachment object; ``size`` is ``declared_size`` when given.
+        Returns the attachment object; ``size`` is ``declared_size`` when given. A spoiler
+        (``spoiler``, or a name starting ``SPOILER_``) is named ``SPOILER_...`` and flagged
+        as Discord does. Its link answers for a day, or until ``expires_at`` (a past one: a
+        link that is stale from the start; GET of its message gives a fresh one).
         """
         attachment_id = self.snowflake()
         path, blob = (data, None) if isinstance(data, Path) else (None, bytes(data))
         size = path.stat().st_size if path is not None else len(blob or b"")
-        route = f"/attachments/{self._cdn_channel}/{attachment_id}/{quote(filename)}"
-        expires = int(time.time()) + 86_400
-        url = f"{self.base_url}{route}?ex={expires:x}&is={expires - 86_400:x}&hm=fake"
+        if spoiler and not filename.startswith("SPOILER_"):
+            filename = f"SPOILER_{filename}"
         attachment = {
             "id": str(attachment_id),
             "filename": filename,
             "size": size if declared_size is None else declared_size,
-            "url": url,
-            "proxy_url": url,
             "content_type": content_type,
             "width": width,
             "height": height,
+            "flags": IS_SPOILER if filename.startswith("SPOILER_") else 0,
         }
+        if description is not None:
+            attachment["description"] = description
         self._blobs[attachment_id] = _Blob(attachment, blob, path)
+        expires = _ms(expires_at) // 1000 if expires_at is not None else None
+        self._sign(attachment, expires)
         return attachment
+
+    def delete_attachment(self, attachment_id: int | str) -> None:
+        """The file is gone for good: the CDN answers 404 even to a fresh link (the message
+        still lists it)."""
+        self._blobs[int(attachment_id)].gone = True
+
+    def expire_attachment_urls(self) -> None:
+        """Move the CDN's clock past every link issued so far: each answers 404 until GET of
+        its message issues a fresh one (links issued from now on answer for a day)."""
+        self._cdn_skew += max(0.0, self._latest_expiry - self._cdn_now())
+
+    def _cdn_now(self) -> float:
+        return time.time() + self._cdn_skew
+
+    def _sign(self, attachment: JSON, expires: int | None = None) -> None:
+        """Give the attachment a new signed link (``url`` and ``proxy_url``): issued now and
+        answering for a day, or until ``expires`` (unix seconds)."""
+        blob = self._blobs[int(attachment["id"])]
+        if expires is None:
+            blob.issued = max(int(self._cdn_now()), blob.issued + 1)  # each link differs
+            issued, expires = blob.issued, blob.issued + LINK_LIFETIME_S
+        else:
+            issued = expires - LINK_LIFETIME_S
+        self._latest_expiry = max(self._latest_expiry, expires)
+        name = attachment["filename"]
+        query = self._links.query(int(attachment["id"]), name, issued, expires)
+        route = f"/attachments/{self._cdn_channel}/{attachment['id']}/{quote(name)}"
+        attachment["url"] = attachment["proxy_url"] = f"{self.base_url}{route}?{query}"
 
     def message_create(
         self,
@@ -534,7 +666,8 @@ class FakeDiscord:
         components: Iterable[JSON] = (),
         mentions: Iterable[JSON] = (),
     ) -> JSON:
-        """A MESSAGE_CREATE payload, also stored for ``GET /channels/{id}/messages/{mid}``.
+        """A MESSAGE_CREATE payload, also kept in its channel's history and for
+        ``GET /channels/{id}/messages/{mid}``.
 
         ``guild_id`` defaults to the guild of a channel registered with ``add_guild``.
         """
@@ -547,13 +680,158 @@ class FakeDiscord:
             components=list(components),
             mentions=list(mentions),
         )
-        member = self._guild_member(guild_id, int(author["id"])) if guild_id else None
-        if member is not None:
-            message["member"] = {k: v for k, v in member.items() if k != "user"}
-        elif guild_id is not None:
-            message["member"] = {k: v for k, v in self.member(author).items() if k != "user"}
-        self.messages[int(message["id"])] = message
+        if guild_id is not None:
+            message["member"] = self._member_part(guild_id, author)
+        self._keep(message)
         return copy.deepcopy(message)
+
+    def history_message(
+        self,
+        channel_id: int,
+        author: JSON,
+        *,
+        content: str = "",
+        attachments: Iterable[JSON] = (),
+        at: dt.datetime | None = None,
+        embeds: Iterable[JSON] = (),
+        guild_id: int | None = None,
+    ) -> JSON:
+        """A message posted at ``at`` (default now; its id encodes it), kept in the channel's
+        history for REST reads and not dispatched.
+
+        Mentions in ``content`` fill ``mentions`` (users the fake knows) and
+        ``mention_roles`` as Discord does; ``guild_id`` defaults as in ``message_create``.
+        """
+        when = _utc(at)
+        message_id = self.snowflake_at(when)
+        return self._dated(
+            channel_id,
+            author,
+            (message_id, when),
+            guild_id=guild_id,
+            content=content,
+            attachments=attachments,
+            embeds=embeds,
+        )
+
+    def seed_history(
+        self,
+        channel_id: int,
+        author: JSON,
+        count: int,
+        *,
+        since: dt.datetime,
+        every: dt.timedelta = dt.timedelta(minutes=1),
+        content: str = "message {n}",
+        attachments: Callable[[int], Iterable[JSON]] | None = None,
+    ) -> list[JSON]:
+        """``count`` messages by ``author``, the first at ``since`` and one each ``every``;
+        message ``n`` (from 0) says ``content.format(n=n)`` and carries ``attachments(n)``.
+        Fast enough for tens of thousands."""
+        return [
+            self.history_message(
+                channel_id,
+                author,
+                content=content.format(n=n),
+                attachments=attachments(n) if attachments is not None else (),
+                at=since + every * n,
+            )
+            for n in range(count)
+        ]
+
+    def history(self, channel_id: int) -> list[JSON]:
+        """The channel's history as the fake keeps it, oldest first (no ephemeral messages)."""
+        return [self.messages[i] for i in self._history.ids(channel_id)]
+
+    def channel(self, channel_id: int) -> JSON:
+        """A copy of a registered channel or thread, e.g. for a CHANNEL_UPDATE dispatch."""
+        return copy.deepcopy(self._channels[channel_id])
+
+    def overwrite(
+        self, channel_id: int, target_id: int, *, allow: int = 0, deny: int = 0, role: bool = False
+    ) -> JSON:
+        """Set a guild channel's permission overwrite for a member (the bot: ``fake.bot_id``)
+        or, with ``role``, a role (@everyone's id is the guild's), replacing an earlier one.
+
+        discord.py sees it in GUILD_CREATE, or after dispatching CHANNEL_UPDATE with
+        ``fake.channel(id)``; the REST routes obey it (threads follow their parent).
+        Returns the channel.
+        """
+        channel = self._channels[channel_id]
+        kind = 0 if role else 1
+        kept = [
+            o
+            for o in channel["permission_overwrites"]
+            if (o["id"], o["type"]) != (str(target_id), kind)
+        ]
+        entry = {"id": str(target_id), "type": kind, "allow": str(allow), "deny": str(deny)}
+        channel["permission_overwrites"] = [*kept, entry]
+        return channel
+
+    def add_thread(
+        self,
+        parent_id: int,
+        *,
+        name: str = "thread",
+        private: bool = False,
+        archived: bool = False,
+        owner_id: int | None = None,
+        at: dt.datetime | None = None,
+    ) -> JSON:
+        """A thread of a registered guild channel, or a post of a forum (a type 15 channel):
+        its own channel (type 11, 12 when ``private``) with ``parent_id``, created at ``at``,
+        whose ``message_count`` follows the messages kept in it. Active ones come in the
+        guild's GUILD_CREATE; add them before the client connects, or dispatch THREAD_CREATE
+        with ``fake.channel(id)``. Returns the thread as the fake keeps it."""
+        parent = self._channels[parent_id]
+        when = _utc(at)
+        thread_id, created = self.snowflake_at(when), when.isoformat()
+        metadata: JSON = {"archived": archived, "auto_archive_duration": 1440, "locked": False}
+        metadata |= {"archive_timestamp": created, "create_timestamp": created}
+        if private:
+            metadata["invitable"] = True
+        thread = {
+            "id": str(thread_id),
+            "type": 12 if private else 11,
+            "guild_id": parent["guild_id"],
+            "parent_id": str(parent_id),
+            "owner_id": str(owner_id or self.bot_id),
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "total_message_sent": 0,
+            "member_count": 1,
+            "flags": 0,
+            "applied_tags": [],
+            "thread_metadata": metadata,
+        }
+        self._channels[thread_id] = thread
+        if not archived:
+            self._guilds[int(parent["guild_id"])]["threads"].append(thread)
+        return thread
+
+    def forum_post(
+        self,
+        forum_id: int,
+        author: JSON,
+        *,
+        name: str = "post",
+        content: str = "",
+        attachments: Iterable[JSON] = (),
+        at: dt.datetime | None = None,
+    ) -> JSON:
+        """A post in a forum channel: a thread whose first message has the thread's id (as
+        Discord makes it; ``message_count`` leaves it out) and holds ``content`` and
+        ``attachments``. Returns the thread."""
+        when = _utc(at)
+        thread = self.add_thread(forum_id, name=name, owner_id=int(author["id"]), at=when)
+        thread_id = int(thread["id"])
+        dated = (thread_id, when)
+        self._dated(
+            thread_id, author, dated, guild_id=None, content=content, attachments=attachments
+        )
+        return thread
 
     def attachment_option(self, name: str, attachment: JSON) -> ResolvedOption:
         """An attachment option (type 11) with its ``resolved.attachments`` entry."""
@@ -744,23 +1022,89 @@ class FakeDiscord:
         guild = self._guilds.get(guild_id)
         if guild is None:
             return DEFAULT_EVERYONE_PERMISSIONS
-        if guild["owner_id"] == str(user_id):
-            return ALL_PERMISSIONS
-        granted = 0
-        for role in guild["roles"]:
-            if role["id"] == str(guild_id) or role["id"] in role_ids:
-                granted |= int(role["permissions"])
-        return ALL_PERMISSIONS if granted & ADMINISTRATOR else granted
+        return guild_permissions(guild, user_id, role_ids)
+
+    def _dated(
+        self,
+        channel_id: int,
+        author: JSON,
+        dated: tuple[int, dt.datetime],
+        *,
+        guild_id: int | None,
+        content: str,
+        attachments: Iterable[JSON],
+        embeds: Iterable[JSON] = (),
+    ) -> JSON:
+        """A message with this id and date, kept in the channel's history; returns a copy."""
+        guild_id = self._guild_of(channel_id, guild_id)
+        self._ensure_channel(channel_id, guild_id, author)
+        message = self._message(channel_id, author, guild_id=guild_id, content=content, dated=dated)
+        message.update(attachments=[dict(a) for a in attachments], embeds=list(embeds))
+        message |= self._mentions(content, guild_id)
+        if guild_id is not None:
+            message["member"] = self._member_part(guild_id, author)
+        self._keep(message)
+        # A copy the test may change (its attachments too); deepcopy would slow big seeds 4x.
+        return {**message, "attachments": [dict(a) for a in message["attachments"]]}
+
+    def _mentions(self, content: str, guild_id: int | None) -> JSON:
+        """``mentions`` and ``mention_roles`` for ``content``, as Discord fills them."""
+        user_ids, role_ids = mentioned(content)
+        users = []
+        for user_id in (u for u in user_ids if u in self._users):
+            user = dict(self._users[user_id])
+            if guild_id is not None:
+                user["member"] = self._member_part(guild_id, user)
+            users.append(user)
+        return {"mentions": users, "mention_roles": [str(r) for r in role_ids]}
+
+    def _member_part(self, guild_id: int, user: JSON) -> JSON:
+        """The ``member`` a guild message carries for its author: the member without ``user``."""
+        member = self._guild_member(guild_id, int(user["id"])) or self.member(user)
+        return {k: v for k, v in member.items() if k != "user"}
+
+    def _keep(self, message: JSON) -> None:
+        """Store a message and, unless ephemeral, add it to its channel's history."""
+        message_id, channel_id = int(message["id"]), int(message["channel_id"])
+        self.messages[message_id] = message
+        if message["flags"] & EPHEMERAL:
+            return  # seen by one user only: never in the channel's history
+        self._history.add(channel_id, message_id)
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            return
+        last = channel.get("last_message_id")
+        if last is None or int(last) < message_id:
+            channel["last_message_id"] = str(message_id)
+        if channel["type"] in THREAD_TYPES and message_id != channel_id:
+            channel["message_count"] += 1
+            channel["total_message_sent"] += 1
+
+    def _forget(self, message: JSON) -> None:
+        """Delete a message, from its channel's history too."""
+        message_id, channel_id = int(message["id"]), int(message["channel_id"])
+        del self.messages[message_id]
+        self._history.remove(channel_id, message_id)
+        channel = self._channels.get(channel_id, {})
+        if channel.get("type") in THREAD_TYPES and message_id != channel_id:
+            channel["message_count"] -= 1
 
     def _message(
-        self, channel_id: int, author: JSON, *, guild_id: int | None, content: str
+        self,
+        channel_id: int,
+        author: JSON,
+        *,
+        guild_id: int | None,
+        content: str,
+        dated: tuple[int, dt.datetime] | None = None,
     ) -> JSON:
+        message_id, when = dated if dated is not None else (self.snowflake(), None)
         message: JSON = {
-            "id": str(self.snowflake()),
+            "id": str(message_id),
             "channel_id": str(channel_id),
             "author": author,
             "content": content,
-            "timestamp": _now(),
+            "timestamp": when.isoformat() if when is not None else _now(),
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
@@ -810,7 +1154,7 @@ class FakeDiscord:
             "token": token,
             "version": 1,
             "locale": context["locale"] or user.get("locale") or "en-US",
-            "app_permissions": str(context["app"] or DEFAULT_APP_PERMISSIONS),
+            "app_permissions": str(self._app_permissions(channel, context["app"])),
             "entitlements": [],
             "attachment_size_limit": self.attachment_size_limit,
             "channel": channel,
@@ -830,6 +1174,13 @@ class FakeDiscord:
             interaction_id, token, kind, user, channel_id, guild_id, message_id
         )
         return payload
+
+    def _app_permissions(self, channel: JSON, given: int | None) -> int:
+        """An interaction's ``app_permissions``: ``given``, else the bot's in the channel."""
+        if given is not None:
+            return given
+        granted = self._bot_permissions(channel)
+        return DEFAULT_APP_PERMISSIONS if granted is None else granted
 
     def _guild_context(self, guild_id: int, user: JSON, permissions: int | str | None) -> JSON:
         member = copy.deepcopy(self._guild_member(guild_id, int(user["id"])) or self.member(user))
@@ -855,10 +1206,16 @@ class FakeDiscord:
         in_guild = data.get("guild_id") is not None
         if not conn.intents & (GUILD_MESSAGES if in_guild else DIRECT_MESSAGES):
             return None
+        return self._with_content(data, conn.intents)
+
+    def _with_content(self, data: JSON, intents: int) -> JSON:
+        """The message as an app with these intents gets it: without MESSAGE_CONTENT, a guild
+        message neither the bot's own nor mentioning it comes without what it says."""
         mentioned = any(u.get("id") == str(self.bot_id) for u in data.get("mentions", []))
         author = data.get("author")  # not always an object: a test may send a malformed one
         own = isinstance(author, dict) and author.get("id") == str(self.bot_id)
-        if conn.intents & MESSAGE_CONTENT or not in_guild or mentioned or own:
+        in_guild = data.get("guild_id") is not None
+        if intents & MESSAGE_CONTENT or not in_guild or mentioned or own:
             return data
         return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 
@@ -886,6 +1243,7 @@ class FakeDiscord:
             ("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}", self._webhook_message),
             ("GET", "/channels/{channel_id}", self._get_channel),
             ("POST", "/channels/{channel_id}/messages", self._send_message),
+            ("GET", "/channels/{channel_id}/messages", self._history_page),
             ("GET", "/channels/{channel_id}/messages/{message_id}", self._channel_message),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._channel_message),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._channel_message),
@@ -1112,7 +1470,7 @@ class FakeDiscord:
 
     def _message_verb(self, request: web.Request, message: JSON) -> web.Response:
         if request.method == "DELETE":
-            del self.messages[int(message["id"])]
+            self._forget(message)
             return web.Response(status=204)
         if request.method == "PATCH":
             self._edit(message, request[_BODY] or {}, request[_FILES])
@@ -1122,7 +1480,55 @@ class FakeDiscord:
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         channel = self._channels.get(int(request.match_info["channel_id"]))
-        return _json(channel) if channel else _error(404, 10003, "Unknown Channel")
+        if channel is None:
+            return _error(404, 10003, "Unknown Channel")
+        return self._refused(channel, VIEW_CHANNEL) or _json(channel)
+
+    async def _history_page(self, request: web.Request) -> web.Response:
+        """GET /channels/{id}/messages: a page of the channel's history, newest first."""
+        channel = self._channels.get(int(request.match_info["channel_id"]))
+        if channel is None:
+            return _error(404, 10003, "Unknown Channel")
+        refused = self._refused(channel, VIEW_CHANNEL)
+        if refused is not None:
+            return refused
+        try:
+            query = history_query(request.query)
+        except InvalidForm as exc:
+            return _json(exc.body(), 400)
+        if self._refused(channel, READ_MESSAGE_HISTORY) is not None:
+            return _json([])  # Discord: "no messages will be returned", and no error
+        page = self._history.page(int(channel["id"]), query)
+        return _json([self._as_read(self.messages[i]) for i in page])
+
+    def _as_read(self, message: JSON) -> JSON:
+        """A message as REST answers it to this app (its approved intents), without the
+        ``member`` fields only gateway events carry (the author's and each mention's)."""
+        read = {k: v for k, v in message.items() if k != "member"}
+        read["mentions"] = [
+            {k: v for k, v in u.items() if k != "member"} for u in message.get("mentions", [])
+        ]
+        return self._with_content(read, self.privileged_intents)
+
+    def _refused(self, channel: JSON, needed: int) -> web.Response | None:
+        """403 Missing Access when the bot lacks a ``needed`` permission in a guild channel."""
+        granted = self._bot_permissions(channel)
+        if granted is None or granted & needed == needed:
+            return None
+        return _error(403, 50001, "Missing Access")
+
+    def _bot_permissions(self, channel: JSON) -> int | None:
+        """The bot's permissions in a guild channel (a thread's are its parent's); None in DMs."""
+        if channel.get("guild_id") is None:
+            return None
+        guild = self._guilds.get(int(channel["guild_id"]))
+        if guild is None:  # a channel made up for a guild the test never added
+            return DEFAULT_APP_PERMISSIONS
+        if channel["type"] in THREAD_TYPES:
+            channel = self._channels.get(int(channel["parent_id"]), channel)
+        member = self._guild_member(int(guild["id"]), self.bot_id)
+        roles = member["roles"] if member is not None else []
+        return channel_permissions(guild, channel, self.bot_id, roles)
 
     async def _send_message(self, request: web.Request) -> web.Response:
         channel = self._channels.get(int(request.match_info["channel_id"]))
@@ -1138,9 +1544,19 @@ class FakeDiscord:
         return _json(self._store(int(channel["id"]), body, request[_FILES], None))
 
     async def _channel_message(self, request: web.Request) -> web.Response:
+        channel = self._channels.get(int(request.match_info["channel_id"]))
+        needed = VIEW_CHANNEL | READ_MESSAGE_HISTORY
+        refused = self._refused(channel, needed) if channel and request.method == "GET" else None
+        if refused is not None:
+            return refused
         message = self.messages.get(int(request.match_info["message_id"]))
         if message is None or message["channel_id"] != request.match_info["channel_id"]:
             return _error(404, 10008, "Unknown Message")
+        if request.method == "GET":  # every fetch signs its attachments' links afresh
+            for attachment in message["attachments"]:
+                if int(attachment["id"]) in self._blobs:
+                    self._sign(attachment)
+            return _json(self._as_read(message))
         foreign = message["author"]["id"] != str(self.bot_id)
         if request.method == "PATCH" and foreign and set(request[_BODY] or {}) - {"flags"}:
             return _error(403, 50005, "Cannot edit a message authored by another user")
@@ -1185,13 +1601,13 @@ class FakeDiscord:
             embeds=body.get("embeds") or [],
             components=body.get("components") or [],
             flags=body.get("flags") or 0,
-            attachments=self._uploads(files),
+            attachments=self._uploads(files, body),
         )
         if body.get("message_reference"):
             message |= self._reference(body["message_reference"], channel_id, guild_id)
         if interaction is not None:
             message |= self._interaction_fields(interaction)
-        self.messages[int(message["id"])] = message
+        self._keep(message)
         return message
 
     def _reference(self, reference: JSON, channel_id: int, guild_id: str | None) -> JSON:
@@ -1212,11 +1628,23 @@ class FakeDiscord:
         app = str(self.application_id)
         return {"webhook_id": app, "application_id": app, "interaction_metadata": metadata}
 
-    def _uploads(self, files: tuple[RecordedFile, ...]) -> list[JSON]:
-        return [
-            self.add_attachment(f.data, filename=f.filename or "file", content_type=f.content_type)
-            for f in files
-        ]
+    def _uploads(self, files: tuple[RecordedFile, ...], body: JSON) -> list[JSON]:
+        """The files a request uploads (``files[n]``), served on the CDN as attachments with the
+        ``description`` its payload gives ``id`` n and the content type Discord infers."""
+        described = {str(a.get("id")): a for a in body.get("attachments") or []}
+        uploaded = []
+        for f in files:
+            index = f.field.removeprefix("files[").removesuffix("]")
+            name = f.filename or "file"
+            uploaded.append(
+                self.add_attachment(
+                    f.data,
+                    filename=name,
+                    content_type=_inferred_type(name) or f.content_type,
+                    description=described.get(index, {}).get("description"),
+                )
+            )
+        return uploaded
 
     def _edit(self, message: JSON, body: JSON, files: tuple[RecordedFile, ...]) -> None:
         for key in ("content", "embeds", "components"):
@@ -1230,21 +1658,30 @@ class FakeDiscord:
         if body.get("attachments") is not None:
             keep = {str(a["id"]) for a in body["attachments"]}
             message["attachments"] = [a for a in message["attachments"] if a["id"] in keep]
-        message["attachments"] = message["attachments"] + self._uploads(files)
+        message["attachments"] = message["attachments"] + self._uploads(files, body)
         message["edited_timestamp"] = _now()
 
     async def _cdn(self, request: web.Request) -> web.StreamResponse:
-        blob = self._blobs.get(int(request.match_info["attachment_id"]))
-        if blob is None or quote(blob.attachment["filename"]) != quote(
-            request.match_info["filename"]
-        ):
+        if not self._cdn_serves(request):
             return web.Response(status=404, text="This content is no longer available.")
+        blob = self._blobs[int(request.match_info["attachment_id"])]
         content_type = blob.attachment["content_type"] or "application/octet-stream"
         headers = {"Content-Type": content_type, "Via": "1.1 google"}  # sent before it returns
         source = blob.path if blob.path is not None else blob.data or b""
         size = source.stat().st_size if isinstance(source, Path) else len(source)
         transfer = Transfer(blob.attachment["id"], blob.attachment["filename"], size)
         return await self._transfers.serve(request, transfer, source, headers, self.bandwidth)
+
+    def _cdn_serves(self, request: web.Request) -> bool:
+        """The file exists under that name and the link's signature and expiry hold."""
+        attachment_id = int(request.match_info["attachment_id"])
+        blob = self._blobs.get(attachment_id)
+        if blob is None or blob.gone:
+            return False
+        name = blob.attachment["filename"]
+        if quote(name) != quote(request.match_info["filename"]):
+            return False
+        return self._links.answers(attachment_id, name, request.query, self._cdn_now())
 
     # -- gateway -----------------------------------------------------------
 
@@ -1346,6 +1783,12 @@ async def _read_body(request: web.Request) -> tuple[Any, tuple[RecordedFile, ...
     if request.content_type == "application/json":
         return json.loads(raw), ()
     return raw.decode(errors="replace"), ()
+
+
+def _inferred_type(filename: str) -> str | None:
+    """The content type Discord gives an uploaded file, from its name (text in UTF-8)."""
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    return f"{guessed}; charset=utf-8" if guessed and guessed.startswith("text/") else guessed
 
 
 def _failure_response(failure: _Failure) -> web.Response:
