@@ -109,7 +109,8 @@ class IncomingMedia:
     spool: str | None = None
     """The name the file is kept under between a job's attempts (None: not kept)."""
     background: bool = False
-    """Background work (a backfill's): it takes an upload slot only when no live file waits."""
+    """Background work (a backfill's): it takes an upload slot only when no live file waits,
+    goes up with the user's own key only, and takes none of their upload defaults."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,12 +86,26 @@ def _refusal(interaction: discord.Interaction, channel: object) -> Text | None:
     return None
 
 
-def _ask(
+async def _estimate(interaction: discord.Interaction) -> int | None:
+    """How many messages the channel holds, where Discord says (a thread's count, read fresh:
+    the cached one counts only what the gateway showed since the start)."""
+    channel = interaction.channel
+    if not isinstance(channel, discord.Thread):
+        return None
+    try:
+        fresh = await interaction.client.fetch_channel(channel.id)
+    except discord.HTTPException:
+        return channel.message_count
+    return fresh.message_count if isinstance(fresh, discord.Thread) else None
+
+
+async def _ask(
     interaction: discord.Interaction, since: str | None, limit: int | None, album: str | None
 ) -> BackfillAsk:
     channel = interaction.channel
     nsfw = isinstance(channel, discord.TextChannel | discord.Thread) and channel.is_nsfw()
-    estimate = channel.message_count if isinstance(channel, discord.Thread) else None
+    refusal = _refusal(interaction, channel)
+    estimate = None if refusal is not None else await _estimate(interaction)
     name = f"#{getattr(channel, 'name', interaction.channel_id)}"
     return BackfillAsk(
         channel_name=name,
@@ -102,7 +116,7 @@ def _ask(
         album=album,
         nsfw=nsfw,
         estimate=estimate,
-        refusal=_refusal(interaction, channel),
+        refusal=refusal,
     )
 
 
@@ -133,8 +147,10 @@ def backfill_group(inbound: Inbound, backfills: BackfillControl) -> app_commands
         limit: app_commands.Range[int, 1, MOST_MESSAGES] | None = None,
         album: str | None = None,
     ) -> None:
-        ask = _ask(interaction, since, limit, album)
-        await inbound.command(interaction, lambda ctx: backfills.start(ctx, ask), defer=True)
+        async def start_here(ctx: Context) -> Reply:
+            return await backfills.start(ctx, await _ask(interaction, since, limit, album))
+
+        await inbound.command(interaction, start_here, defer=True)
 
     @group.command(name="status", description=label("discord.backfill.status"))
     async def status(interaction: discord.Interaction) -> None:

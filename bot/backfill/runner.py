@@ -193,10 +193,10 @@ class _Backfill:
             page = await self._history.history(
                 record.channel, after=self._read_from, before=record.until_id, limit=wanted
             )
-            if not page:
-                break
-            if not await self._page(page):
+            if page and not await self._page(page):
                 return
+            if len(page) < wanted:  # the history's end, before the command
+                break
             await self._show_progress()
         if await self._store.backfills.finish(record.id, self._means.worker):
             log.info("backfill %d finished", record.id)
@@ -280,8 +280,9 @@ class _Backfill:
             options=self._options(message, posted),
             background=True,
         )
-        retries = iter(self._tuning.retry_delays)
+        attempts = 0
         while True:
+            attempts += 1
             outcome = await self._means.service.upload(media)
             if isinstance(outcome, Uploaded):
                 image = outcome.image
@@ -295,10 +296,16 @@ class _Backfill:
             pause = self._pause_for(outcome)
             if pause is not None:
                 return _Done(pause=pause)
-            delay = next(retries, None) if outcome.passing else None
-            if delay is None:
+            if not outcome.passing or attempts >= self._most_attempts():
                 return _Done(row(f"failed: {_why(outcome.error)}"), Counts(failed=1))
-            await asyncio.sleep(delay)
+            delays = self._tuning.retry_delays or (0.0,)
+            await asyncio.sleep(delays[min(attempts, len(delays)) - 1])
+
+    def _most_attempts(self) -> int:
+        """A failure that passes is tried as a job's is, and at least until so many failures
+        in a row would have the host declared down (then the backfill pauses instead): a
+        host that is out fails no row, one that fails only this file does not hold it up."""
+        return max(len(self._tuning.retry_delays) + 1, self._tuning.host_down_after)
 
     def _pause_for(self, failed: Failed) -> str | None:
         watch = self._means.watch
@@ -331,6 +338,9 @@ class _Backfill:
             return
         self._shown_at = moment
         record = self._record
+        if self._progress is None:  # the start's message may have been stored since the claim
+            stored = await self._store.backfills.get(record.id)
+            self._progress = stored.progress if stored is not None else None
         handle = await self._tell(progress_reply(record, self._counts), edit=True)
         if handle is not None and handle != self._progress:
             self._progress = handle

@@ -13,13 +13,18 @@ from bot.upload.captions import clean_description, clean_tags, clean_title, opti
 
 def upload_options(media: IncomingMedia, prefs: Prefs) -> UploadOptions:
     """User defaults < caption < per-upload options; the text fields made clean, the width kept
-    only where it shrinks the image."""
-    defaults = UploadOptions(
-        expiration=prefs.expiration,
-        nsfw=prefs.nsfw,
-        album_id=prefs.album_id,
-        category_id=prefs.category_id,
-        width=prefs.width,
+    only where it shrinks the image. Background work (a backfill) takes none of the user's
+    defaults: it makes a faithful copy that does not expire, set by its own options alone."""
+    defaults = (
+        UploadOptions()
+        if media.background
+        else UploadOptions(
+            expiration=prefs.expiration,
+            nsfw=prefs.nsfw,
+            album_id=prefs.album_id,
+            category_id=prefs.category_id,
+            width=prefs.width,
+        )
     )
     options = media.options.over(options_from_caption(media.caption).over(defaults))
     return replace(

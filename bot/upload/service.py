@@ -126,10 +126,12 @@ class UploadService:
     async def plan(self, media: IncomingMedia) -> Plan:
         """The key (the poster's, else in a mirrored chat the enabling admin's, else the
         default), whether it is the poster's own, the options and the answer's form; the
-        uploader's key and defaults are read together, in one session."""
+        uploader's key and defaults are read together, in one session. Background work goes
+        up with the user's own key or not at all: a bulk upload into someone else's account
+        was never asked for."""
         profile = await self._store.profiles.of(media.user, media.chat)
         key = profile.key or self._default_key
-        if key is None:
+        if key is None or (media.background and not profile.own):
             raise NotLinked
         options = upload_options(media, profile.prefs)
         return Plan(key, profile.own, options, profile.prefs.embed_form)
