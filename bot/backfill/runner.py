@@ -184,23 +184,63 @@ class _Backfill:
         self._progress = record.progress
         self._shown_at = 0.0
         self._slots = asyncio.Semaphore(means.concurrency)
+        self._letting_go = False
 
     async def run(self) -> None:
+        """Reads and uploads to the end, then sends the summary. Meanwhile its lease is kept;
+        once the backfill is no longer this worker's (stopped, or taken over after a stall),
+        the work in flight is cancelled."""
         record = self._record
         log.info("backfill %d of channel %s: working", record.id, record.channel.id)
+        reading = asyncio.create_task(self._read())
+        keeper = asyncio.create_task(self._keep(reading))
+        try:
+            read_to_the_end = await reading
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not reading.cancelled() or (current is not None and current.cancelling()):
+                raise
+            log.info("backfill %d is no longer this worker's", record.id)
+            return
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+        if read_to_the_end and await self._store.backfills.finish(record.id, self._means.worker):
+            log.info("backfill %d finished", record.id)
+            await self._summary()
+
+    async def _read(self) -> bool:
+        """True once the history is read to its end (or the limit); False when it paused or is
+        no longer this worker's."""
+        record = self._record
         while self._counts.messages < record.options.limit:
             wanted = min(PAGE, record.options.limit - self._counts.messages)
             page = await self._history.history(
                 record.channel, after=self._read_from, before=record.until_id, limit=wanted
             )
             if page and not await self._page(page):
-                return
+                return False
             if len(page) < wanted:  # the history's end, before the command
                 break
             await self._show_progress()
-        if await self._store.backfills.finish(record.id, self._means.worker):
-            log.info("backfill %d finished", record.id)
-            await self._summary()
+        self._letting_go = True
+        return True
+
+    async def _keep(self, reading: asyncio.Task[bool]) -> None:
+        """Renews the lease every heartbeat; cancels ``reading`` once it is lost, unless the
+        backfill is being let go of here (pausing, finishing)."""
+        every = self._tuning.heartbeat.total_seconds()
+        record, worker = self._record, self._means.worker
+        while True:
+            await asyncio.sleep(every)
+            try:
+                mine = await self._store.backfills.renew(record.id, worker, self._tuning.lease)
+            except Exception as error:  # the database may be restarting: the next beat tries
+                log.debug("could not renew backfill %d (%s)", record.id, type(error).__name__)
+                continue
+            if not mine and not self._letting_go:
+                reading.cancel()
+                return
 
     async def _page(self, page: list[PostedMessage]) -> bool:
         """Uploads a page's attachments at once (bounded), and writes each message's rows in
@@ -326,6 +366,7 @@ class _Backfill:
 
     async def _pause(self, reason: str) -> None:
         record = self._record
+        self._letting_go = True
         if await self._store.backfills.pause(record.id, self._means.worker, reason):
             log.info("backfill %d paused: %s", record.id, reason)
             reply = paused_reply(record, self._counts, reason)

@@ -305,6 +305,24 @@ async def test_help_says_how_to_upload_on_telegram(bot, telegram):
     await telegram.wait_for(lambda m: "回复一条带媒体的消息来上传它" in (m["text"] or ""))
 
 
+async def test_backfill_is_one_sentence_pointing_to_mirror(bot, telegram, chevereto):
+    """/backfill, in a group or in private, in English or Chinese: why not here, and /mirror
+    on instead; nothing is read or uploaded, and the command menu does not offer it."""
+    telegram.set_chat_member(GROUP_ID, telegram.bot_id, "administrator")
+    alice = telegram.user(ALICE_ID)
+    bob = telegram.user(BOB_ID, language_code="zh-hans")
+    group = telegram.group_chat(GROUP_ID)
+    telegram.push_update(telegram.message_update(group, alice, text="/backfill start"))
+    telegram.push_update(telegram.message_update(telegram.private_chat(bob), bob, text="/backfill"))
+    english = await telegram.wait_for(lambda m: "past messages" in (m["text"] or ""))
+    chinese = await telegram.wait_for(lambda m: "无法回填历史" in (m["text"] or ""))
+    assert english["chat_id"] == GROUP_ID
+    assert "/mirror on re-hosts every image and video posted from now on" in english["text"]
+    assert chinese["chat_id"] == BOB_ID
+    assert chevereto.upload_requests == []
+    assert "backfill" not in {c["command"] for c in telegram.commands_for("") or []}
+
+
 async def test_command_menu_in_english_and_chinese(bot, telegram):
     """setMyCommands ran for the default language and for Chinese."""
     english = telegram.commands_for("")
