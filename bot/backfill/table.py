@@ -29,14 +29,17 @@ def _cell(value: object) -> str:
 
 
 async def csv_file(name: str, rows: AsyncIterable[Row]) -> tuple[str, bytes]:
-    """The file's name and bytes: ``<name>.csv``, or ``<name>.zip`` holding it when large."""
-    out = io.StringIO()
-    out.write("\ufeff")
+    """The file's name and bytes: ``<name>.csv``, or ``<name>.zip`` holding it when large.
+    Rows are encoded as they are written, so memory holds the file's bytes, not a text
+    twice their size."""
+    encoded = io.BytesIO()
+    out = io.TextIOWrapper(encoded, encoding="utf-8-sig", newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     async for row in rows:
         writer.writerow([_cell(value) for value in astuple(row)])
-    data = out.getvalue().encode("utf-8")
+    out.flush()
+    data = encoded.getvalue()
     if len(data) <= ZIP_OVER:
         return f"{name}.csv", data
     packed = io.BytesIO()

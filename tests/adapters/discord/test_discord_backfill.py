@@ -210,6 +210,9 @@ async def test_a_mixed_history_is_rehosted_once_each_and_mapped_row_by_row(bot: 
     fake.delete_attachment(gone["id"])
     hidden = image(fake, "secret.png", spoiler=True)
     formula, second = image(fake, "=SUM(A1).png"), image(fake, "b.png")
+    big = fake.add_attachment(
+        b"\0" * 16, filename="big.mp4", content_type="video/mp4", declared_size=600 * 1024 * 1024
+    )
     text = f"look <@{MIA}> in <#{TEXT}>\nsecond line"
     messages = [
         said(fake, TEXT, ALICE_ID, text, first, minute=0),
@@ -221,6 +224,7 @@ async def test_a_mixed_history_is_rehosted_once_each_and_mapped_row_by_row(bot: 
         said(fake, TEXT, ALICE_ID, "", hidden, minute=6),
         said(fake, TEXT, ALICE_ID, "just words", minute=7),
         said(fake, TEXT, ALICE_ID, "two", formula, second, minute=8),
+        said(fake, TEXT, BOB_ID, "huge", big, minute=9),
     ]
 
     payload = await backfill(bot, "start")
@@ -238,6 +242,7 @@ async def test_a_mixed_history_is_rehosted_once_each_and_mapped_row_by_row(bot: 
         (messages[6], hidden, "uploaded"),
         (messages[8], formula, "uploaded"),
         (messages[8], second, "uploaded"),
+        (messages[9], big, "skipped: "),
     ]
     assert [(r["message_url"], r["attachment_id"]) for r in rows] == [
         (link_of(m), a["id"]) for m, a, _ in expected
@@ -252,6 +257,7 @@ async def test_a_mixed_history_is_rehosted_once_each_and_mapped_row_by_row(bot: 
     assert rows[2]["outcome"] == "skipped: That is not an image or a video"
     assert rows[4]["outcome"].startswith("failed: ")
     assert rows[6]["filename"] == "'=SUM(A1).png"
+    assert rows[8]["outcome"] == "skipped: That file is larger than 50 MB, the most I accept"
 
     uploads = bot.chevereto.upload_requests
     assert len(uploads) == 6
@@ -274,11 +280,11 @@ async def test_a_mixed_history_is_rehosted_once_each_and_mapped_row_by_row(bot: 
     record = await record_of(bot)
     assert record.state == "finished"
     counts = record.counts
-    assert (counts.messages, counts.uploaded, counts.skipped, counts.failed) == (9, 6, 1, 1)
+    assert (counts.messages, counts.uploaded, counts.skipped, counts.failed) == (10, 6, 2, 1)
     assert [r for r in bot.fake.requests if r.method != "GET" and str(TEXT) in r.path] == []
     summary = dms(fake)[-1]
     assert "The backfill of #art is finished." in summary
-    assert "9 messages read: 6 uploaded, 0 already re-hosted" in summary
+    assert "10 messages read: 6 uploaded, 0 already re-hosted" in summary
     for refreshed in (messages[4], messages[5]):  # the stale link, then a fresh one, once
         (attachment,) = refreshed["attachments"]
         asked = [r for r in fake.downloads if f"/{attachment['id']}/" in r.path]
@@ -326,6 +332,16 @@ async def test_a_missing_permission_is_named_before_anything_is_read(bot: Harnes
     await bot.answer_of(payload, "Read Message History")
     assert history_reads(bot.fake, QUIET) == []
     assert await bot.core.store.backfills.latest(chat(QUIET)) is None
+
+
+@pytest.mark.parametrize("fake", [{"privileged_intents": 0}], indirect=True, ids=["no-intent"])
+async def test_without_the_message_content_intent_nothing_starts(bot: Harness) -> None:
+    """Discord refused the Message Content intent (the bot runs on without it): a backfill
+    would see no attachments, so the owner hears how to enable it and nothing is read."""
+    payload = await backfill(bot, "start")
+    await bot.answer_of(payload, "Message Content intent")
+    assert history_reads(bot.fake) == []
+    assert await bot.core.store.backfills.latest(chat()) is None
 
 
 async def test_without_a_key_of_their_own_nothing_starts(bot: Harness) -> None:
