@@ -141,7 +141,15 @@ class Commands:
 
     async def help(self, ctx: Context) -> Reply:
         upload = t(self._texts(ctx.user.platform).upload_help)
-        return Reply(t("help", site=self._site, upload=upload))
+        return Reply(
+            t("help", site=self._site, upload=upload, file_date=self._about_file_date(ctx))
+        )
+
+    def _about_file_date(self, ctx: Context) -> Text:
+        """That the host applies the file date only for a site admin's key, and how this
+        platform keeps a photo's date, where it strips it."""
+        note = self._texts(ctx.user.platform).file_date_note
+        return t("filedate.about") if note is None else t("filedate.about_note", note=t(note))
 
     async def upload_usage(self, ctx: Context) -> Reply:
         return Reply(t("upload.usage"))
@@ -205,6 +213,8 @@ class Commands:
                 album=prefs.album_id or t("settings.none"),
                 category=prefs.category_id or t("settings.none"),
                 width=width,
+                file_date=bool(prefs.file_date),
+                about=self._about_file_date(ctx),
                 form=t(f"format.{prefs.embed_form.value}"),
             ),
         )
@@ -222,6 +232,16 @@ class Commands:
             return _only_user(ctx, t("nsfw.usage"))
         await self._store.prefs.set_nsfw(ctx.user, on)
         return _only_user(ctx, t("nsfw.on" if on else "nsfw.off"))
+
+    async def filedate(self, ctx: Context, argument: str) -> Reply:
+        """Whether the host dates uploads by the file's Exif date: a site admin's key only."""
+        on = parse_switch(argument)
+        if on is None:
+            return _only_user(ctx, t("filedate.usage"))
+        await self._store.prefs.set_file_date(ctx.user, on)
+        if not on:
+            return _only_user(ctx, t("filedate.off"))
+        return _only_user(ctx, t("filedate.on", about=self._about_file_date(ctx)))
 
     async def album(self, ctx: Context, argument: str) -> Reply:
         if not argument.strip():

@@ -78,6 +78,9 @@ class UploadOptions:
     width: int | None = None
     expiration: str | None = None
     nsfw: bool | None = None
+    file_date: bool | None = None
+    """``use_file_date``: the host dates the upload by the file's Exif date (applied for a site
+    admin's key only)."""
 
     def over(self, base: UploadOptions) -> UploadOptions:
         """These options, with every unset field (None, or no tags) taken from ``base``."""
@@ -121,6 +124,15 @@ class EmbedForm(StrEnum):
     MARKDOWN = "markdown"
     BBCODE = "bbcode"
     HTML = "html"
+
+
+class Borrowed(StrEnum):
+    """Whose key an upload went up with, when it was not the uploader's own: the bot's shared
+    key (DEFAULT_API_KEY) or the key of the admin who mirrors the chat. Either way the file is
+    in that key's account on the site, not the uploader's."""
+
+    SHARED = "shared"
+    ADMIN = "admin"
 
 
 class Outcome(StrEnum):

@@ -63,8 +63,11 @@ class Intake:
             return None
         if not self._access.allows(spec.user, spec.chat):
             return self._access.refusal(spec.user)
-        # Only posted files are mirrored: a link (whose kind is unknown) is not fetched here.
-        keep = [i for i, item in enumerate(spec.items) if item.kind is not None]
+        # Only posted files are mirrored: a link (whose kind is unknown) is not fetched here,
+        # and neither is a sticker.
+        keep = [
+            i for i, item in enumerate(spec.items) if item.kind is not None and not item.sticker
+        ]
         if not keep:
             return None
         if await self._service.over_quota(spec.user):

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Self
 from pydantic import BeforeValidator, PlainSerializer, TypeAdapter
 
 from bot.domain import (
+    Borrowed,
     ChatRef,
     EmbedForm,
     MediaKind,
@@ -77,6 +78,9 @@ class FileRef:
     source: str | None = None
     """Where on its platform it was posted (a message and its attachment), kept with its upload:
     a file already re-hosted is known by it."""
+    sticker: bool = False
+    """A sticker: uploaded when a user asks (privately, or with /upload), never by mirroring
+    (people answer with stickers all day; each would spend the shared quota)."""
 
     def __post_init__(self) -> None:
         """Whatever a platform's user typed as the name, the core sees a safe one."""
@@ -181,6 +185,8 @@ class FileResult:
     note: Sentence | None = None
     """Said with it: how the upload differed from what was asked (sent at full width), or
     what a "Duplicated upload" means for it."""
+    borrowed: Borrowed | None = None
+    """Uploaded with a key not the uploader's own (whose): it is not in their account."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,7 @@ class AppCommands:
             self._plain("stats", self._commands.stats),
             self._expire(),
             self._nsfw(),
+            self._filedate(),
             self._album(),
             self._number("category", self._commands.category),
             self._number("width", self._commands.width),
@@ -135,6 +136,17 @@ class AppCommands:
             await self._inbound.command(interaction, lambda ctx: self._commands.nsfw(ctx, state))
 
         return nsfw
+
+    def _filedate(self) -> AppCommand:
+        @app_commands.command(name="filedate", description=label("command.filedate"))
+        @app_commands.describe(state=label("discord.option.switch"))
+        @app_commands.choices(state=switch_choices())
+        async def filedate(interaction: discord.Interaction, state: str) -> None:
+            await self._inbound.command(
+                interaction, lambda ctx: self._commands.filedate(ctx, state)
+            )
+
+        return filedate
 
     def _album(self) -> AppCommand:
         @app_commands.command(name="album", description=label("command.album"))
@@ -192,6 +204,7 @@ class AppCommands:
             description=label("discord.option.description"),
             category=label("discord.option.upload_category"),
             width=label("discord.option.upload_width"),
+            file_date=label("discord.option.file_date"),
         )
         @app_commands.choices(expiration=expiration_choices())
         async def upload(  # noqa: PLR0917 - discord.py passes each option as a parameter
@@ -206,8 +219,11 @@ class AppCommands:
             description: str | None = None,
             category: app_commands.Range[int, 1, 2**31 - 1] | None = None,
             width: app_commands.Range[int, 1, MAX_WIDTH] | None = None,
+            file_date: bool | None = None,
         ) -> None:
-            more = UploadOptions(description=description, category_id=category, width=width)
+            more = UploadOptions(
+                description=description, category_id=category, width=width, file_date=file_date
+            )
             options = upload_options(expiration, nsfw, title, tags, album, more=more)
             item = None if file is None else file_ref(file)
             await self._inbound.upload(interaction, item, url, options)

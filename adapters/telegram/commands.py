@@ -23,7 +23,12 @@ from bot.links.fetcher import single_link
 from bot.texts import CATALOGS, Language
 
 MEDIA = (
-    filters.PHOTO | filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE | filters.Document.ALL
+    filters.PHOTO
+    | filters.VIDEO
+    | filters.ANIMATION
+    | filters.VIDEO_NOTE
+    | filters.Document.ALL
+    | filters.Sticker.ALL
 )
 POSTS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 MENU_LANGUAGES: tuple[tuple[Language, str | None], ...] = (("en", None), ("zh", "zh"))
@@ -50,6 +55,7 @@ def commands_of(inbound: Inbound) -> dict[str, Command]:
         "album": inbound.album,
         "category": inbound.category,
         "width": inbound.width,
+        "filedate": inbound.filedate,
         "format": inbound.format,
         "upload": inbound.upload,
         "mirror": inbound.mirror,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from telegram import Bot, Message
+from telegram import Bot, Message, Sticker
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.domain import media_kind, media_type
@@ -52,12 +52,36 @@ def file_of(message: Message) -> FileRef | None:
             # Telegram says it is a video (or a GIF animation): never send it as anything else.
             kind = declared if media_kind(declared) is not None else "video/mp4"
             return FileRef(name, kind, attachment.file_size, attachment.file_id, source=source)
+    if message.sticker is not None:
+        return _sticker(message.sticker, source)
     document = message.document
     if document is not None:
         name = document.file_name or f"file_{document.file_unique_id}"
         kind = media_type(document.mime_type, name)
         return FileRef(name, kind, document.file_size, document.file_id, source=source)
     return None
+
+
+def _sticker(sticker: Sticker, source: str) -> FileRef:
+    """A static sticker is a WebP image, a video sticker a WebM video; an animated one is a
+    Lottie file (.tgs), which no image host shows: it has no media type, so it is refused."""
+    if sticker.is_animated:
+        name, kind, width = f"sticker_{sticker.file_unique_id}.tgs", None, None
+    elif sticker.is_video:
+        name, kind, width = f"sticker_{sticker.file_unique_id}.webm", "video/webm", None
+    else:
+        name, kind, width = f"sticker_{sticker.file_unique_id}.webp", "image/webp", sticker.width
+    return FileRef(
+        name, kind, sticker.file_size, sticker.file_id, width=width, source=source, sticker=True
+    )
+
+
+def sticker_title(message: Message) -> str | None:
+    """A sticker's caption, which Telegram never gives one: its emoji and its set's name."""
+    sticker = message.sticker
+    if sticker is None:
+        return None
+    return " ".join(part for part in (sticker.emoji, sticker.set_name) if part) or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from adapters.telegram.files import file_of
+from adapters.telegram.files import file_of, sticker_title
 from adapters.telegram.outbound import Outbound, Where
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.texts import NO_BACKFILL
@@ -71,7 +71,8 @@ def job_of(ctx: Context, source: Message, answer_to: Message) -> JobSpec:
     item = file_of(source)
     assert item is not None
     answer = AnswerTarget(reply_to=str(answer_to.message_id))
-    return JobSpec(ctx.user, ctx.chat, ctx.language, (item,), caption=source.caption, answer=answer)
+    caption = source.caption or sticker_title(source)
+    return JobSpec(ctx.user, ctx.chat, ctx.language, (item,), caption=caption, answer=answer)
 
 
 def link_job(ctx: Context, link: str, answer_to: Message) -> JobSpec:
@@ -134,6 +135,9 @@ class Inbound:
 
     async def nsfw(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return [await self._core.commands.nsfw(ctx, argument)]
+
+    async def filedate(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
+        return [await self._core.commands.filedate(ctx, argument)]
 
     async def album(self, ctx: Context, argument: str, update: Update) -> Sequence[Reply]:
         return [await self._core.commands.album(ctx, argument)]

@@ -66,6 +66,7 @@ def option_fields(options: UploadOptions) -> list[tuple[str, str]]:
         ("width", _positive(options.width)),
         ("expiration", expiration),
         ("nsfw", "1" if options.nsfw else None),
+        ("use_file_date", "1" if options.file_date else None),
     ]
     return [(name, value) for name, value in candidates if value]
 

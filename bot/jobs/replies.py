@@ -96,27 +96,34 @@ def _delete_buttons(records: Sequence[tuple[UploadRecord, str]]) -> tuple[Button
     )
 
 
-def secret_reply(items: Sequence[FileResult], chat: ChatRef, ephemeral: bool) -> Reply | None:
-    """Delete links and Delete buttons, seen by the uploader alone; None when nothing uploaded
-    has a delete link."""
+def secret_reply(
+    items: Sequence[FileResult], chat: ChatRef, ephemeral: bool, nudge: Text | None = None
+) -> Reply | None:
+    """Delete links and Delete buttons, seen by the uploader alone, then ``nudge`` (a line for
+    the uploader alone); None when nothing uploaded has a delete link."""
     records = _deletable(items)
     if not records:
         return None
     where = Visibility.USER_ONLY if chat.is_private or ephemeral else Visibility.PRIVATE_TO_USER
-    text = t("lines", lines=_delete_links(records))
+    text = t("lines", lines=[*_delete_links(records), *_maybe(nudge)])
     return Reply(text, _delete_buttons(records), where, secret=True)
 
 
-def private_reply(items: Sequence[FileResult]) -> Reply:
+def private_reply(items: Sequence[FileResult], nudge: Text | None = None) -> Reply:
     """In a private chat, one message: the public reply's links and buttons, then the delete
-    links and their Delete buttons; secret (previews off), as it holds delete links."""
+    links and their Delete buttons, then ``nudge``; secret (previews off), as it holds delete
+    links."""
     public = public_reply(items)
     records = _deletable(items)
     if not records:
         return public
-    text = t("lines", lines=[public.text, *_delete_links(records)])
+    text = t("lines", lines=[public.text, *_delete_links(records), *_maybe(nudge)])
     buttons = public.buttons + _delete_buttons(records)
     return Reply(text, buttons, Visibility.USER_ONLY, secret=True)
+
+
+def _maybe(line: Text | None) -> list[Text]:
+    return [] if line is None else [line]
 
 
 def dm_closed() -> Reply:

@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-from bot.domain import Outcome, Reply
+from bot.domain import Outcome, Reply, Text, UserRef
 from bot.jobs.outage import HostWatch, duration_text
 from bot.jobs.replies import dm_closed, private_reply, public_reply, secret_reply
 from bot.jobs.running import RunningJob
@@ -377,6 +377,7 @@ class JobRunner:
                 outcome.form,
                 outcome.note,
                 spec.items[index].source,
+                outcome.borrowed,
             )
             await job.uploaded(index, new)
             return None
@@ -408,16 +409,26 @@ class JobRunner:
         self._monitor.answered((datetime.now(UTC) - job.created_at).total_seconds())
         await self._monitor.files_done(counts)
 
+    async def _nudge(self, user: UserRef, files: list[FileResult]) -> Text | None:
+        """For a file that went up with a key not the user's own, once a day per user: it is
+        not in their account, and /link keeps their uploads there (said only where the delete
+        link goes, never in public)."""
+        borrowed = next((f.borrowed for f in files if f.borrowed is not None), None)
+        if borrowed is None or not await self._store.notices.first_today(user, "borrowed-key"):
+            return None
+        return t(f"upload.borrowed.{borrowed.value}")
+
     async def _answer(self, job: RunningJob, handler: JobHandler, files: list[FileResult]) -> None:
         """In a private chat, one message: links, delete links and Delete buttons, in place
         of the status message. Elsewhere the public reply, then the delete links for the
         uploader alone; the public reply is noted in the job once sent, so a retry after a
         failed delete-link message does not repeat it."""
         spec = job.spec
+        nudge = await self._nudge(spec.user, files)
         if spec.chat.is_private:
-            await handler.deliver(spec, private_reply(files), job.status)
+            await handler.deliver(spec, private_reply(files, nudge), job.status)
             return
-        secret = secret_reply(files, spec.chat, spec.ephemeral)
+        secret = secret_reply(files, spec.chat, spec.ephemeral, nudge)
         if not job.public_sent:
             await handler.deliver(spec, public_reply(files), job.status)
             if secret is None:

@@ -87,6 +87,8 @@ class PlatformTexts:
     """The /help line that says how to upload with /upload on this platform."""
     mirror_needs: str
     """What the bot needs in a chat to see every post there, said when mirroring is turned on."""
+    file_date_note: str | None = None
+    """How to keep a photo's date on this platform, where it strips it (said with /filedate)."""
 
 
 class Platform(JobHandler, Protocol):

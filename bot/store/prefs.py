@@ -1,5 +1,5 @@
-"""Per-user defaults (expiration, NSFW, album, category, width, answer form, language) and
-per-chat settings (mirroring)."""
+"""Per-user defaults (expiration, NSFW, album, category, width, file date, answer form,
+language) and per-chat settings (mirroring)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Prefs:
     embed_form: EmbedForm = EmbedForm.LINKS
     category_id: int | None = None
     width: int | None = None
+    file_date: bool | None = None
 
     @classmethod
     def of_row(cls, row: Preference | None) -> Prefs:
@@ -26,7 +27,14 @@ class Prefs:
             return cls()
         form = EmbedForm(row.embed_form) if row.embed_form else EmbedForm.LINKS
         return cls(
-            row.expiration, row.nsfw, row.album_id, row.language, form, row.category_id, row.width
+            row.expiration,
+            row.nsfw,
+            row.album_id,
+            row.language,
+            form,
+            row.category_id,
+            row.width,
+            row.file_date,
         )
 
 
@@ -59,6 +67,9 @@ class Preferences:
 
     async def set_nsfw(self, user: UserRef, nsfw: bool) -> None:
         await self._set(user, nsfw=nsfw)
+
+    async def set_file_date(self, user: UserRef, on: bool) -> None:
+        await self._set(user, file_date=on)
 
     async def set_album(self, user: UserRef, album_id: str | None) -> None:
         await self._set(user, album_id=album_id)

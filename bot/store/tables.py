@@ -71,6 +71,7 @@ class Preference(Base):
     embed_form: Mapped[str | None] = mapped_column(String(16))
     category_id: Mapped[int | None] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer)
+    file_date: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ChatSetting(Base):

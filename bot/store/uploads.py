@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import Vault
-from bot.domain import ChatRef, EmbedForm, HostImage, Outcome, Text, UploadRecord, UserRef
+from bot.domain import Borrowed, ChatRef, EmbedForm, HostImage, Outcome, Text, UploadRecord, UserRef
 from bot.payloads import FileResult
 from bot.store.database import Database, now, patient
 from bot.store.tables import Upload
@@ -33,11 +33,19 @@ class NewUpload:
     note: Text | None = None
     source: str | None = None
     """Where on its platform the file was posted (``FileRef.source``)."""
+    borrowed: Borrowed | None = None
+    """Whose key it went up with, when not the uploader's own."""
 
     def result(self, record: UploadRecord) -> FileResult:
         """What became of its file, once recorded."""
         return FileResult(
-            self.filename, Outcome.UPLOADED, record, size=self.size, form=self.form, note=self.note
+            self.filename,
+            Outcome.UPLOADED,
+            record,
+            size=self.size,
+            form=self.form,
+            note=self.note,
+            borrowed=self.borrowed,
         )
 
 

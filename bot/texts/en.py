@@ -13,6 +13,7 @@ MESSAGES: dict[str, str] = {
     "command.album": "Default album (its id, or off)",
     "command.category": "Default category (its number, or off)",
     "command.width": "Shrink images wider than this many pixels (or off)",
+    "command.filedate": "Date uploads by the file's Exif date (on or off; site admins' keys)",
     "command.format": "What answers carry: links, direct, markdown, bbcode or html",
     "command.upload": "Upload media once, or the file at a link",
     "command.mirror": "Upload every image and video posted here (admins)",
@@ -29,6 +30,7 @@ MESSAGES: dict[str, str] = {
         "/album <id|off> — default album\n"
         "/category <id|off> — default category\n"
         "/width <pixels|off> — shrink wider images to this width\n"
+        "/filedate <on|off> — the date a photo was taken (Exif) instead of the upload date. {file_date}\n"
         "/format <links|direct|markdown|bbcode|html> — add the file link or an embed code to answers\n"
         "{upload}\n"
         "/mirror <on|off> — upload every image and video posted in this group (admins)\n"
@@ -46,7 +48,7 @@ MESSAGES: dict[str, str] = {
     "unlink.none": "You had no key linked.",
     "unlink.fallback_default": "Uploads will use this bot's shared key until you link yours.",
     "unlink.fallback_none": "Link a key again with /link to upload.",
-    "settings": "Key: {key}\nExpiration: {expiration}\nNSFW: {nsfw}\nAlbum: {album}\nCategory: {category}\nWidth: {width}\nAnswers carry: {form}",
+    "settings": "Key: {key}\nExpiration: {expiration}\nNSFW: {nsfw}\nAlbum: {album}\nCategory: {category}\nWidth: {width}\nFile date (Exif): {file_date} — {about}\nAnswers carry: {form}",
     "settings.key_default": "none (the bot's shared key is used)",
     "settings.key_none": "none — link one with /link",
     "settings.never": "never",
@@ -59,6 +61,13 @@ MESSAGES: dict[str, str] = {
     "nsfw.on": "New uploads will be marked NSFW.",
     "nsfw.off": "New uploads will not be marked NSFW.",
     "nsfw.usage": "Send /nsfw on or /nsfw off.",
+    "upload.borrowed.shared": "This went up with the bot's shared key, so it is not in your account on the site. Link your own key with /link, in a private chat, to keep your uploads in your account.",
+    "upload.borrowed.admin": "This went up with the key of the admin who mirrors this chat, so it is not in your account on the site. Link your own key with /link, in a private chat, to keep your uploads in your account.",
+    "filedate.on": "New uploads will ask the host to date them by the file's own date (Exif). {about}",
+    "filedate.off": "New uploads will be dated by the upload.",
+    "filedate.usage": "Send /filedate on or /filedate off.",
+    "filedate.about": "The host applies it only when your key is a site admin's.",
+    "filedate.about_note": "The host applies it only when your key is a site admin's. {note}",
     "album.set": "New uploads will go to album {album}.",
     "album.off": "New uploads will go to no album.",
     "category.set": "New uploads will go to category {category}.",

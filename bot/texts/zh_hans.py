@@ -13,6 +13,7 @@ MESSAGES: dict[str, str] = {
     "command.album": "默认相册（相册 ID 或 off）",
     "command.category": "默认分类（分类编号，或 off）",
     "command.width": "把宽于此像素的图片缩小（或 off）",
+    "command.filedate": "用文件的拍摄日期（Exif）作为上传日期（on 或 off；仅站点管理员的密钥）",
     "command.format": "回复附带的内容：links、direct、markdown、bbcode 或 html",
     "command.upload": "上传一次媒体，或链接处的文件",
     "command.mirror": "自动上传此处发布的所有图片和视频（管理员）",
@@ -29,6 +30,7 @@ MESSAGES: dict[str, str] = {
         "/album <id|off> — 默认相册\n"
         "/category <id|off> — 默认分类\n"
         "/width <pixels|off> — 把更宽的图片缩小到此宽度\n"
+        "/filedate <on|off> — 使用照片的拍摄日期（Exif）代替上传日期。{file_date}\n"
         "/format <links|direct|markdown|bbcode|html> — 在回复中附上文件直链或嵌入代码\n"
         "{upload}\n"
         "/mirror <on|off> — 自动上传本群的所有图片和视频（仅管理员）\n"
@@ -46,7 +48,7 @@ MESSAGES: dict[str, str] = {
     "unlink.none": "你没有绑定密钥。",
     "unlink.fallback_default": "在你重新绑定之前，上传将使用本机器人的共享密钥。",
     "unlink.fallback_none": "如需上传，请用 /link 重新绑定密钥。",
-    "settings": "密钥：{key}\n过期时间：{expiration}\nNSFW：{nsfw}\n相册：{album}\n分类：{category}\n宽度：{width}\n回复附带：{form}",
+    "settings": "密钥：{key}\n过期时间：{expiration}\nNSFW：{nsfw}\n相册：{album}\n分类：{category}\n宽度：{width}\n文件日期（Exif）：{file_date} — {about}\n回复附带：{form}",
     "settings.key_default": "无（使用机器人的共享密钥）",
     "settings.key_none": "无 — 请用 /link 绑定",
     "settings.never": "永不过期",
@@ -59,6 +61,13 @@ MESSAGES: dict[str, str] = {
     "nsfw.on": "新的上传将标记为 NSFW。",
     "nsfw.off": "新的上传将不标记为 NSFW。",
     "nsfw.usage": "请发送 /nsfw on 或 /nsfw off。",
+    "upload.borrowed.shared": "此文件是用机器人的共享密钥上传的，因此不在你在该站点的账户中。请在私聊中用 /link 绑定你自己的密钥，才能将上传保存到你的账户中。",
+    "upload.borrowed.admin": "此文件是用开启本群镜像的管理员的密钥上传的，因此不在你在该站点的账户中。请在私聊中用 /link 绑定你自己的密钥，才能将上传保存到你的账户中。",
+    "filedate.on": "新的上传将请求图床使用文件自身的日期（Exif）。{about}",
+    "filedate.off": "新的上传将使用上传日期。",
+    "filedate.usage": "请发送 /filedate on 或 /filedate off。",
+    "filedate.about": "仅当你的密钥属于站点管理员时，图床才会采用。",
+    "filedate.about_note": "仅当你的密钥属于站点管理员时，图床才会采用。{note}",
     "album.set": "新的上传将放入相册 {album}。",
     "album.off": "新的上传将不放入任何相册。",
     "category.set": "之后的上传将放入分类 {category}。",

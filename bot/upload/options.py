@@ -24,6 +24,7 @@ def upload_options(media: IncomingMedia, prefs: Prefs) -> UploadOptions:
             album_id=prefs.album_id,
             category_id=prefs.category_id,
             width=prefs.width,
+            file_date=prefs.file_date,
         )
     )
     options = media.options.over(options_from_caption(media.caption).over(defaults))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.domain import EmbedForm, HostImage, Text
+from bot.domain import Borrowed, EmbedForm, HostImage, Text
 from bot.errors import HostUnavailable, SourceUnavailable
 from bot.store import database_unavailable
 from bot.texts import error_text
@@ -25,6 +25,8 @@ class Uploaded:
     """What the answer carries for it besides the links: the uploader's ``/format``."""
     note: Text | None = None
     """How the upload differed from what was asked (sent at full width)."""
+    borrowed: Borrowed | None = None
+    """Whose key it went up with, when not the uploader's own (it is in that account)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.chevereto import CheveretoClient, FileSource, StreamSource
-from bot.domain import EmbedForm, HostImage, Text, UploadOptions, UserRef
+from bot.domain import Borrowed, EmbedForm, HostImage, Text, UploadOptions, UserRef
 from bot.errors import (
     Duplicate,
     HostDown,
@@ -72,6 +72,8 @@ class Plan:
     own: bool
     options: UploadOptions
     form: EmbedForm
+    borrowed: Borrowed | None = None
+    """Whose key it is when it is not the uploader's own."""
 
 
 class UploadService:
@@ -134,7 +136,8 @@ class UploadService:
         if key is None or (media.background and not profile.own):
             raise NotLinked
         options = upload_options(media, profile.prefs)
-        return Plan(key, profile.own, options, profile.prefs.embed_form)
+        borrowed = None if profile.own else Borrowed.ADMIN if profile.key else Borrowed.SHARED
+        return Plan(key, profile.own, options, profile.prefs.embed_form, borrowed)
 
     async def over_quota(self, user: UserRef) -> bool:
         """Whether the user, having no key of their own, has used today's shared-key uploads."""
@@ -202,7 +205,7 @@ class UploadService:
         finally:
             if not keep:
                 forget(spool)
-        return Uploaded(sending.filename, image, size, plan.form, note)
+        return Uploaded(sending.filename, image, size, plan.form, note, plan.borrowed)
 
     async def _send(
         self,

@@ -191,6 +191,15 @@ async def running(
         yield core, cast(DiscordAdapter, core.platforms["discord"])
 
 
+@contextlib.asynccontextmanager
+async def harnessed(
+    fake: FakeDiscord, chevereto: FakeChevereto, settings: Settings
+) -> AsyncIterator[Harness]:
+    """The bot on ``settings``, ready on the fake, with production's timings."""
+    async with running(settings, discord_for(fake)) as (core, adapter):
+        yield Harness(fake, chevereto, core, adapter)
+
+
 async def _ready(platforms: list[Platform]) -> None:
     """Every shard connected; polled, since a refused intent replaces the client meanwhile."""
     (adapter,) = platforms

@@ -246,7 +246,7 @@ async def test_commands_are_synced_with_chinese_labels(bot: Harness) -> None:
     commands = {c["name"]: c for c in bot.fake.commands[None]}
     assert set(commands) == {
         *("start", "help", "link", "unlink", "settings", "history", "stats", "expire", "nsfw"),
-        *("album", "category", "width", "format", "mirror", "backfill", "upload"),
+        *("album", "category", "width", "filedate", "format", "mirror", "backfill", "upload"),
         "Upload to Chevereto",
     }
     menu = commands["Upload to Chevereto"]

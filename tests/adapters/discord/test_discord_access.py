@@ -16,10 +16,9 @@ from tests.support.discord_harness import (
     EPHEMERAL,
     GUILD,
     Harness,
-    discord_for,
     discord_user,
     fake_fixture,  # noqa: F401 - a fixture
-    running,
+    harnessed,
     settings_for,
 )
 from tests.support.jobs import unfinished_jobs
@@ -37,8 +36,8 @@ async def listed_bot(fake, chevereto, tmp_path) -> AsyncIterator[Harness]:
         default_api_key=OTHER_KEY,
         shared_key_daily_limit=1,
     )
-    async with running(settings, discord_for(fake)) as (core, adapter):
-        yield Harness(fake, chevereto, core, adapter)
+    async with harnessed(fake, chevereto, settings) as bot:
+        yield bot
 
 
 async def upload(bot: Harness, **extra: object) -> dict:

@@ -18,10 +18,9 @@ from tests.support.discord_harness import (
     Harness,
     buttons,
     contents,
-    discord_for,
     discord_user,
     fake_fixture,  # noqa: F401 - a fixture
-    running,
+    harnessed,
     settings_for,
 )
 from tests.support.fakes.chevereto import FakeChevereto
@@ -44,8 +43,8 @@ async def bot(
 ) -> AsyncIterator[Harness]:
     """The bot, ready on the fake, links to loopback allowed: the linked files are served here."""
     settings = settings_for(chevereto, tmp_path / "data", fetch_private_addresses=True)
-    async with running(settings, discord_for(fake)) as (core, adapter):
-        yield Harness(fake, chevereto, core, adapter)
+    async with harnessed(fake, chevereto, settings) as bot:
+        yield bot
 
 
 def url_option(url: str) -> dict:

@@ -54,7 +54,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -192,6 +192,38 @@ class FileRef:
     disk_path: Path | None = None
     width: int | None = None
     """A photo's width in pixels as its largest size declares it (None: 1280)."""
+
+
+STICKER_EXTENSIONS = {"static": "webp", "video": "webm", "animated": "tgs"}
+"""A sticker's file, by its format, as getFile names it (``stickers/file_N.webp``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sticker:
+    """A sticker a message carries: its file, its format, its emoji and set."""
+
+    file: FileRef
+    sticker_format: str
+    emoji: str | None
+    set_name: str | None
+
+    def as_json(self, declared_size: int | None = None) -> JSON:
+        """The Bot API's Sticker object: no name, no MIME type; the format is two flags."""
+        sticker: JSON = {
+            "file_id": self.file.file_id,
+            "file_unique_id": self.file.file_unique_id,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": self.sticker_format == "animated",
+            "is_video": self.sticker_format == "video",
+            "file_size": self.file.size if declared_size is None else declared_size,
+        }
+        if self.emoji is not None:
+            sticker["emoji"] = self.emoji
+        if self.set_name is not None:
+            sticker["set_name"] = self.set_name
+        return sticker
 
 
 @dataclass(slots=True)
@@ -562,6 +594,7 @@ class FakeTelegram:
         animation: FileRef | None = None,
         video_note: FileRef | None = None,
         document: FileRef | None = None,
+        sticker: Sticker | None = None,
         media_group_id: str | None = None,
         reply_to: JSON | None = None,
         declared_size: int | None = None,
@@ -572,7 +605,8 @@ class FakeTelegram:
         """A Message from ``user`` (None: a channel post) in ``chat``, stored by message_id.
 
         ``declared_size`` overrides the ``file_size`` the message declares;
-        ``file_name``/``mime_type`` override the registered file's.
+        ``file_name``/``mime_type`` override the registered file's. A ``sticker`` is sent as
+        Telegram sends one: no caption, no name, no MIME type, its format in two flags.
         """
         msg: JSON = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time())}
         msg["chat"] = chat
@@ -594,10 +628,12 @@ class FakeTelegram:
             "document": document,
         }
         given = {k: v for k, v in media.items() if v is not None}
-        if len(given) > 1:
+        if len(given) + (sticker is not None) > 1:
             raise ValueError("a Telegram message carries one media at most")
         for kind, ref in given.items():
             msg.update(self._media(kind, ref, declared_size, file_name, mime_type))
+        if sticker is not None:
+            msg["sticker"] = sticker.as_json(declared_size)
         if media_group_id is not None:
             msg["media_group_id"] = media_group_id
         if reply_to is not None:
@@ -641,6 +677,22 @@ class FakeTelegram:
         query_id = str(next(self._ids))
         self._inline_queries.add(query_id)
         return inline_query(query_id, user, query, chat_type, offset)
+
+    def sticker(
+        self,
+        data: bytes,
+        sticker_format: str = "static",
+        *,
+        emoji: str | None = "😺",
+        set_name: str | None = "CatsOfTheWeek",
+    ) -> Sticker:
+        """A sticker whose file getFile serves: ``static`` (.webp), ``video`` (.webm) or
+        ``animated`` (.tgs, Lottie); without ``set_name`` it belongs to no set."""
+        extension = STICKER_EXTENSIONS[sticker_format]
+        ref = self.add_file(data)
+        named = replace(ref, file_path=f"stickers/file_{ref.file_id}.{extension}")
+        self._files[ref.file_id] = named
+        return Sticker(named, sticker_format, emoji, set_name)
 
     def _media(
         self,
