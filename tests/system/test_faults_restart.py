@@ -19,6 +19,7 @@ from bot.jobs.runner import JobRunner
 from bot.payloads import JobSpec
 from bot.store import Store
 from bot.store.tables import Job
+from bot.texts.en import MESSAGES
 from bot.tuning import Tuning
 from tests.conftest import ALICE, KEY, PRIVATE
 from tests.support.fakes.chevereto import FakeChevereto
@@ -71,7 +72,8 @@ async def test_sigkill_mid_upload_then_restart_answers_once(tmp_path, chevereto)
             await eventually(lambda: _no_unfinished_jobs(data_dir), within=10)
             assert await second.stop() == 0
     public, secret = upload_answer(chevereto, photo_name(update["message"]))
-    assert final_texts(telegram, ALICE_ID) == [f"{public}\n{secret}"]
+    nudge = MESSAGES["upload.borrowed.shared"]  # the shared key's line, once a day
+    assert final_texts(telegram, ALICE_ID) == [f"{public}\n{secret}\n{nudge}"]
     assert len(chevereto.images) == 1
     assert len(chevereto.upload_requests) == 2
     assert "resuming 1 job(s) cut off by the last stop" in second.stderr
