@@ -25,6 +25,7 @@ from typing import Final
 
 from bot.errors import MediaTooLarge, SizeMismatch
 from bot.ops.transfer import Pace
+from bot.upload.spool_writer import SpoolWriter
 
 QUEUED_CHUNKS: Final = 8
 """Chunks held between the download and the upload: a bounded buffer, so memory stays flat."""
@@ -127,12 +128,12 @@ class Pipe:
             self._partial.unlink()
 
     async def _write_all(self) -> None:
-        """Writes each chunk as it comes. A chunk's write lands in the page cache in
-        microseconds: done in the loop, as a thread hop per chunk would cost more CPU than
-        it spares the loop."""
+        """Feeds each chunk to the upload as it comes and hands it to the spool's writer, whose
+        thread writes it to disk on the other core meanwhile."""
         limit = self._limit_mb * 1024 * 1024
         received = 0
-        with self._partial.open("wb") as handle:
+        writer = SpoolWriter(self._partial)
+        try:
             async with self._pace.watch():
                 async for chunk in self._chunks():
                     self._pace.moved(len(chunk))
@@ -141,7 +142,9 @@ class Pipe:
                         raise MediaTooLarge(self._limit_mb)
                     if received > self._declared:
                         raise SizeMismatch()
-                    handle.write(chunk)
+                    await writer.write(chunk)
                     await self._feed(chunk)
+        finally:
+            await writer.close()
         if received != self._declared:
             raise SizeMismatch()

@@ -16,6 +16,7 @@ from bot.errors import MediaTooLarge
 from bot.links.sniff import EXTENSIONS, HEAD_BYTES, sniff
 from bot.ops.transfer import Pace
 from bot.payloads import LINK_NAME, Fetch
+from bot.upload.spool_writer import SpoolWriter
 
 MB = 1024 * 1024
 STALE_SPOOL_S = 24 * 3600.0
@@ -70,14 +71,17 @@ async def download_to(spool: Path, chunks: Fetch, limit_mb: int, pace: Pace) -> 
     received = 0
     partial = spool.with_name(spool.name + ".part")
     try:
-        with partial.open("wb") as out:
+        writer = SpoolWriter(partial)
+        try:
             async with pace.watch():
                 async for chunk in chunks():
                     pace.moved(len(chunk))
                     received += len(chunk)
                     if received > limit_mb * MB:
                         raise MediaTooLarge(limit_mb)
-                    out.write(chunk)
+                    await writer.write(chunk)
+        finally:
+            await writer.close()
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
