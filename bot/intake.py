@@ -124,21 +124,25 @@ class Intake:
         if group_key is not None:  # each platform names its albums; the core keeps them apart
             group_key = f"{spec.user.platform}:{group_key}"
         async with self._admitting[spec.user]:
-            if await self._flooding(spec, group_key):
-                return self._notice(spec.user, Reply(error_text(RateLimited())))
-            if accept is not None:
-                spec = await accept(spec)
-            if group_key is None:
-                await self._runner.submit(spec)
-                return None
             try:
-                await self._runner.collect(spec, group_key, self._max_album_items)
+                if (accept is not None or group_key is not None) and await self._flooding(
+                    spec, group_key
+                ):
+                    raise RateLimited()
+                if accept is not None:
+                    spec = await accept(spec)
+                if group_key is None:
+                    # the count of the user's waiting jobs is taken again in the job's insert
+                    await self._runner.submit(spec, waiting_below=self._max_waiting_jobs)
+                else:
+                    await self._runner.collect(spec, group_key, self._max_album_items)
             except RateLimited:
                 return self._notice(spec.user, Reply(error_text(RateLimited())))
             return None
 
     async def _flooding(self, spec: JobSpec, group_key: str | None) -> bool:
-        """Too many waiting; an album counts as one upload, so its later items still join it."""
+        """Counted before the job is written where the platform must be told first (``accept``)
+        or for an album, which counts as one upload, so its later items still join it."""
         waiting = await self._store.jobs.waiting_of(spec.user.platform, spec.user.id)
         if waiting < self._max_waiting_jobs:
             return False

@@ -89,15 +89,18 @@ class JobRunner:
         """Runs the jobs of ``platform`` (a platform's name) with ``handler``."""
         self._handlers[platform] = handler
 
-    async def submit(self, spec: JobSpec) -> int:
+    async def submit(self, spec: JobSpec, *, waiting_below: int | None = None) -> int:
         """Stores the job durably; acknowledge the event only after this. With room here for
         this user, the job is stored running here and starts at once; otherwise it waits its
-        turn in the store."""
+        turn in the store. With ``waiting_below``, RateLimited (and nothing stored) when the
+        user has that many jobs not finished."""
         user = (spec.user.platform, spec.user.id)
         if self._serving and spec.user.platform in self._handlers and self._has_room_for(user):
             self._users[user] += 1  # taken at once, before any other task runs
             try:
-                record = await self._store.jobs.add_running(spec, self.worker, self._tuning.lease)
+                record = await self._store.jobs.add_running(
+                    spec, self.worker, self._tuning.lease, waiting_below=waiting_below
+                )
             except BaseException:
                 self._left(user)
                 raise
@@ -107,7 +110,7 @@ class JobRunner:
                 return record.id
             self._start(record)
             return record.id
-        job_id = await self._store.jobs.add(spec)
+        job_id = await self._store.jobs.add(spec, waiting_below=waiting_below)
         self._wake.set()
         return job_id
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.crypto import Vault
+from bot.store.commits import GroupCommit
 from bot.store.tables import SecretCheck
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -88,6 +89,18 @@ def _write_ahead_log(dbapi_connection: Any, _: object) -> None:
     cursor.close()
 
 
+def _driver_leaves_begin_to_us(dbapi_connection: Any, _: object) -> None:
+    """Python's sqlite3 would begin a transaction itself, deferred, at the first write."""
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """The group commit's transaction takes SQLite's write lock as it begins (waiting for it
+    like any writer), so a batch that reads before it writes never finds its snapshot stale
+    when it comes to write."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     """One database, opened from a SQLAlchemy URL, with the Vault that seals its secrets."""
 
@@ -101,6 +114,15 @@ class Database:
             self.engine, expire_on_commit=False
         )
         self.vault = vault
+        self.commit_engine = self.engine
+        """The engine the job path commits through: on SQLite one of its own."""
+        if sqlite:  # a connection of its own, whose transactions take the write lock first
+            self.commit_engine = create_async_engine(url)
+            event.listen(self.commit_engine.sync_engine, "connect", _write_ahead_log)
+            event.listen(self.commit_engine.sync_engine, "connect", _driver_leaves_begin_to_us)
+            event.listen(self.commit_engine.sync_engine, "begin", _begin_immediate)
+        self.commits = GroupCommit(self.commit_engine)
+        """The job path's writes, gathered into shared commits."""
 
     @property
     def dialect(self) -> str:
@@ -137,4 +159,6 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        await self.commits.close()
+        await self.commit_engine.dispose()
         await self.engine.dispose()

@@ -9,22 +9,86 @@ On SQLite only one process runs jobs.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Update, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Update,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.errors import RateLimited
 from bot.payloads import JobResults, JobSpec, results_of, results_to_json, spec_of, spec_to_json
 from bot.store.database import Database, now, patient
 from bot.store.liveness import WorkerLock, lock_held
 from bot.store.stats import FileCount, add_outcomes
-from bot.store.tables import Job
+from bot.store.tables import Job, table_of
 from bot.store.uploads import NewUpload, add_upload
 
 PENDING, RUNNING, DONE, COLLECTING = "pending", "running", "done", "collecting"
+JOBS = table_of(Job)
+"""The job path writes through Core statements on this table: no ORM unit of work."""
+_ID: BindParameter[int] = bindparam("job_id")
+_WORKER: BindParameter[str] = bindparam("worker_id")
+
+# The job path's statements, built once: SQLAlchemy compiles each once and caches it by the
+# statement's identity, so a photo's writes cost no statement building or cache-key walks.
+_RENEW = (
+    update(JOBS)
+    .where(JOBS.c.id == _ID, JOBS.c.worker == _WORKER, JOBS.c.state == RUNNING)
+    .values(lease_until=bindparam("lease"), updated_at=bindparam("moment"))
+)
+_ONE = update(JOBS).where(JOBS.c.id == _ID)
+_LET_GO = {"worker": None, "lease_until": None}
+"""No worker holds the job any more."""
+_SAVE = _ONE.values(sealed_results=bindparam("sealed"), updated_at=bindparam("moment"))
+_SAVE_MINE = _SAVE.where(JOBS.c.worker == _WORKER, JOBS.c.state == RUNNING).values(
+    lease_until=bindparam("lease")
+)
+_FINISH = _ONE.values(
+    state=DONE, sealed_results=None, sealed_payload="", updated_at=bindparam("moment"), **_LET_GO
+)
+_LATER = _ONE.values(
+    state=PENDING, not_before=bindparam("later"), updated_at=bindparam("moment"), **_LET_GO
+)
+_LATER_UNCOUNTED = _LATER.values(attempts=JOBS.c.attempts - 1)
+
+
+@functools.cache
+def _inserting(columns: tuple[str, ...], limited: bool) -> ReturningInsert[Any]:
+    """The INSERT of a job with ``columns``; ``limited``: only while its user has fewer than
+    ``waiting_below`` jobs not finished, counted in the same statement."""
+    if not limited:
+        return insert(JOBS).returning(JOBS.c.id)
+    waiting = (
+        select(func.count())
+        .select_from(JOBS)
+        .where(
+            JOBS.c.platform == bindparam("platform"),
+            JOBS.c.user_id == bindparam("user_id"),
+            JOBS.c.state != DONE,
+        )
+        .scalar_subquery()
+    )
+    chosen = select(*(bindparam(c, type_=JOBS.c[c].type) for c in columns))
+    limit: BindParameter[int] = bindparam("waiting_below")
+    rows = chosen.where(waiting < limit)
+    return insert(JOBS).from_select(list(columns), rows).returning(JOBS.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +109,7 @@ def _not_of(users: Collection[tuple[str, str]]) -> list[ColumnElement[bool]]:
     """No job of these (platform, user id)."""
     if not users:
         return []
-    return [~tuple_(Job.platform, Job.user_id).in_(list(users))]
+    return [~tuple_(JOBS.c.platform, JOBS.c.user_id).in_(list(users))]
 
 
 class JobQueue:
@@ -56,40 +120,51 @@ class JobQueue:
         written = spec_to_json(value) if isinstance(value, JobSpec) else results_to_json(value)
         return self._db.vault.seal(written)
 
-    def _spec(self, job: Job) -> JobSpec:
+    def _spec(self, job: Job | Row[Any]) -> JobSpec:
         return spec_of(self._db.vault.open(job.sealed_payload))
 
-    async def add(self, spec: JobSpec) -> int:
+    async def add(self, spec: JobSpec, *, waiting_below: int | None = None) -> int:
         """Writes a job durably, pending; the adapter acknowledges the platform's event only
-        after."""
-        return await self._insert(spec, now(), state=PENDING, attempts=0)
+        after. With ``waiting_below``, only while the user has fewer jobs not finished: the
+        count is taken in the insert itself, so two of one user's files cannot both pass it;
+        RateLimited when it is reached."""
+        return await self._insert(spec, now(), waiting_below, state=PENDING, attempts=0)
 
-    async def add_running(self, spec: JobSpec, worker: str, lease: timedelta) -> JobRecord:
+    async def add_running(
+        self, spec: JobSpec, worker: str, lease: timedelta, *, waiting_below: int | None = None
+    ) -> JobRecord:
         """Writes a job durably, already running on ``worker`` under a lease: the claim folded
         into the insert, for a worker with a free slot. A crash leaves it to be taken over
-        like any running job."""
+        like any running job. ``waiting_below`` as for ``add``."""
         moment = now()
         values = {"state": RUNNING, "attempts": 1, "worker": worker, "lease_until": moment + lease}
-        job_id = await self._insert(spec, moment, **values)
+        job_id = await self._insert(spec, moment, waiting_below, **values)
         return JobRecord(job_id, spec.user.platform, spec.user.id, 1, spec, JobResults(), moment)
 
-    async def _insert(self, spec: JobSpec, moment: datetime, **values: object) -> int:
-        """One INSERT, its id returned by the database: nothing is read back."""
-        async with self._db.session.begin() as s:
-            job_id = await s.scalar(
-                insert(Job)
-                .values(
-                    platform=spec.user.platform,
-                    user_id=spec.user.id,
-                    sealed_payload=self._seal(spec),
-                    created_at=moment,
-                    updated_at=moment,
-                    **values,
-                )
-                .returning(Job.id)
-            )
-        assert job_id is not None
-        return int(job_id)
+    async def _insert(
+        self, spec: JobSpec, moment: datetime, waiting_below: int | None, **values: object
+    ) -> int:
+        """One INSERT in the next group commit, its id returned by the database."""
+        row = {
+            "platform": spec.user.platform,
+            "user_id": spec.user.id,
+            "sealed_payload": self._seal(spec),
+            "created_at": moment,
+            "updated_at": moment,
+            **values,
+        }
+        statement = _inserting(tuple(row), waiting_below is not None)
+        if waiting_below is not None:
+            row["waiting_below"] = waiting_below
+
+        async def write(c: AsyncConnection) -> int | None:
+            job_id = await c.scalar(statement, row)
+            return None if job_id is None else int(job_id)
+
+        job_id = await self._db.commits.write(write)
+        if job_id is None:
+            raise RateLimited("too many jobs waiting")
+        return job_id
 
     async def collect(self, spec: JobSpec, group_key: str, max_items: int = 50) -> int:
         """Adds the spec's items to the job collecting ``group_key``, or starts that job.
@@ -163,45 +238,51 @@ class JobQueue:
         row; the conditional UPDATE keeps two tasks of one process apart everywhere.
         """
         moment = now()
-        running = Job.state == RUNNING
-        dead = running & (Job.lease_until < moment)
+        running = JOBS.c.state == RUNNING
+        dead = running & (JOBS.c.lease_until < moment)
         if takeover is not None and self._db.dialect == "postgresql":
-            dead = dead | (running & (Job.updated_at < moment - takeover) & ~lock_held(Job.worker))
+            stale = JOBS.c.updated_at < moment - takeover
+            dead = dead | (running & stale & ~lock_held(JOBS.c.worker))
+        due = or_(JOBS.c.not_before.is_(None), JOBS.c.not_before <= moment)
         claimable = or_(
-            (Job.state == PENDING) & (or_(Job.not_before.is_(None), Job.not_before <= moment)),
+            (JOBS.c.state == PENDING) & due,
             dead,
-            (Job.state == COLLECTING) & (Job.updated_at < moment - album_window),
+            (JOBS.c.state == COLLECTING) & (JOBS.c.updated_at < moment - album_window),
         )
-        async with self._db.session.begin() as s:
-            query = (
-                select(Job)
-                .where(claimable, Job.platform.in_(list(platforms)), *_not_of(full_users))
-                .order_by(Job.id)
-                .limit(1)
-                .with_for_update(skip_locked=True, of=Job)
-            )
-            job = (await s.scalars(query)).first()
+        query = (
+            select(JOBS)
+            .where(claimable, JOBS.c.platform.in_(list(platforms)), *_not_of(full_users))
+            .order_by(JOBS.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+
+        async def write(c: AsyncConnection) -> Row[Any] | None:
+            job = (await c.execute(query)).first()
             if job is None:
                 return None
-            attempts = job.attempts + 1
-            taken = await s.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.state == job.state, Job.updated_at == job.updated_at)
+            taken = await c.execute(
+                update(JOBS)
+                .where(
+                    JOBS.c.id == job.id,
+                    JOBS.c.state == job.state,
+                    JOBS.c.updated_at == job.updated_at,
+                )
                 .values(
                     state=RUNNING,
                     group_key=None,
                     worker=worker,
                     lease_until=moment + lease,
-                    attempts=attempts,
+                    attempts=job.attempts + 1,
                     updated_at=moment,
                 )
-                .execution_options(synchronize_session=False)
             )
-            if getattr(taken, "rowcount", 0) != 1:
-                return None
-            return self._record(job, attempts)
+            return job if taken.rowcount == 1 else None
 
-    def _record(self, job: Job, attempts: int) -> JobRecord:
+        job = await self._db.commits.write(write)
+        return None if job is None else self._record(job, job.attempts + 1)
+
+    def _record(self, job: Row[Any], attempts: int) -> JobRecord:
         results = (
             results_of(self._db.vault.open(job.sealed_results))
             if job.sealed_results
@@ -213,28 +294,25 @@ class JobQueue:
     async def renew_lease(self, job_id: int, worker: str, lease: timedelta) -> bool:
         """The heartbeat of a running job: extends its lease and shows its worker alive
         (``updated_at``). False when the job is no longer this worker's: it was taken over."""
-        async with self._db.session.begin() as s:
-            renewed = await s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.worker == worker, Job.state == RUNNING)
-                .values(lease_until=now() + lease, updated_at=now())
-            )
-            return int(getattr(renewed, "rowcount", 0)) == 1
+        moment = now()
+        values = {"job_id": job_id, "worker_id": worker, "lease": moment + lease}
+        return await self._db.commits.write(_one_row(_RENEW, {**values, "moment": moment}))
 
     def _saving(
         self, job_id: int, results: JobResults, worker: str | None, lease: timedelta | None
-    ) -> Update:
-        """The update that saves results; with ``worker``, only while the job runs there, and
-        then its lease is renewed too: a save that succeeds shows the job this worker's for a
-        while, as a heartbeat does."""
+    ) -> tuple[Update, dict[str, object]]:
+        """The update that saves results, and its values; with ``worker``, only while the job
+        runs there, and then its lease is renewed too: a save that succeeds shows the job this
+        worker's for a while, as a heartbeat does."""
         moment = now()
-        mine = [Job.worker == worker, Job.state == RUNNING] if worker is not None else []
-        renewed = {} if worker is None or lease is None else {"lease_until": moment + lease}
-        return (
-            update(Job)
-            .where(Job.id == job_id, *mine)
-            .values(sealed_results=self._seal(results), updated_at=moment, **renewed)
-        )
+        values: dict[str, object] = {
+            "job_id": job_id,
+            "sealed": self._seal(results),
+            "moment": moment,
+        }
+        if worker is None or lease is None:
+            return _SAVE, values
+        return _SAVE_MINE, {**values, "worker_id": worker, "lease": moment + lease}
 
     @patient
     async def save_results(
@@ -246,9 +324,7 @@ class JobQueue:
     ) -> bool:
         """Saves a job's results so far; with ``worker``, only while the job runs there.
         False when it does not: another worker took it over, and its results are its own."""
-        async with self._db.session.begin() as s:
-            saved = await s.execute(self._saving(job_id, results, worker, lease))
-            return int(getattr(saved, "rowcount", 0)) == 1
+        return await self._db.commits.write(_one_row(*self._saving(job_id, results, worker, lease)))
 
     @patient
     async def record_upload(
@@ -265,49 +341,35 @@ class JobQueue:
         one transaction: the results returned hold the record (its id is known only once it
         is written). The upload is recorded even when the job is no longer this worker's
         (False): it did happen, and its delete link belongs in the uploader's history."""
-        async with self._db.session.begin() as s:
-            record = await add_upload(s, self._db.vault, new)
-            results = results.with_file(index, new.result(record))
-            saved = await s.execute(self._saving(job_id, results, worker, lease))
-            return results, int(getattr(saved, "rowcount", 0)) == 1
+
+        async def write(c: AsyncConnection) -> tuple[JobResults, bool]:
+            record = await add_upload(c, self._db.vault, new)
+            done = results.with_file(index, new.result(record))
+            saved = await c.execute(*self._saving(job_id, done, worker, lease))
+            return done, saved.rowcount == 1
+
+        return await self._db.commits.write(write)
 
     @patient
     async def finish(self, job_id: int, counts: Collection[FileCount] = ()) -> None:
         """A finished job keeps no spec or results: they held what it needed, no more. Its
         files' outcomes (what /stats counts) are written in the same transaction."""
-        async with self._db.session.begin() as s:
-            await s.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(
-                    state=DONE,
-                    sealed_results=None,
-                    sealed_payload="",
-                    worker=None,
-                    lease_until=None,
-                    updated_at=now(),
-                )
-            )
-            await add_outcomes(s, counts)
+        values = {"job_id": job_id, "moment": now()}
+
+        async def write(c: AsyncConnection) -> None:
+            await c.execute(_FINISH, values)
+            await add_outcomes(c, counts)
+
+        await self._db.commits.write(write)
 
     @patient
     async def retry_later(self, job_id: int, delay: timedelta, *, counted: bool = True) -> None:
         """Pending again once ``delay`` has passed; an attempt not ``counted`` (the host was
         down) is given back."""
-        spent = {} if counted else {"attempts": Job.attempts - 1}
-        async with self._db.session.begin() as s:
-            await s.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(
-                    state=PENDING,
-                    worker=None,
-                    lease_until=None,
-                    not_before=now() + delay,
-                    updated_at=now(),
-                    **spent,
-                )
-            )
+        moment = now()
+        values = {"job_id": job_id, "later": moment + delay, "moment": moment}
+        statement = _LATER if counted else _LATER_UNCOUNTED
+        await self._db.commits.write(_one_row(statement, values))
 
     async def due_now(self) -> None:
         """Every pending job waiting for a later moment may run now: the host is back."""
@@ -359,3 +421,14 @@ class JobQueue:
                 .where(Job.platform == platform, Job.user_id == user_id, Job.state != DONE)
             )
             return int((await s.execute(query)).scalar_one())
+
+
+def _one_row(
+    statement: Update, values: dict[str, object]
+) -> Callable[[AsyncConnection], Awaitable[bool]]:
+    """A conditional update as a write: whether it changed the one row it aims at."""
+
+    async def write(c: AsyncConnection) -> bool:
+        return (await c.execute(statement, values)).rowcount == 1
+
+    return write

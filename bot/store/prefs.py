@@ -4,6 +4,9 @@ language) and per-chat settings (mirroring)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
 
 from bot.domain import ChatRef, EmbedForm, UserRef
 from bot.store.database import Database
@@ -22,7 +25,8 @@ class Prefs:
     file_date: bool | None = None
 
     @classmethod
-    def of_row(cls, row: Preference | None) -> Prefs:
+    def of_row(cls, row: Preference | Row[Any] | None) -> Prefs:
+        """From a preferences row, or a row of a statement that selects the same columns."""
         if row is None:
             return cls()
         form = EmbedForm(row.embed_form) if row.embed_form else EmbedForm.LINKS

@@ -1,14 +1,18 @@
-"""What an upload needs to know of its uploader, read in one session: which key, which defaults.
+"""What an upload needs to know of its uploader, read in one statement: which key, which
+defaults.
 
-Each file of a job asks once; reading the key, the preferences and (in a group) the
-chat's mirroring in one session costs one connection and no concurrent second one.
+Each file of a job asks once: the user's own key, their preferences and, in a group, the
+chat's mirroring and its admin's key come back as one row of outer joins, one round trip.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, bindparam, literal, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.domain import ChatRef, UserRef
 from bot.store.database import Database
@@ -27,6 +31,10 @@ class Profile:
     prefs: Prefs = field(default_factory=Prefs)
 
 
+_ADMIN_KEY = aliased(LinkedKey, name="admin_key")
+_PREFS = [getattr(Preference, name) for name in Prefs.__dataclass_fields__]
+
+
 class Profiles:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -34,22 +42,44 @@ class Profiles:
     async def of(self, user: UserRef, chat: ChatRef) -> Profile:
         """The user's own key, else (in a mirrored group) the key of the admin who turned
         mirroring on; and the user's preferences."""
-        async with self._db.session() as s:
-            own = await self._key(s, user)
-            prefs = Prefs.of_row(await s.get(Preference, (user.platform, user.id)))
-            if own is not None:
-                return Profile(own, True, prefs)
-            return Profile(await self._mirroring_key(s, user, chat), False, prefs)
+        values = {"platform": user.platform, "user_id": user.id, "chat_id": chat.id}
+        async with self._db.engine.connect() as c:
+            row = (await c.execute(_PROFILE_IN[chat.is_private], values)).one()
+        prefs = Prefs() if row.has_prefs is None else Prefs.of_row(row)
+        if row.own_key is not None:
+            return Profile(self._db.vault.open(row.own_key), True, prefs)
+        admin_key = None if row.admin_key is None else self._db.vault.open(row.admin_key)
+        return Profile(admin_key, False, prefs)
 
-    async def _key(self, s: AsyncSession, user: UserRef) -> str | None:
-        row = await s.get(LinkedKey, (user.platform, user.id))
-        return None if row is None else self._db.vault.open(row.sealed_key)
 
-    async def _mirroring_key(self, s: AsyncSession, user: UserRef, chat: ChatRef) -> str | None:
-        """A mirrored group's posters without a key upload with the enabling admin's."""
-        if chat.is_private:
-            return None
-        settings = await s.get(ChatSetting, (chat.platform, chat.id))
-        if settings is None or not settings.mirror or settings.mirror_by is None:
-            return None
-        return await self._key(s, UserRef(user.platform, settings.mirror_by))
+def _statement(private: bool) -> Select[Any]:
+    """Built once for each kind of chat; the user and the chat are parameters. A chat's
+    mirroring counts only in a group: a private chat has no mirroring admin."""
+    platform: BindParameter[str] = bindparam("platform")
+    user_id: BindParameter[str] = bindparam("user_id")
+    own = and_(LinkedKey.platform == platform, LinkedKey.user_id == user_id)
+    mine = and_(Preference.platform == platform, Preference.user_id == user_id)
+    mirrored = and_(
+        literal(not private),
+        ChatSetting.platform == platform,
+        ChatSetting.chat_id == bindparam("chat_id"),
+        ChatSetting.mirror,
+    )
+    admin = and_(_ADMIN_KEY.platform == platform, _ADMIN_KEY.user_id == ChatSetting.mirror_by)
+    one = select(literal(1).label("one")).subquery()
+    return (
+        select(
+            LinkedKey.sealed_key.label("own_key"),
+            _ADMIN_KEY.sealed_key.label("admin_key"),
+            Preference.platform.label("has_prefs"),
+            *_PREFS,
+        )
+        .select_from(one)
+        .outerjoin(LinkedKey, own)
+        .outerjoin(Preference, mine)
+        .outerjoin(ChatSetting, mirrored)
+        .outerjoin(_ADMIN_KEY, admin)
+    )
+
+
+_PROFILE_IN = {private: _statement(private) for private in (False, True)}

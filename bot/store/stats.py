@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.store.database import Database, now
-from bot.store.tables import FileOutcome, HostErrorSeen, LinkedKey
+from bot.store.tables import FileOutcome, HostErrorSeen, LinkedKey, table_of
 
 KEEP = timedelta(days=8)
 """Outcomes older than this are dropped: /stats looks back seven days."""
@@ -28,7 +28,10 @@ class FileCount:
     size: int = 0
 
 
-async def add_outcomes(s: AsyncSession, counts: Collection[FileCount]) -> None:
+_ADD_OUTCOMES = insert(table_of(FileOutcome))
+
+
+async def add_outcomes(s: AsyncConnection | AsyncSession, counts: Collection[FileCount]) -> None:
     """Writes the outcomes in the session's transaction: a job's are written with its end."""
     if not counts:
         return
@@ -37,7 +40,7 @@ async def add_outcomes(s: AsyncSession, counts: Collection[FileCount]) -> None:
         {"platform": c.platform, "outcome": c.outcome, "bytes": c.size, "at": moment}
         for c in counts
     ]
-    await s.execute(insert(FileOutcome), rows)
+    await s.execute(_ADD_OUTCOMES, rows)
 
 
 @dataclass(frozen=True, slots=True)

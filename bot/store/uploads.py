@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.crypto import Vault
 from bot.domain import Borrowed, ChatRef, EmbedForm, HostImage, Outcome, Text, UploadRecord, UserRef
 from bot.payloads import FileResult
 from bot.store.database import Database, now, patient
-from bot.store.tables import Upload
+from bot.store.tables import Upload, table_of
 
 NO_URL = ""
 """What the columns hold for a URL the host gave none usable of (they predate such answers and
@@ -49,33 +49,38 @@ class NewUpload:
         )
 
 
-async def add_upload(s: AsyncSession, vault: Vault, new: NewUpload) -> UploadRecord:
+_ADD = insert(table_of(Upload)).returning(Upload.id)
+"""Built once: a job's upload is recorded with no statement building."""
+
+
+async def add_upload(
+    s: AsyncConnection | AsyncSession, vault: Vault, new: NewUpload
+) -> UploadRecord:
     """Writes ``new`` in the session's transaction; the record returned is built from what was
     written, not read back. A job writes it together with its results (``JobQueue``)."""
     moment, image = now(), new.image
     filename = new.filename[:255]
     title = image.title[:100] if image.title else None
     upload_id = await s.scalar(
-        insert(Upload)
-        .values(
-            platform=new.user.platform,
-            user_id=new.user.id,
-            chat_id=new.chat.id,
-            filename=filename,
-            id_encoded=image.id_encoded,
-            url_viewer=image.url_viewer or NO_URL,
-            url_short=image.url_short or NO_URL,
-            sealed_delete_url=vault.seal(image.delete_url or NO_URL),
-            expires_at=image.expiration_date_gmt,
-            created_at=moment,
-            deleted=False,
-            url=image.url,
-            title=title,
-            thumb_url=image.thumb_url,
-            media_type=image.type,
-            source=new.source,
-        )
-        .returning(Upload.id)
+        _ADD,
+        {
+            "platform": new.user.platform,
+            "user_id": new.user.id,
+            "chat_id": new.chat.id,
+            "filename": filename,
+            "id_encoded": image.id_encoded,
+            "url_viewer": image.url_viewer or NO_URL,
+            "url_short": image.url_short or NO_URL,
+            "sealed_delete_url": vault.seal(image.delete_url or NO_URL),
+            "expires_at": image.expiration_date_gmt,
+            "created_at": moment,
+            "deleted": False,
+            "url": image.url,
+            "title": title,
+            "thumb_url": image.thumb_url,
+            "media_type": image.type,
+            "source": new.source,
+        },
     )
     assert upload_id is not None
     return UploadRecord(

@@ -141,9 +141,10 @@ class UploadService:
 
     async def over_quota(self, user: UserRef) -> bool:
         """Whether the user, having no key of their own, has used today's shared-key uploads."""
-        if not self.shared_key_daily_limit or await self._store.keys.of(user) is not None:
+        if not self.shared_key_daily_limit:
             return False
-        return await self._store.quota.used(user) >= self.shared_key_daily_limit
+        used = await self._store.quota.used_unless_linked(user)
+        return used is not None and used >= self.shared_key_daily_limit
 
     async def upload(self, media: IncomingMedia, transfer: Transfer | None = None) -> Outcome:
         """Uploads one file and says what became of it; nothing raised but a cancellation.

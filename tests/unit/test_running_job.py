@@ -24,13 +24,13 @@ WORKER = "worker-test"
 
 @contextmanager
 def transactions(store: Store) -> Iterator[list[str]]:
-    """The commits made on the store's engine while the block runs (each transaction one)."""
+    """The commits the job path made while the block runs (each transaction one)."""
     committed: list[str] = []
 
     def counted(connection: object) -> None:
         committed.append("commit")
 
-    engine = store.db.engine.sync_engine
+    engine = store.db.commit_engine.sync_engine
     event.listen(engine, "commit", counted)
     try:
         yield committed
