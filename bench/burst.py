@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import secrets
+import signal
 import sys
 import time
 from collections import Counter
@@ -73,6 +74,8 @@ class Outcome:
     variant: Variant
     seconds: float
     cpu_s: float
+    loop_cpu_s: float
+    """The event loop's thread alone; the rest is the database driver's and the disk writer's."""
     answered: int
     answered_twice: int
     uploads: int
@@ -151,8 +154,30 @@ async def fresh_database(postgres: str | None) -> AsyncIterator[dict[str, str]]:
         await admin.close()
 
 
-async def one(variant: Variant, postgres: str | None) -> Outcome:
-    """A fresh bot takes the whole burst."""
+@contextlib.asynccontextmanager
+async def profiled(pid: int, into: Path | None) -> AsyncIterator[None]:
+    """With ``into``, py-spy samples the bot (250 a second, every thread)
+    while the block runs (pausing it for each sample: the figures of a profiled run are
+    slower), and writes the collapsed stacks there."""
+    if into is None:
+        yield
+        return
+    into.parent.mkdir(parents=True, exist_ok=True)
+    spy = await asyncio.create_subprocess_exec(
+        "py-spy", "record", "--threads", "-r", "250", "-f", "raw",
+        "-o", str(into), "--pid", str(pid),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.sleep(0.5)  # attached
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        await spy.wait()
+
+
+async def one(variant: Variant, postgres: str | None, profile: Path | None = None) -> Outcome:
+    """A fresh bot takes the whole burst; with ``profile``, under py-spy."""
     async with stage() as s, fresh_database(postgres) as database:
         s.chevereto.delay = DELAY_S
         env = s.env(s.root / "data", UPLOAD_CONCURRENCY=str(CONCURRENCY), **database)
@@ -163,26 +188,31 @@ async def one(variant: Variant, postgres: str | None) -> Outcome:
             if variant.own_keys:
                 await link_keys(s)
             updates, asked = photos(s)
-            cpu_before = cpu_seconds(bot.pid)
-            start = time.perf_counter()
-            for update in updates:
-                s.telegram.push_update(update)
-            await until(s, lambda: asked <= s.telegram.answers(s.chevereto.url).keys(), TIMEOUT_S)
-            cpu = cpu_seconds(bot.pid) - cpu_before
+            checks = len(s.chevereto.upload_requests)  # /link tries each key with an upload
+            async with profiled(bot.pid, profile):
+                cpu_before = cpu_seconds(bot.pid)
+                loop_before = cpu_seconds(bot.pid, bot.pid)
+                start = time.perf_counter()
+                for update in updates:
+                    s.telegram.push_update(update)
+                answered = lambda: asked <= s.telegram.answers(s.chevereto.url).keys()  # noqa: E731
+                await until(s, answered, TIMEOUT_S)
+                cpu = cpu_seconds(bot.pid) - cpu_before
+                loop_cpu = cpu_seconds(bot.pid, bot.pid) - loop_before
             await asyncio.sleep(1.0)  # anything sent twice would come now
         answers = s.telegram.answers(s.chevereto.url)
         done = [answers[k] for k in asked if k in answers]
         twice = Counter(answered_messages(s).values())
         seconds = max(done) - start if done else float("nan")
-        uploads = len(s.chevereto.upload_requests)
+        uploads = len(s.chevereto.upload_requests) - checks
     answered_twice = sum(c > 1 for c in twice.values())
-    return Outcome(variant, seconds, cpu, len(done), answered_twice, uploads)
+    return Outcome(variant, seconds, cpu, loop_cpu, len(done), answered_twice, uploads)
 
 
 def rows(outcome: Outcome) -> list[Row]:
     v, goal = outcome.variant.label, WALL_GOAL_S[outcome.variant.database]
     all_in = outcome.answered == PHOTOS
-    per_photo = outcome.cpu_s / PHOTOS
+    per_photo, loop_per_photo = outcome.cpu_s / PHOTOS, outcome.loop_cpu_s / PHOTOS
     return [
         Row(f"{v}: answered, none lost", f"{outcome.answered} / {PHOTOS}", str(PHOTOS), all_in),
         Row(f"{v}: answered twice", str(outcome.answered_twice), "0", not outcome.answered_twice),
@@ -204,23 +234,28 @@ def rows(outcome: Outcome) -> list[Row]:
             f"≤ {CPU_GOAL_S * 1000:.0f} ms",
             per_photo <= CPU_GOAL_S,
         ),
+        Row(f"{v}: of which the event loop's thread", f"{loop_per_photo * 1000:.1f} ms"),
     ]
 
 
-async def measure(postgres: str | None) -> list[Outcome]:
+async def measure(postgres: str | None, profiles: Path | None) -> list[Outcome]:
     databases = [("SQLite", None)] + ([("PostgreSQL", postgres)] if postgres else [])
-    return [
-        await one(Variant(name, own_keys), url)
-        for name, url in databases
-        for own_keys in (True, False)
-    ]
+    outcomes = []
+    for name, url in databases:
+        for own_keys in (True, False):
+            variant = Variant(name, own_keys)
+            name_of = variant.label.replace(", ", "-").replace(" ", "-")
+            into = None if profiles is None else profiles / f"{name_of}.txt"
+            outcomes.append(await one(variant, url, into))
+    return outcomes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", help="a PostgreSQL URL (postgresql+asyncpg://…)")
+    parser.add_argument("--profile", type=Path, help="a folder for py-spy's collapsed stacks")
     args = parser.parse_args()
-    outcomes = asyncio.run(measure(args.postgres))
+    outcomes = asyncio.run(measure(args.postgres, args.profile))
     ideal = PHOTOS * DELAY_S / CONCURRENCY
     floor = (PHOTOS - TELEGRAM_RATE) / TELEGRAM_RATE
     print(

@@ -216,9 +216,11 @@ class RssSampler:
                 await asyncio.sleep(self._every)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User plus system CPU time the process (or one of its threads: the event loop's has the
+    process's id) has used so far (``/proc/<pid>/stat``)."""
+    where = f"/proc/{pid}" if thread is None else f"/proc/{pid}/task/{thread}"
+    fields = Path(f"{where}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
