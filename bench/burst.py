@@ -156,15 +156,14 @@ async def fresh_database(postgres: str | None) -> AsyncIterator[dict[str, str]]:
 
 @contextlib.asynccontextmanager
 async def profiled(pid: int, into: Path | None) -> AsyncIterator[None]:
-    """With ``into``, py-spy samples the bot (250 a second, every thread)
-    while the block runs (pausing it for each sample: the figures of a profiled run are
-    slower), and writes the collapsed stacks there."""
+    """With ``into``, py-spy samples the bot (250 a second, every thread, without pausing it,
+    so the figures barely move) while the block runs, and writes the collapsed stacks there."""
     if into is None:
         yield
         return
     into.parent.mkdir(parents=True, exist_ok=True)
     spy = await asyncio.create_subprocess_exec(
-        "py-spy", "record", "--threads", "-r", "250", "-f", "raw",
+        "py-spy", "record", "--nonblocking", "--threads", "-r", "250", "-f", "raw",
         "-o", str(into), "--pid", str(pid),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

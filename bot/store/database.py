@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -27,10 +27,15 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.crypto import Vault
 from bot.store.commits import GroupCommit
+from bot.store.sqlite import write_ahead_log
 from bot.store.tables import SecretCheck
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 CHECK_VALUE = "chevereto-bot"  # any value works: only whether it opens matters
+SQLITE_POOL = {"pool_size": 20, "max_overflow": 0}
+"""Readers kept open on SQLite: a burst reads from as many connections as chats are being
+served, and a connection past the pool's size would be opened for it and closed after (a
+thread and a file opened each time)."""
 PATIENCE_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 """Pauses between tries of a write a job cannot lose, while the database is unavailable."""
 
@@ -81,47 +86,22 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _write_ahead_log(dbapi_connection: Any, _: object) -> None:
-    """WAL: a commit appends to the log and syncs once, where the rollback journal syncs
-    three times; ``synchronous`` stays FULL, so a committed job survives a power cut."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
-
-
-def _driver_leaves_begin_to_us(dbapi_connection: Any, _: object) -> None:
-    """Python's sqlite3 would begin a transaction itself, deferred, at the first write."""
-    dbapi_connection.isolation_level = None
-
-
-def _begin_immediate(connection: Connection) -> None:
-    """The group commit's transaction takes SQLite's write lock as it begins (waiting for it
-    like any writer), so a batch that reads before it writes never finds its snapshot stale
-    when it comes to write."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 class Database:
     """One database, opened from a SQLAlchemy URL, with the Vault that seals its secrets."""
 
     def __init__(self, url: str, vault: Vault) -> None:
         sqlite = url.startswith("sqlite")
         # A SQLite file cannot drop a connection: a ping would only add a round trip.
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not sqlite)
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_pre_ping=not sqlite, **(SQLITE_POOL if sqlite else {})
+        )
         if sqlite:
-            event.listen(self.engine.sync_engine, "connect", _write_ahead_log)
+            event.listen(self.engine.sync_engine, "connect", write_ahead_log)
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
         self.vault = vault
-        self.commit_engine = self.engine
-        """The engine the job path commits through: on SQLite one of its own."""
-        if sqlite:  # a connection of its own, whose transactions take the write lock first
-            self.commit_engine = create_async_engine(url)
-            event.listen(self.commit_engine.sync_engine, "connect", _write_ahead_log)
-            event.listen(self.commit_engine.sync_engine, "connect", _driver_leaves_begin_to_us)
-            event.listen(self.commit_engine.sync_engine, "begin", _begin_immediate)
-        self.commits = GroupCommit(self.commit_engine)
+        self.commits = GroupCommit(self.engine)
         """The job path's writes, gathered into shared commits."""
 
     @property
@@ -160,5 +140,4 @@ class Database:
 
     async def close(self) -> None:
         await self.commits.close()
-        await self.commit_engine.dispose()
         await self.engine.dispose()

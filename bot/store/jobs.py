@@ -10,13 +10,14 @@ On SQLite only one process runs jobs.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Row,
     Update,
     bindparam,
@@ -28,7 +29,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import BindParameter
 
@@ -157,8 +157,8 @@ class JobQueue:
         if waiting_below is not None:
             row["waiting_below"] = waiting_below
 
-        async def write(c: AsyncConnection) -> int | None:
-            job_id = await c.scalar(statement, row)
+        def write(c: Connection) -> int | None:
+            job_id = c.scalar(statement, row)
             return None if job_id is None else int(job_id)
 
         job_id = await self._db.commits.write(write)
@@ -257,11 +257,11 @@ class JobQueue:
             .with_for_update(skip_locked=True)
         )
 
-        async def write(c: AsyncConnection) -> Row[Any] | None:
-            job = (await c.execute(query)).first()
+        def write(c: Connection) -> Row[Any] | None:
+            job = c.execute(query).first()
             if job is None:
                 return None
-            taken = await c.execute(
+            taken = c.execute(
                 update(JOBS)
                 .where(
                     JOBS.c.id == job.id,
@@ -342,10 +342,10 @@ class JobQueue:
         is written). The upload is recorded even when the job is no longer this worker's
         (False): it did happen, and its delete link belongs in the uploader's history."""
 
-        async def write(c: AsyncConnection) -> tuple[JobResults, bool]:
-            record = await add_upload(c, self._db.vault, new)
+        def write(c: Connection) -> tuple[JobResults, bool]:
+            record = add_upload(c, self._db.vault, new)
             done = results.with_file(index, new.result(record))
-            saved = await c.execute(*self._saving(job_id, done, worker, lease))
+            saved = c.execute(*self._saving(job_id, done, worker, lease))
             return done, saved.rowcount == 1
 
         return await self._db.commits.write(write)
@@ -356,9 +356,9 @@ class JobQueue:
         files' outcomes (what /stats counts) are written in the same transaction."""
         values = {"job_id": job_id, "moment": now()}
 
-        async def write(c: AsyncConnection) -> None:
-            await c.execute(_FINISH, values)
-            await add_outcomes(c, counts)
+        def write(c: Connection) -> None:
+            c.execute(_FINISH, values)
+            add_outcomes(c, counts)
 
         await self._db.commits.write(write)
 
@@ -423,12 +423,10 @@ class JobQueue:
             return int((await s.execute(query)).scalar_one())
 
 
-def _one_row(
-    statement: Update, values: dict[str, object]
-) -> Callable[[AsyncConnection], Awaitable[bool]]:
+def _one_row(statement: Update, values: dict[str, object]) -> Callable[[Connection], bool]:
     """A conditional update as a write: whether it changed the one row it aims at."""
 
-    async def write(c: AsyncConnection) -> bool:
-        return (await c.execute(statement, values)).rowcount == 1
+    def write(c: Connection) -> bool:
+        return c.execute(statement, values).rowcount == 1
 
     return write

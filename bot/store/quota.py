@@ -3,12 +3,11 @@ shared-key uploads against SHARED_KEY_DAILY_LIMIT, and notices said at most once
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import UserRef
 from bot.store.database import Database, now
@@ -97,24 +96,24 @@ class SharedKeyQuota:
         """Uncounts one upload that did not happen (it failed, or the host had the file)."""
         values = _today_of(user)
 
-        async def write(c: AsyncConnection) -> None:
-            await c.execute(_GIVE_BACK, values)
+        def write(c: Connection) -> None:
+            c.execute(_GIVE_BACK, values)
 
         await self._db.commits.write(write)
 
 
-def _taking(user: UserRef, limit: int) -> Callable[[AsyncConnection], Awaitable[bool]]:
+def _taking(user: UserRef, limit: int) -> Callable[[Connection], bool]:
     values = _today_of(user)
 
-    async def write(c: AsyncConnection) -> bool:
-        if (await c.execute(_TAKE, {**values, "limit": limit})).rowcount == 1:
+    def write(c: Connection) -> bool:
+        if c.execute(_TAKE, {**values, "limit": limit}).rowcount == 1:
             return True
-        used = await c.scalar(_USED, values)
+        used = c.scalar(_USED, values)
         if used is not None:
             if used >= limit:
                 return False
             raise _Raced  # the row appeared after the update looked: count again
-        await c.execute(_FIRST, values)
+        c.execute(_FIRST, values)
         return limit > 0
 
     return write
@@ -145,14 +144,14 @@ MAX_REMEMBERED = 10_000
 """Notices this process remembers as said today; past that it asks the database again."""
 
 
-def _noting(user: UserRef, kind: str, day: date) -> Callable[[AsyncConnection], Awaitable[bool]]:
+def _noting(user: UserRef, kind: str, day: date) -> Callable[[Connection], bool]:
     values = {"of_platform": user.platform, "of_user": user.id, "of_kind": kind, "on_day": day}
 
-    async def write(c: AsyncConnection) -> bool:
-        said = await c.scalar(_SAID_ON, values)
+    def write(c: Connection) -> bool:
+        said = c.scalar(_SAID_ON, values)
         if said == day:
             return False
-        await c.execute(_SAY if said is None else _SAY_AGAIN, values)
+        c.execute(_SAY if said is None else _SAY_AGAIN, values)
         return True
 
     return write

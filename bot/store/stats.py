@@ -9,8 +9,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.database import Database, now
 from bot.store.tables import FileOutcome, HostErrorSeen, LinkedKey, table_of
@@ -31,8 +31,8 @@ class FileCount:
 _ADD_OUTCOMES = insert(table_of(FileOutcome))
 
 
-async def add_outcomes(s: AsyncConnection | AsyncSession, counts: Collection[FileCount]) -> None:
-    """Writes the outcomes in the session's transaction: a job's are written with its end."""
+def add_outcomes(c: Connection, counts: Collection[FileCount]) -> None:
+    """Writes the outcomes in the connection's transaction: a job's are written with its end."""
     if not counts:
         return
     moment = now()
@@ -40,7 +40,7 @@ async def add_outcomes(s: AsyncConnection | AsyncSession, counts: Collection[Fil
         {"platform": c.platform, "outcome": c.outcome, "bytes": c.size, "at": moment}
         for c in counts
     ]
-    await s.execute(_ADD_OUTCOMES, rows)
+    c.execute(_ADD_OUTCOMES, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +65,7 @@ class Outcomes:
 
     async def record(self, counts: Collection[FileCount]) -> None:
         """Counts files finished outside a job's end (a job's go with ``JobQueue.finish``)."""
-        async with self._db.session.begin() as s:
-            await add_outcomes(s, counts)
+        await self._db.commits.write(lambda c: add_outcomes(c, counts))
 
     async def host_error(self, kind: str) -> None:
         async with self._db.session.begin() as s:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import ColumnElement, Connection, insert, or_, select, update
 
 from bot.crypto import Vault
 from bot.domain import Borrowed, ChatRef, EmbedForm, HostImage, Outcome, Text, UploadRecord, UserRef
@@ -53,15 +52,13 @@ _ADD = insert(table_of(Upload)).returning(Upload.id)
 """Built once: a job's upload is recorded with no statement building."""
 
 
-async def add_upload(
-    s: AsyncConnection | AsyncSession, vault: Vault, new: NewUpload
-) -> UploadRecord:
-    """Writes ``new`` in the session's transaction; the record returned is built from what was
+def add_upload(c: Connection, vault: Vault, new: NewUpload) -> UploadRecord:
+    """Writes ``new`` in the connection's transaction; the record returned is built from what was
     written, not read back. A job writes it together with its results (``JobQueue``)."""
     moment, image = now(), new.image
     filename = new.filename[:255]
     title = image.title[:100] if image.title else None
-    upload_id = await s.scalar(
+    upload_id = c.scalar(
         _ADD,
         {
             "platform": new.user.platform,
@@ -125,8 +122,7 @@ class Uploads:
         """Keeps one finished upload made outside a job (a backfill's); the record it returns
         is what was written."""
         new = NewUpload(user, chat, filename, image, source=source)
-        async with self._db.session.begin() as s:
-            return await add_upload(s, self._db.vault, new)
+        return await self._db.commits.write(lambda c: add_upload(c, self._db.vault, new))
 
     async def by_source(self, platform: str, sources: list[str]) -> dict[str, UploadRecord]:
         """The uploads, not deleted through the bot, of files posted at ``sources`` (a

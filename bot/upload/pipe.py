@@ -132,7 +132,7 @@ class Pipe:
         thread writes it to disk on the other core meanwhile."""
         limit = self._limit_mb * 1024 * 1024
         received = 0
-        writer = SpoolWriter(self._partial)
+        writer = SpoolWriter(self._partial, self._declared)
         try:
             async with self._pace.watch():
                 async for chunk in self._chunks():

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 QUEUED_CHUNKS: Final = 8
 """Chunks of one file that may wait for the disk."""
+INLINE_BYTES: Final = 256 * 1024
+"""A file no larger is written on the loop itself: a few page-cache copies cost less than
+handing them to the thread and being told it is done."""
 
 
 class _Disk:
@@ -53,11 +56,13 @@ _DISK = _Disk()
 
 
 class SpoolWriter:
-    """One file written in order on the disk thread; a write that fails (the disk full) is
-    raised by the next ``write`` or by ``close``."""
+    """One file written in order on the disk thread (or, when its ``size`` is known to be at
+    most ``INLINE_BYTES``, on the loop); a write that fails (the disk full) is raised by the
+    next ``write`` or by ``close``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, size: int | None = None) -> None:
         self._handle = path.open("wb")
+        self._inline = size is not None and size <= INLINE_BYTES
         self._room = threading.Semaphore(QUEUED_CHUNKS)
         self._error: OSError | None = None
         self._done = asyncio.get_running_loop().create_future()
@@ -65,12 +70,18 @@ class SpoolWriter:
     async def write(self, chunk: bytes) -> None:
         if self._error is not None:
             raise self._error
+        if self._inline:
+            self._handle.write(chunk)
+            return
         if not self._room.acquire(blocking=False):  # the disk is behind: wait for it
             await asyncio.to_thread(self._room.acquire)
         _DISK.submit(lambda: self._write(chunk))
 
     async def close(self) -> None:
         """Every chunk written and the file closed; raises what a write met."""
+        if self._inline:
+            self._handle.close()
+            return
         _DISK.submit(self._close)
         await asyncio.shield(self._done)
         if self._error is not None:

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import Connection, event, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.crypto import Vault
 from bot.errors import RateLimited
@@ -52,8 +52,8 @@ async def engine(database: str) -> AsyncIterator[AsyncEngine]:
 def child(row_id: int, parent_id: int = 1) -> Any:
     """A write adding one child row; it returns the row's id."""
 
-    async def write(c: AsyncConnection) -> int:
-        await c.execute(
+    def write(c: Connection) -> int:
+        c.execute(
             text("INSERT INTO child (id, parent_id) VALUES (:id, :parent)"),
             {"id": row_id, "parent": parent_id},
         )
@@ -62,20 +62,28 @@ def child(row_id: int, parent_id: int = 1) -> Any:
     return write
 
 
+def group_on(engine: AsyncEngine) -> GroupCommit:
+    """The job path's group commit on the test's database, foreign keys checked on SQLite."""
+    group = GroupCommit(engine)
+    if engine.dialect.name == "sqlite":
+        event.listen(group.engine, "connect", _foreign_keys_on)
+    return group
+
+
 async def children(engine: AsyncEngine) -> set[int]:
     async with engine.connect() as c:
         return set((await c.scalars(text("SELECT id FROM child"))).all())
 
 
-def counting_commits(engine: AsyncEngine) -> list[int]:
+def counting_commits(group: GroupCommit) -> list[int]:
     commits: list[int] = []
-    event.listen(engine.sync_engine, "commit", lambda _: commits.append(1))
+    event.listen(group.engine, "commit", lambda _: commits.append(1))
     return commits
 
 
 async def test_writes_that_come_together_share_a_commit(engine):
-    commits = counting_commits(engine)
-    group = GroupCommit(engine)
+    group = group_on(engine)
+    commits = counting_commits(group)
     done = await asyncio.gather(*(group.write(child(n)) for n in range(1, 21)))
     await group.close()
     assert done == list(range(1, 21))
@@ -85,7 +93,7 @@ async def test_writes_that_come_together_share_a_commit(engine):
 
 async def test_each_write_is_released_only_once_committed(engine):
     """When a caller hears back, its row is there for any other connection to read."""
-    group = GroupCommit(engine)
+    group = group_on(engine)
 
     async def write_then_read(n: int) -> bool:
         await group.write(child(n))
@@ -98,7 +106,7 @@ async def test_each_write_is_released_only_once_committed(engine):
 async def test_a_commit_that_fails_releases_every_waiter_with_its_error(engine):
     """Every write of the batch names a parent that does not exist: the commit fails, and
     each caller gets the error, none is left waiting, no row is written."""
-    group = GroupCommit(engine)
+    group = group_on(engine)
     outcomes = await asyncio.wait_for(
         asyncio.gather(
             *(group.write(child(n, parent_id=9)) for n in range(1, 9)), return_exceptions=True
@@ -113,7 +121,7 @@ async def test_a_commit_that_fails_releases_every_waiter_with_its_error(engine):
 async def test_one_bad_write_fails_alone_and_the_good_ones_are_kept(engine):
     """The batch's commit fails for one write: the batch is run again a write at a time, so the
     others are committed and only that one caller hears the error."""
-    group = GroupCommit(engine)
+    group = group_on(engine)
     writes = [child(n, parent_id=9 if n == 4 else 1) for n in range(1, 9)]
     outcomes = await asyncio.gather(*(group.write(w) for w in writes), return_exceptions=True)
     await group.close()
@@ -123,7 +131,7 @@ async def test_one_bad_write_fails_alone_and_the_good_ones_are_kept(engine):
 
 
 async def test_a_write_after_a_failed_commit_goes_through(engine):
-    group = GroupCommit(engine)
+    group = group_on(engine)
     with pytest.raises(IntegrityError):
         await group.write(child(1, parent_id=9))
     assert await group.write(child(2)) == 2

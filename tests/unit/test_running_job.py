@@ -30,7 +30,7 @@ def transactions(store: Store) -> Iterator[list[str]]:
     def counted(connection: object) -> None:
         committed.append("commit")
 
-    engine = store.db.commit_engine.sync_engine
+    engine = store.db.commits.engine
     event.listen(engine, "commit", counted)
     try:
         yield committed
