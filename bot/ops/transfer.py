@@ -10,9 +10,11 @@ side falls under the ``Floor`` (fewer than ``bytes_per_s`` over any ``window_s``
 its whole time is up (a link's deadline; the host's answer once the body is sent), and raises
 that side's error instead.
 
-The cut is ``asyncio.timeout``'s cancellation, moved further each time bytes move: the request
-being read or written is cancelled, which closes its connection, and no task polls. It lives
-here, below ``chevereto``, ``links`` and ``upload``, which all use it.
+The cut is ``asyncio.timeout``'s cancellation: the request being read or written is cancelled,
+which closes its connection, and no task polls. One timer per side stands at the earliest
+moment the side could be due; bytes moving only ever make it due later, so they touch no
+timer: when the timer comes, it looks again, and cuts or stands again where the side is now
+due. It lives here, below ``chevereto``, ``links`` and ``upload``, which all use it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class Pace:
         """(its time, bytes moved by then), oldest first, back to one a window old."""
         self._noted_at = -math.inf
         self._timeout: asyncio.Timeout | None = None
+        self._check: asyncio.TimerHandle | None = None
+        """The timer that looks again when the side may be due (loop time ``_check_at``)."""
+        self._check_at = math.inf
         self.finished = False
         """Everything was moved (``finish``): only the time left counts now."""
 
@@ -88,7 +93,8 @@ class Pace:
             self._notes.append((now, self._moved))
             while len(self._notes) > 1 and self._notes[1][0] <= now - self._floor.window_s:
                 self._notes.popleft()
-        self._arm()
+        if self._check is None:  # else moving bytes only makes the side due later
+            self._arm()
 
     def allow(self, more_s: float) -> None:
         """More time for the whole transfer (a link's server said how large its file is)."""
@@ -136,6 +142,7 @@ class Pace:
                     yield
                 finally:
                     self._timeout = None
+                    self._unset()
         except TimeoutError as error:
             if timeout.expired():
                 raise self._too_slow() from error
@@ -168,9 +175,35 @@ class Pace:
         return start + self._floor.window_s
 
     def _arm(self) -> None:
-        """Moves the cut to when this side's time runs out, as things stand now."""
+        """Sets the timer to when this side is due, as things stand now, unless it already
+        stands earlier (it then looks again when it comes)."""
         timeout = self._timeout
         if timeout is None or timeout.expired():
             return
         left = self.left()
-        timeout.reschedule(None if left is None else asyncio.get_running_loop().time() + left)
+        if left is None:
+            self._unset()
+            return
+        loop = asyncio.get_running_loop()
+        due = loop.time() + left
+        if self._check is not None and self._check_at <= due:
+            return
+        self._unset()
+        self._check, self._check_at = loop.call_at(due, self._due), due
+
+    def _due(self) -> None:
+        """The timer came: cut the side if it is due now, else stand again where it is due."""
+        self._check, self._check_at = None, math.inf
+        timeout = self._timeout
+        if timeout is None or timeout.expired():
+            return
+        left = self.left()
+        if left is not None and left <= 0:
+            timeout.reschedule(asyncio.get_running_loop().time())
+        else:
+            self._arm()
+
+    def _unset(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
+        self._check, self._check_at = None, math.inf
