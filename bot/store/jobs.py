@@ -125,9 +125,8 @@ class JobQueue:
 
     async def add(self, spec: JobSpec, *, waiting_below: int | None = None) -> int:
         """Writes a job durably, pending; the adapter acknowledges the platform's event only
-        after. With ``waiting_below``, only while the user has fewer jobs not finished: the
-        count is taken in the insert itself, so two of one user's files cannot both pass it;
-        RateLimited when it is reached."""
+        after. With ``waiting_below``, only while the user has fewer jobs not finished, counted
+        by the insert itself (no read before it); RateLimited when that many are waiting."""
         return await self._insert(spec, now(), waiting_below, state=PENDING, attempts=0)
 
     async def add_running(
