@@ -37,7 +37,8 @@ def private_text(telegram, user_id: int, text: str, language: str = "en") -> Non
 
 
 async def private_photo(telegram, user_id: int, language: str = "en") -> dict:
-    """A photo in the user's private chat; its answer (the message with the links)."""
+    """A photo in the user's private chat; its answer (the message with the links, sent as a
+    reply, or a status message edited into it on a slow machine)."""
     user = telegram.user(user_id, language_code=language)
     update = photo_update(telegram, telegram.private_chat(user), user)
     message_id = update["message"]["message_id"]
@@ -45,7 +46,7 @@ async def private_photo(telegram, user_id: int, language: str = "en") -> dict:
     return await telegram.wait_for(
         lambda m: (
             m["chat_id"] == user_id
-            and m["reply_to"] == message_id
+            and (m["message"].get("reply_to_message") or {}).get("message_id") == message_id
             and "/delete/" in (m["text"] or "")
         )
     )
@@ -152,12 +153,17 @@ async def test_in_a_mirrored_group_the_line_goes_only_with_the_private_delete_li
 
 
 async def sticker_answer(telegram, user_id: int, sticker) -> dict:
+    """The bot's answer to a sticker sent privately: its links or its one sentence, not a
+    status message (a slow machine may show one first, then edit it into the answer)."""
     user = telegram.user(user_id)
-    update = telegram.message_update(telegram.private_chat(user), user, sticker=sticker)
-    message_id = update["message"]["message_id"]
-    telegram.push_update(update)
+    telegram.push_update(
+        telegram.message_update(telegram.private_chat(user), user, sticker=sticker)
+    )
     return await telegram.wait_for(
-        lambda m: m["chat_id"] == user_id and m["reply_to"] == message_id
+        lambda m: (
+            m["chat_id"] == user_id
+            and any(words in (m["text"] or "") for words in ("/image/", "not an image"))
+        )
     )
 
 
