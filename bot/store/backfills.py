@@ -271,11 +271,7 @@ class Backfills:
         async with self._db.session.begin() as s:
             moved = await s.execute(
                 update(Backfill)
-                .where(
-                    Backfill.id == backfill_id,
-                    Backfill.worker == worker,
-                    Backfill.state == RUNNING,
-                )
+                .where(Backfill.id == backfill_id, _running_on(worker))
                 .values(
                     cursor=cursor,
                     counts=json.dumps(asdict(counts)),
@@ -330,9 +326,7 @@ class Backfills:
 
     async def finish(self, backfill_id: int, worker: str) -> bool:
         """Read to its end (its limit, or the command's moment)."""
-        return await self._end(
-            backfill_id, FINISHED, (Backfill.state == RUNNING) & (Backfill.worker == worker)
-        )
+        return await self._end(backfill_id, FINISHED, _running_on(worker))
 
     async def release_stale(self, since: datetime) -> None:
         """On SQLite only this process works on backfills, so one held before ``since`` (this
@@ -404,11 +398,12 @@ class Backfills:
         async with self._db.session.begin() as s:
             changed = await s.execute(
                 update(Backfill)
-                .where(
-                    Backfill.id == backfill_id,
-                    Backfill.worker == worker,
-                    Backfill.state == RUNNING,
-                )
+                .where(Backfill.id == backfill_id, _running_on(worker))
                 .values(updated_at=now(), **values)
             )
             return int(getattr(changed, "rowcount", 0)) == 1
+
+
+def _running_on(worker: str) -> ColumnElement[bool]:
+    """Running, and on ``worker``: the one condition under which a worker writes to it."""
+    return (Backfill.state == RUNNING) & (Backfill.worker == worker)

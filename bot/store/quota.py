@@ -70,11 +70,6 @@ class SharedKeyQuota:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def used(self, user: UserRef) -> int:
-        """Shared-key uploads the user made today."""
-        async with self._db.engine.connect() as c:
-            return int(await c.scalar(_USED, _today_of(user)) or 0)
-
     async def used_unless_linked(self, user: UserRef) -> int | None:
         """Today's shared-key uploads, or None when the user linked a key of their own: one
         round trip for the question every upload of a user without a key asks."""
@@ -119,6 +114,10 @@ def _taking(user: UserRef, limit: int) -> Callable[[Connection], bool]:
     return write
 
 
+MAX_REMEMBERED = 10_000
+"""Notices this process remembers as said today; past that it asks the database again."""
+
+
 class Notices:
     """Said at most once a day; a notice this process knows was said today is not asked for
     again (the database is asked only for what this process has not seen said)."""
@@ -138,10 +137,6 @@ class Notices:
             self._said.clear()
         self._said.add(seen)
         return first
-
-
-MAX_REMEMBERED = 10_000
-"""Notices this process remembers as said today; past that it asks the database again."""
 
 
 def _noting(user: UserRef, kind: str, day: date) -> Callable[[Connection], bool]:
